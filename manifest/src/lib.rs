@@ -1,0 +1,311 @@
+//! The frozen serving manifest: the only thing that crosses from compile time to run time.
+//!
+//! `netboot build` writes it as `manifest.json` next to the generated files; `netboot serve`
+//! loads it (or receives it from an in-memory compile) and serves exactly what it lists. These
+//! are plain serde types so the runtime never links the compiler's parser or templates.
+//!
+//! Every map is a `BTreeMap`, so serialising the same manifest twice gives the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+mod digest;
+pub use digest::{sha256_hex, Sha256Writer};
+
+/// Bumped whenever a change to these types would make an old runtime misread a new manifest.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole serving plan of one fleet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format: u32,
+    /// `netboot <version>` of the compiler that wrote it.
+    pub compiler: String,
+    /// sha256 of the fleet source text, so a deployed manifest can be traced to a commit.
+    pub fleet_sha256: String,
+    pub server: Server,
+    /// What proxy-DHCP hands out, by client kind. A kind missing here is not answered.
+    pub dhcp: BTreeMap<ClientKind, BootAnswer>,
+    /// Machines the fleet names, by MAC (lowercase, colon-separated).
+    pub hosts: BTreeMap<MacAddr, Host>,
+    /// Directory that relative [`Source::Artifact`] paths are resolved against, relative to the
+    /// directory holding `manifest.json` (for an in-memory compile: relative to the fleet file).
+    pub artifact_root: String,
+    /// Every path the runtime may serve, without a leading slash (`boot.ipxe`, `ipxe.efi`).
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+/// Listening and addressing settings, after command-line overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Interface to bind proxy-DHCP to; `None` binds all interfaces.
+    pub interface: Option<String>,
+    /// Address clients are told to fetch from (next-server, HTTP URLs). `None` means the runtime
+    /// takes the interface's first IPv4 address.
+    pub address: Option<Ipv4Addr>,
+    pub http_port: u16,
+    pub tftp_port: u16,
+    pub dhcp: DhcpMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DhcpMode {
+    /// Answer PXE and HTTP-boot clients only, never offer an address.
+    Proxy,
+    /// Do not run DHCP at all (another server is configured to point at us).
+    Off,
+}
+
+/// The kind of boot client, as told by DHCP options 93, 60 and 77.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// Legacy BIOS PXE ROM (arch 0).
+    Bios,
+    /// UEFI x64 PXE (arch 7 and 9).
+    EfiX64,
+    /// UEFI ARM64 PXE (arch 11).
+    EfiArm64,
+    /// UEFI x64 HTTP Boot (arch 16).
+    HttpX64,
+    /// UEFI ARM64 HTTP Boot (arch 19).
+    HttpArm64,
+    /// A client already running iPXE (user class `iPXE`): gets its script, which ends the
+    /// chainload loop.
+    Ipxe,
+}
+
+impl ClientKind {
+    pub const ALL: [ClientKind; 6] = [
+        ClientKind::Bios,
+        ClientKind::EfiX64,
+        ClientKind::EfiArm64,
+        ClientKind::HttpX64,
+        ClientKind::HttpArm64,
+        ClientKind::Ipxe,
+    ];
+
+    /// The name used in fleets, manifests and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Bios => "bios",
+            ClientKind::EfiX64 => "efi-x64",
+            ClientKind::EfiArm64 => "efi-arm64",
+            ClientKind::HttpX64 => "http-x64",
+            ClientKind::HttpArm64 => "http-arm64",
+            ClientKind::Ipxe => "ipxe",
+        }
+    }
+
+    /// Whether the firmware fetches its boot file over HTTP rather than TFTP.
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            ClientKind::HttpX64 | ClientKind::HttpArm64 | ClientKind::Ipxe
+        )
+    }
+}
+
+impl fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ClientKind {
+    type Err = UnknownClientKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ClientKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownClientKind(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown client kind `{0}` (expected one of bios, efi-x64, efi-arm64, http-x64, http-arm64, ipxe)")]
+pub struct UnknownClientKind(pub String);
+
+/// What a client of one kind is told to boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootAnswer {
+    /// How the client fetches it; the runtime turns an HTTP path into a full URL with its own
+    /// address and port, and puts a TFTP path into the boot-file field with next-server.
+    pub protocol: Protocol,
+    /// A key of [`Manifest::files`].
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    Tftp,
+    Http,
+}
+
+/// A machine the fleet names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub name: String,
+    /// Group it belongs to, if any.
+    pub group: Option<String>,
+    /// Profile or menu it boots (`profile:debian-install` / `menu:main`).
+    pub boots: String,
+    /// Its iPXE script, a key of [`Manifest::files`].
+    pub script: String,
+}
+
+/// One servable file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+    pub source: Source,
+    /// Served over TFTP.
+    pub tftp: bool,
+    /// Served over HTTP.
+    pub http: bool,
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Source {
+    /// Written by the compiler: a path relative to the manifest's directory (in an in-memory
+    /// compile the bytes are handed over alongside the manifest under the same name).
+    Generated { file: String },
+    /// An operator's file: absolute, or relative to [`Manifest::artifact_root`].
+    Artifact { path: String },
+}
+
+/// A MAC address, stored and printed as `52:54:00:12:34:56`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// iPXE's `${mac:hexhyp}` form, used in script paths: `52-54-00-12-34-56`.
+    pub fn hexhyp(&self) -> String {
+        self.to_string().replace(':', "-")
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a MAC address like 52:54:00:12:34:56, found `{0}`")]
+pub struct BadMac(pub String);
+
+impl FromStr for MacAddr {
+    type Err = BadMac;
+    /// Accepts `:` or `-` separators, any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadMac(s.to_string());
+        let parts: Vec<&str> = s.split([':', '-']).collect();
+        if parts.len() != 6 {
+            return Err(bad());
+        }
+        let mut out = [0u8; 6];
+        for (slot, part) in out.iter_mut().zip(parts) {
+            if part.len() != 2 {
+                return Err(bad());
+            }
+            *slot = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid JSON for this version: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("manifest format {found} is not supported (this netboot reads format {FORMAT_VERSION})")]
+    Format { found: u32 },
+}
+
+impl Manifest {
+    /// Parses and checks the format version.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        // Read the version first so an old or new manifest gets the right error, not a field error.
+        #[derive(Deserialize)]
+        struct Version {
+            format: u32,
+        }
+        let v: Version = serde_json::from_slice(bytes)?;
+        if v.format != FORMAT_VERSION {
+            return Err(ManifestError::Format { found: v.format });
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// Pretty JSON with a trailing newline; byte-stable for equal manifests.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("manifest types always serialise");
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parses_both_separators_and_prints_canonical() {
+        let m: MacAddr = "52-54-00-AB-cd-0F".parse().unwrap();
+        assert_eq!(m.to_string(), "52:54:00:ab:cd:0f");
+        assert_eq!(m.hexhyp(), "52-54-00-ab-cd-0f");
+        assert!("52:54:00:ab:cd".parse::<MacAddr>().is_err());
+        assert!("52:54:00:ab:cd:0g".parse::<MacAddr>().is_err());
+        assert!("525:4:00:ab:cd:0f".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn client_kind_round_trips_its_name() {
+        for k in ClientKind::ALL {
+            assert_eq!(k.as_str().parse::<ClientKind>().unwrap(), k);
+        }
+        assert!("uefi".parse::<ClientKind>().is_err());
+    }
+
+    #[test]
+    fn wrong_format_version_is_named() {
+        let err = Manifest::from_json(br#"{"format": 99}"#).unwrap_err();
+        assert!(matches!(err, ManifestError::Format { found: 99 }));
+    }
+}

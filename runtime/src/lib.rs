@@ -1,0 +1,8 @@
+//! The netboot runtime: serves a frozen [`Manifest`](netboot_manifest::Manifest) over
+//! proxy-DHCP, TFTP and HTTP, and swaps in a new one atomically on reload.
+
+pub mod body;
+pub mod snapshot;
+
+pub use body::Body;
+pub use snapshot::{Snapshot, SnapshotError};

@@ -1,0 +1,273 @@
+//! An immutable, verified view of one manifest: what every protocol server answers from.
+//!
+//! A snapshot is built once per (re)load and shared behind an `Arc`; a transfer keeps the
+//! snapshot (or just the [`Body`]) it started with, so a reload never changes bytes mid-flight.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use netboot_manifest::{FileEntry, Manifest, ManifestError, Protocol, Sha256Writer, Source};
+
+use crate::body::Body;
+
+/// A manifest whose files have been opened and checked.
+#[derive(Debug)]
+pub struct Snapshot {
+    manifest: Manifest,
+    bodies: BTreeMap<String, Body>,
+    /// Routes taken out of service, with the reason, because their bytes did not match.
+    broken: BTreeMap<String, String>,
+}
+
+/// Why no snapshot could be built at all (a single bad file only takes its route out).
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("manifest {path}: {source}")]
+    Manifest {
+        path: PathBuf,
+        source: ManifestError,
+    },
+}
+
+/// How much to trust the bytes handed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Hash every file against the manifest (a frozen build read back from disk).
+    Full,
+    /// Check sizes only: the compiler hashed these bytes a moment ago.
+    SizeOnly,
+}
+
+impl Snapshot {
+    /// Loads a frozen build: `manifest.json` plus the generated files beside it, hashing every
+    /// file before anything is served.
+    pub fn load(manifest_path: &Path) -> Result<Snapshot, SnapshotError> {
+        let bytes = std::fs::read(manifest_path).map_err(|source| SnapshotError::Read {
+            path: manifest_path.to_path_buf(),
+            source,
+        })?;
+        let manifest =
+            Manifest::from_json(&bytes).map_err(|source| SnapshotError::Manifest {
+                path: manifest_path.to_path_buf(),
+                source,
+            })?;
+        let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        Ok(Snapshot::build(manifest, dir, &BTreeMap::new(), Verify::Full))
+    }
+
+    /// A snapshot of an in-memory compile: `generated` holds the generated files' bytes and
+    /// `base` is the directory the manifest's relative paths are resolved against.
+    pub fn from_compiled(
+        manifest: Manifest,
+        generated: &BTreeMap<String, Vec<u8>>,
+        base: &Path,
+    ) -> Snapshot {
+        Snapshot::build(manifest, base, generated, Verify::SizeOnly)
+    }
+
+    fn build(
+        manifest: Manifest,
+        base: &Path,
+        generated: &BTreeMap<String, Vec<u8>>,
+        verify: Verify,
+    ) -> Snapshot {
+        let artifact_root = base.join(&manifest.artifact_root);
+        let mut bodies = BTreeMap::new();
+        let mut broken = BTreeMap::new();
+        for (route, entry) in &manifest.files {
+            let opened = match &entry.source {
+                Source::Generated { file } => match generated.get(file) {
+                    Some(bytes) => Ok(Body::Memory(bytes.as_slice().into())),
+                    None => std::fs::read(base.join(file))
+                        .map(|b| Body::Memory(b.into()))
+                        .map_err(|e| format!("cannot read generated file {file}: {e}")),
+                },
+                Source::Artifact { path } => open_artifact(&artifact_root.join(path)),
+            };
+            match opened.and_then(|body| check(&body, entry, verify).map(|()| body)) {
+                Ok(body) => {
+                    bodies.insert(route.clone(), body);
+                }
+                Err(reason) => {
+                    tracing::error!(route = %route, %reason, "route taken out of service");
+                    broken.insert(route.clone(), reason);
+                }
+            }
+        }
+        Snapshot {
+            manifest,
+            bodies,
+            broken,
+        }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The bytes to serve for `path` over `protocol`, or `None` when the manifest does not list
+    /// it for that protocol (or it was taken out of service). `path` is compared verbatim to the
+    /// manifest's keys: no normalisation happens here, so nothing outside the manifest can
+    /// match.
+    pub fn open(&self, path: &str, protocol: Protocol) -> Option<Body> {
+        let entry = self.manifest.files.get(path)?;
+        let allowed = match protocol {
+            Protocol::Tftp => entry.tftp,
+            Protocol::Http => entry.http,
+        };
+        if !allowed {
+            return None;
+        }
+        self.bodies.get(path).cloned()
+    }
+
+    /// The manifest entry for a servable path (for ETag and size).
+    pub fn entry(&self, path: &str) -> Option<&FileEntry> {
+        self.manifest.files.get(path)
+    }
+
+    /// Routes out of service and why.
+    pub fn broken(&self) -> &BTreeMap<String, String> {
+        &self.broken
+    }
+}
+
+fn open_artifact(path: &Path) -> Result<Body, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    Ok(Body::File {
+        file: Arc::new(file),
+        len: meta.len(),
+    })
+}
+
+fn check(body: &Body, entry: &FileEntry, verify: Verify) -> Result<(), String> {
+    if body.len() != entry.size {
+        return Err(format!(
+            "size is {} bytes, the manifest says {}",
+            body.len(),
+            entry.size
+        ));
+    }
+    if verify == Verify::Full {
+        let sha = hash_body(body).map_err(|e| format!("cannot read: {e}"))?;
+        if sha != entry.sha256 {
+            return Err(format!(
+                "sha256 is {sha}, the manifest says {}",
+                entry.sha256
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn hash_body(body: &Body) -> io::Result<String> {
+    use std::io::Write;
+    let mut hasher = Sha256Writer::default();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    loop {
+        let n = body.read_at(offset, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.write_all(&buf[..n])?;
+        offset += n as u64;
+    }
+    Ok(hasher.finish().1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netboot_manifest::{sha256_hex, DhcpMode, Server, FORMAT_VERSION};
+
+    fn manifest_with(files: BTreeMap<String, FileEntry>) -> Manifest {
+        Manifest {
+            format: FORMAT_VERSION,
+            compiler: "test".into(),
+            fleet_sha256: String::new(),
+            server: Server {
+                interface: None,
+                address: None,
+                http_port: 8080,
+                tftp_port: 69,
+                dhcp: DhcpMode::Off,
+            },
+            dhcp: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+            artifact_root: ".".into(),
+            files,
+        }
+    }
+
+    fn entry(bytes: &[u8], source: Source, tftp: bool, http: bool) -> FileEntry {
+        FileEntry {
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+            source,
+            tftp,
+            http,
+        }
+    }
+
+    #[test]
+    fn frozen_build_serves_listed_files_and_quarantines_tampered_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("boot.ipxe"), b"#!ipxe\n").unwrap();
+        std::fs::write(dir.path().join("kernel"), b"KERNEL").unwrap();
+        std::fs::write(dir.path().join("initrd"), b"tampered").unwrap();
+        let mut files = BTreeMap::new();
+        let gen = Source::Generated {
+            file: "boot.ipxe".into(),
+        };
+        files.insert("boot.ipxe".into(), entry(b"#!ipxe\n", gen, false, true));
+        let art = |p: &str| Source::Artifact { path: p.into() };
+        files.insert("k".into(), entry(b"KERNEL", art("kernel"), true, true));
+        files.insert("i".into(), entry(b"original", art("initrd"), true, true));
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, manifest_with(files).to_json()).unwrap();
+
+        let snap = Snapshot::load(&path).unwrap();
+        let body = snap.open("boot.ipxe", Protocol::Http).unwrap();
+        assert_eq!(body.len(), 7);
+        assert!(
+            snap.open("boot.ipxe", Protocol::Tftp).is_none(),
+            "HTTP-only route must not be served over TFTP"
+        );
+        assert!(snap.open("k", Protocol::Tftp).is_some());
+        assert!(snap.open("i", Protocol::Tftp).is_none());
+        assert!(snap.broken()["i"].contains("sha256"));
+        assert!(snap.open("/k", Protocol::Tftp).is_none());
+        assert!(snap.open("manifest.json", Protocol::Http).is_none());
+    }
+
+    #[test]
+    fn body_outlives_a_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kernel"), b"OLD!").unwrap();
+        let mut files = BTreeMap::new();
+        let src = Source::Artifact {
+            path: "kernel".into(),
+        };
+        files.insert("k".into(), entry(b"OLD!", src, true, true));
+        let snap = Snapshot::from_compiled(manifest_with(files), &BTreeMap::new(), dir.path());
+        let body = snap.open("k", Protocol::Http).unwrap();
+        // An editor saves by writing a new file and renaming it over the old one.
+        std::fs::write(dir.path().join("kernel.new"), b"NEW!").unwrap();
+        std::fs::rename(dir.path().join("kernel.new"), dir.path().join("kernel")).unwrap();
+        let mut buf = [0u8; 4];
+        body.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"OLD!");
+    }
+}
