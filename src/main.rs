@@ -1,7 +1,48 @@
 //! `netboot`: the command-line front end. Argument parsing, wiring and exit codes only; the
 //! work happens in `netboot-compiler` and `netboot-runtime`.
 
-fn main() {
-    eprintln!("netboot: not wired yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod build;
+mod check;
+mod serve;
+
+/// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
+#[derive(Parser)]
+#[command(name = "netboot", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a fleet and write its scripts, menus and manifest.json.
+    Build(build::BuildArgs),
+    /// Validate a fleet only; exit 1 when it has errors.
+    Check(check::CheckArgs),
+    /// Serve a fleet (compiled in memory) or a frozen manifest.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; everything else is a usage error (exit 2).
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
+    }
 }

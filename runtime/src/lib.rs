@@ -6,3 +6,5 @@ pub mod snapshot;
 
 pub use body::Body;
 pub use snapshot::{Snapshot, SnapshotError};
+pub mod dhcp;
+pub mod tftp;

@@ -1,0 +1,1 @@
+//! Proxy-DHCP: answers PXE and HTTP-boot clients on UDP 67 and 4011, never offers an address.
