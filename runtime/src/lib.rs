@@ -7,4 +7,5 @@ pub mod snapshot;
 pub use body::Body;
 pub use snapshot::{Snapshot, SnapshotError};
 pub mod dhcp;
+pub mod http;
 pub mod tftp;
