@@ -1,11 +1,12 @@
 //! The netboot runtime: serves a frozen [`Manifest`](netboot_manifest::Manifest) over
 //! proxy-DHCP, TFTP and HTTP, and swaps in a new one atomically on reload.
 
+pub mod address;
 pub mod body;
+pub mod dhcp;
+pub mod http;
 pub mod snapshot;
+pub mod tftp;
 
 pub use body::Body;
 pub use snapshot::{Snapshot, SnapshotError};
-pub mod dhcp;
-pub mod http;
-pub mod tftp;

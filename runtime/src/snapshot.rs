@@ -20,6 +20,8 @@ pub struct Snapshot {
     bodies: BTreeMap<String, Body>,
     /// Routes taken out of service, with the reason, because their bytes did not match.
     broken: BTreeMap<String, String>,
+    /// Files on disk this snapshot was built from, for a watcher to reload on change.
+    sources: Vec<PathBuf>,
 }
 
 /// Why no snapshot could be built at all (a single bad file only takes its route out).
@@ -51,13 +53,17 @@ impl Snapshot {
             path: manifest_path.to_path_buf(),
             source,
         })?;
-        let manifest =
-            Manifest::from_json(&bytes).map_err(|source| SnapshotError::Manifest {
-                path: manifest_path.to_path_buf(),
-                source,
-            })?;
+        let manifest = Manifest::from_json(&bytes).map_err(|source| SnapshotError::Manifest {
+            path: manifest_path.to_path_buf(),
+            source,
+        })?;
         let dir = manifest_path.parent().unwrap_or(Path::new("."));
-        Ok(Snapshot::build(manifest, dir, &BTreeMap::new(), Verify::Full))
+        Ok(Snapshot::build(
+            manifest,
+            dir,
+            &BTreeMap::new(),
+            Verify::Full,
+        ))
     }
 
     /// A snapshot of an in-memory compile: `generated` holds the generated files' bytes and
@@ -79,15 +85,22 @@ impl Snapshot {
         let artifact_root = base.join(&manifest.artifact_root);
         let mut bodies = BTreeMap::new();
         let mut broken = BTreeMap::new();
+        let mut sources = Vec::new();
         for (route, entry) in &manifest.files {
             let opened = match &entry.source {
                 Source::Generated { file } => match generated.get(file) {
                     Some(bytes) => Ok(Body::Memory(bytes.as_slice().into())),
-                    None => std::fs::read(base.join(file))
-                        .map(|b| Body::Memory(b.into()))
-                        .map_err(|e| format!("cannot read generated file {file}: {e}")),
+                    None => {
+                        sources.push(base.join(file));
+                        std::fs::read(base.join(file))
+                            .map(|b| Body::Memory(b.into()))
+                            .map_err(|e| format!("cannot read generated file {file}: {e}"))
+                    }
                 },
-                Source::Artifact { path } => open_artifact(&artifact_root.join(path)),
+                Source::Artifact { path } => {
+                    sources.push(artifact_root.join(path));
+                    open_artifact(&artifact_root.join(path))
+                }
             };
             match opened.and_then(|body| check(&body, entry, verify).map(|()| body)) {
                 Ok(body) => {
@@ -103,6 +116,7 @@ impl Snapshot {
             manifest,
             bodies,
             broken,
+            sources,
         }
     }
 
@@ -129,6 +143,12 @@ impl Snapshot {
     /// The manifest entry for a servable path (for ETag and size).
     pub fn entry(&self, path: &str) -> Option<&FileEntry> {
         self.manifest.files.get(path)
+    }
+
+    /// Files on disk this snapshot read: the manifest (for a frozen build), generated files read
+    /// from disk, and every artifact.
+    pub fn sources(&self) -> &[PathBuf] {
+        &self.sources
     }
 
     /// Routes out of service and why.
