@@ -1,1 +1,25 @@
-//! Read-only TFTP (RFC 1350) with option negotiation (RFC 2347/2348/2349/7440).
+//! Read-only TFTP (RFC 1350) with option negotiation (RFC 2347), blksize (RFC 2348), timeout
+//! and tsize (RFC 2349) and windowsize (RFC 7440), serving exactly the manifest's TFTP routes.
+//!
+//! The protocol is sans-IO: [`packet`] is the wire format, [`request`] decides what a datagram
+//! at the listening port asks for, [`options`] settles the negotiation, and [`transfer`] is one
+//! transfer's state machine over datagrams and time. [`server`] is the thin tokio loop around
+//! them.
+//!
+//! Why not a crate: `tftp_server` (on mio 0.6) serves a directory and has no options;
+//! `async-tftp` takes a custom reader but runs on its own executor and has no windowsize;
+//! `tftpd` is a directory daemon. Serving bytes from a snapshot's [`Body`](crate::Body), on the
+//! runtime's tokio, with windowsize and bounded memory, needs its own few hundred lines.
+//!
+//! Names: a requested file name has its leading slashes removed (PXE ROMs send
+//! `/undionly.kpxe` or `undionly.kpxe`) and is then looked up verbatim among the manifest's
+//! routes; it is never used as a filesystem path. Only octet mode is served: netascii would
+//! change the bytes and the size announced by tsize, and no boot loader asks for it.
+
+pub mod options;
+pub mod packet;
+pub mod request;
+pub mod server;
+pub mod transfer;
+
+pub use server::{TftpConfig, TftpServer};

@@ -1,0 +1,275 @@
+//! The tokio side of TFTP: one listening socket that classifies requests, and one task per
+//! transfer on its own ephemeral socket (the new TID of RFC 1350) that drives a
+//! [`Transfer`] with datagrams and its deadline.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use netboot_manifest::Protocol;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::options::{self, Limits};
+use super::packet::{self, ErrorCode};
+use super::request::{self, Incoming};
+use super::transfer::Transfer;
+use crate::snapshot::Snapshot;
+
+/// Listening and protocol settings.
+#[derive(Debug, Clone)]
+pub struct TftpConfig {
+    pub bind: SocketAddr,
+    /// Retransmission timeout when the client does not negotiate one; it doubles on each retry
+    /// up to eight times this.
+    pub timeout: Duration,
+    /// Retransmissions without progress before a transfer is abandoned.
+    pub retries: u32,
+    /// Largest blksize granted (RFC 2348 allows up to 65464).
+    pub max_blksize: u16,
+    /// Largest windowsize granted (RFC 7440).
+    pub max_windowsize: u16,
+    /// Memory one transfer may hold for its window; windowsize is lowered to fit.
+    pub max_window_bytes: usize,
+    /// Transfers in flight at once; more requests are refused with a TFTP error.
+    pub max_transfers: usize,
+}
+
+impl Default for TftpConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        TftpConfig {
+            bind: SocketAddr::from(([0, 0, 0, 0], 69)),
+            timeout: limits.timeout,
+            retries: 5,
+            max_blksize: limits.max_blksize,
+            max_windowsize: limits.max_windowsize,
+            max_window_bytes: limits.max_window_bytes,
+            max_transfers: 1024,
+        }
+    }
+}
+
+impl TftpConfig {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_blksize: self.max_blksize,
+            max_windowsize: self.max_windowsize,
+            max_window_bytes: self.max_window_bytes,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// A bound TFTP server; [`TftpServer::run`] answers requests until the task is dropped.
+pub struct TftpServer {
+    socket: UdpSocket,
+    config: TftpConfig,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+impl TftpServer {
+    /// Binds the listening socket; nothing is answered until [`TftpServer::run`].
+    pub async fn bind(
+        config: &TftpConfig,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+    ) -> io::Result<TftpServer> {
+        let socket = UdpSocket::bind(config.bind).await.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen for TFTP on {}: {e}", config.bind),
+            )
+        })?;
+        Ok(TftpServer {
+            socket,
+            config: config.clone(),
+            snapshots,
+        })
+    }
+
+    /// The bound address (useful when binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Answers requests forever, each transfer in its own task.
+    pub async fn run(self) {
+        let limits = self.config.limits();
+        let active = Arc::new(Mutex::new(HashSet::new()));
+        // Requests are small; a larger datagram is not a request and is refused from its head.
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let (n, peer) = match self.socket.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(target: "netboot::tftp", error = %e, "tftp receive failed");
+                    // Do not spin if the error repeats.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let (route, options) = match request::classify(&buf[..n]) {
+                Incoming::Read { route, options } => (route, options),
+                Incoming::Refuse { code, message } => {
+                    self.refuse(peer, None, code, &message).await;
+                    continue;
+                }
+                Incoming::Ignore => continue,
+            };
+            let Some(slot) = Slot::claim(&active, peer, self.config.max_transfers) else {
+                if active.lock().map(|a| a.contains(&peer)).unwrap_or(false) {
+                    // A retransmitted request: the running transfer's own timer answers it.
+                    continue;
+                }
+                let message = "too many transfers in flight, try again shortly";
+                self.refuse(peer, Some(route), ErrorCode::NotDefined, message)
+                    .await;
+                continue;
+            };
+            // The body, not the snapshot, is kept: a reload mid-transfer cannot change bytes.
+            let body = self.snapshots.borrow().open(route, Protocol::Tftp);
+            let Some(body) = body else {
+                self.refuse(peer, Some(route), ErrorCode::FileNotFound, "file not found")
+                    .await;
+                continue;
+            };
+            let settings = options::negotiate(&options, body.len(), &limits);
+            let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
+            let ip = self.socket.local_addr().map(|a| a.ip());
+            let file = route.to_owned();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let started = Instant::now();
+                let result = match ip {
+                    Ok(ip) => drive(SocketAddr::new(ip, 0), peer, transfer).await,
+                    Err(e) => Err((e.to_string(), transfer)),
+                };
+                log(peer, &file, started, result);
+            });
+        }
+    }
+
+    async fn refuse(&self, peer: SocketAddr, file: Option<&str>, code: ErrorCode, msg: &str) {
+        tracing::warn!(
+            target: "netboot::tftp",
+            ip = %peer.ip(), port = peer.port(), file = file.unwrap_or(""), code = code as u16,
+            reason = msg, "tftp request refused"
+        );
+        if let Err(e) = self.socket.send_to(&packet::error(code, msg), peer).await {
+            tracing::warn!(target: "netboot::tftp", ip = %peer.ip(), error = %e, "tftp send failed");
+        }
+    }
+}
+
+/// A place in the table of transfers in flight, freed when the transfer's task ends.
+struct Slot {
+    active: Arc<Mutex<HashSet<SocketAddr>>>,
+    peer: SocketAddr,
+}
+
+impl Slot {
+    /// `None` when `peer` already has a transfer or the table is full.
+    fn claim(
+        active: &Arc<Mutex<HashSet<SocketAddr>>>,
+        peer: SocketAddr,
+        max: usize,
+    ) -> Option<Slot> {
+        let mut set = active.lock().ok()?;
+        if set.len() >= max || !set.insert(peer) {
+            return None;
+        }
+        Some(Slot {
+            active: Arc::clone(active),
+            peer,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.active.lock() {
+            set.remove(&self.peer);
+        }
+    }
+}
+
+/// Runs one transfer on a fresh socket connected to the client, so the kernel drops datagrams
+/// from anyone else. Returns the finished transfer, or why the socket failed.
+async fn drive(
+    local: SocketAddr,
+    peer: SocketAddr,
+    mut transfer: Transfer,
+) -> Result<Transfer, (String, Transfer)> {
+    let socket = match UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(e) => return Err((format!("cannot open a transfer socket: {e}"), transfer)),
+    };
+    if let Err(e) = socket.connect(peer).await {
+        return Err((format!("cannot address the client: {e}"), transfer));
+    }
+    // ACKs and ERRORs are small; a longer datagram is truncated, which the parser tolerates.
+    let mut buf = [0u8; 1024];
+    loop {
+        let mut refused = false;
+        for datagram in transfer.datagrams() {
+            if let Err(e) = socket.send(datagram).await {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    refused = true;
+                    break;
+                }
+                // Anything else is treated like a lost datagram: the timer retransmits.
+                tracing::debug!(target: "netboot::tftp", error = %e, "tftp send failed");
+            }
+        }
+        if refused {
+            return Err(("the client's port is closed".into(), transfer));
+        }
+        let Some(deadline) = transfer.next_deadline() else {
+            return Ok(transfer);
+        };
+        tokio::select! {
+            received = socket.recv(&mut buf) => match received {
+                Ok(n) => transfer.on_packet(&buf[..n], Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Err(("the client's port is closed".into(), transfer));
+                }
+                Err(e) => {
+                    tracing::debug!(target: "netboot::tftp", error = %e, "tftp receive failed");
+                }
+            },
+            () = tokio::time::sleep_until(deadline.into()) => transfer.on_timeout(Instant::now()),
+        }
+    }
+}
+
+fn log(
+    peer: SocketAddr,
+    file: &str,
+    started: Instant,
+    result: Result<Transfer, (String, Transfer)>,
+) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let ip = peer.ip().to_string();
+    let (error, t) = match result {
+        Ok(t) => match t.outcome() {
+            Some(Ok(())) => {
+                tracing::info!(
+                    target: "netboot::tftp",
+                    ip, file, bytes = t.len(), ms, blksize = t.blksize(),
+                    windowsize = t.windowsize(), "tftp file done"
+                );
+                return;
+            }
+            Some(Err(f)) => (f.to_string(), t),
+            None => ("transfer stopped unfinished".to_string(), t),
+        },
+        Err(x) => x,
+    };
+    tracing::warn!(
+        target: "netboot::tftp",
+        ip, file, bytes = t.bytes_acked(), size = t.len(), ms, blksize = t.blksize(),
+        windowsize = t.windowsize(), error, "tftp transfer failed"
+    );
+}

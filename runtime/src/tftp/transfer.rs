@@ -1,0 +1,573 @@
+//! One read transfer as a state machine over datagrams and time, with no sockets in it.
+//!
+//! The driver feeds it the client's datagrams ([`Transfer::on_packet`]) and the passing of
+//! its deadline ([`Transfer::on_timeout`]), and after each call sends what
+//! [`Transfer::datagrams`] holds. Blocks are counted in `u64` here and only the wire sees the
+//! 16-bit number, so a file of more than 65535 blocks simply wraps to 0 on the wire.
+//!
+//! Retransmission is driven by the timer alone: an ACK that does not acknowledge anything new
+//! (a duplicate, a late one, or one for a block never sent) is dropped, so a duplicated ACK can
+//! never double the traffic (the Sorcerer's Apprentice bug of RFC 1350), and a stream of junk
+//! ACKs cannot keep a dead transfer alive.
+
+use std::time::{Duration, Instant};
+
+use super::options::Negotiated;
+use super::packet::{self, ErrorCode, Packet};
+use crate::body::Body;
+
+/// Retransmission delays double from the negotiated timeout up to this many times it.
+const MAX_BACKOFF_FACTOR: u32 = 8;
+
+/// How a transfer ended badly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("client sent TFTP error {code}: {message}")]
+    ClientError { code: u16, message: String },
+    #[error("no answer after {retries} retransmissions")]
+    GaveUp { retries: u32 },
+    #[error("cannot read the file: {0}")]
+    Read(String),
+    #[error("client broke the protocol: {0}")]
+    Protocol(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// The OACK is out; the client's ACK 0 starts the data.
+    AwaitingOackAck,
+    Sending,
+    Done,
+    Failed(Failure),
+}
+
+/// A read transfer in progress.
+#[derive(Debug)]
+pub struct Transfer {
+    body: Body,
+    blksize: usize,
+    windowsize: u64,
+    timeout: Duration,
+    max_retries: u32,
+    /// Number of the final block: it is shorter than `blksize`, possibly empty.
+    last_block: u64,
+    /// Highest block the client has acknowledged.
+    acked: u64,
+    /// Highest block of the window now in flight.
+    window_last: u64,
+    /// The datagrams of the window in flight (or the OACK), back to back, kept for
+    /// retransmission; `ends[i]` is where datagram `i` ends.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// Whether the last event asks the driver to send `out`.
+    send: bool,
+    retries: u32,
+    deadline: Option<Instant>,
+    state: State,
+}
+
+impl Transfer {
+    /// Starts serving `body` with the negotiated settings: the first datagrams (OACK or the
+    /// first window) are ready in [`Transfer::datagrams`].
+    pub fn start(body: Body, settings: &Negotiated, max_retries: u32, now: Instant) -> Transfer {
+        let blksize = usize::from(settings.blksize.max(1));
+        let mut t = Transfer {
+            last_block: body.len() / blksize as u64 + 1,
+            body,
+            blksize,
+            windowsize: u64::from(settings.windowsize.max(1)),
+            timeout: settings.timeout,
+            max_retries,
+            acked: 0,
+            window_last: 0,
+            out: Vec::new(),
+            ends: Vec::new(),
+            send: false,
+            retries: 0,
+            deadline: None,
+            state: State::Sending,
+        };
+        if settings.oack.is_empty() {
+            t.send_window(now);
+        } else {
+            packet::put_oack(&mut t.out, &settings.oack);
+            t.ends.push(t.out.len());
+            t.state = State::AwaitingOackAck;
+            t.arm(now);
+        }
+        t
+    }
+
+    /// The datagrams the last event produced, in order; empty when there is nothing to send.
+    pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = if self.send { &self.ends[..] } else { &[] };
+        let mut start = 0;
+        ends.iter().map(move |&end| {
+            let d = &self.out[start..end];
+            start = end;
+            d
+        })
+    }
+
+    /// When [`Transfer::on_timeout`] is due; `None` once the transfer is over.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether the transfer is over, either way.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Done | State::Failed(_))
+    }
+
+    /// `None` while running, then how it ended.
+    pub fn outcome(&self) -> Option<Result<(), &Failure>> {
+        match &self.state {
+            State::Done => Some(Ok(())),
+            State::Failed(f) => Some(Err(f)),
+            _ => None,
+        }
+    }
+
+    pub fn blksize(&self) -> usize {
+        self.blksize
+    }
+
+    pub fn windowsize(&self) -> u64 {
+        self.windowsize
+    }
+
+    /// Size of the file being served.
+    pub fn len(&self) -> u64 {
+        self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// Bytes the client has acknowledged.
+    pub fn bytes_acked(&self) -> u64 {
+        (self.acked * self.blksize as u64).min(self.body.len())
+    }
+
+    /// Retransmissions made so far without progress.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// A datagram from the client's address and port.
+    pub fn on_packet(&mut self, datagram: &[u8], now: Instant) {
+        self.send = false;
+        if self.is_finished() {
+            return;
+        }
+        match packet::parse(datagram) {
+            Ok(Packet::Ack { block }) => self.on_ack(block, now),
+            Ok(Packet::Error { code, message }) => {
+                self.finish(State::Failed(Failure::ClientError { code, message }));
+            }
+            // Noise too short to be a packet: dropped, the timer still runs.
+            Err(packet::PacketError::Truncated(_)) => {}
+            Ok(other) => self.fail_protocol(&format!("unexpected {}", kind(&other))),
+            Err(e) => self.fail_protocol(&e.to_string()),
+        }
+    }
+
+    /// The deadline passed: retransmit what is in flight, or give up.
+    pub fn on_timeout(&mut self, now: Instant) {
+        self.send = false;
+        match self.deadline {
+            Some(d) if d <= now => {}
+            _ => return,
+        }
+        if self.retries >= self.max_retries {
+            let retries = self.retries;
+            self.reply_error(ErrorCode::NotDefined, "timed out waiting for an ACK");
+            self.finish(State::Failed(Failure::GaveUp { retries }));
+            return;
+        }
+        self.retries += 1;
+        self.send = true;
+        self.arm(now);
+    }
+
+    fn on_ack(&mut self, wire: u16, now: Instant) {
+        if self.state == State::AwaitingOackAck {
+            if wire == 0 {
+                self.state = State::Sending;
+                self.retries = 0;
+                self.send_window(now);
+            }
+            return;
+        }
+        // The only blocks an ACK can name are `acked..=window_last`, fewer than 65536 of them,
+        // so the 16-bit number maps back to exactly one candidate.
+        let offset = u64::from(wire.wrapping_sub(self.acked as u16));
+        let block = self.acked + offset;
+        if offset == 0 || block > self.window_last {
+            return;
+        }
+        self.acked = block;
+        self.retries = 0;
+        if block == self.last_block {
+            self.finish(State::Done);
+        } else {
+            // RFC 7440: after a partial ACK the next window starts right after it.
+            self.send_window(now);
+        }
+    }
+
+    /// Reads blocks `acked+1 ..` (up to a window) with one read and lays them out as DATA
+    /// datagrams in `out`.
+    fn send_window(&mut self, now: Instant) {
+        let first = self.acked + 1;
+        let last = (self.acked + self.windowsize).min(self.last_block);
+        let count = (last - first + 1) as usize;
+        let start = (first - 1) * self.blksize as u64;
+        let want = ((last * self.blksize as u64).min(self.body.len()) - start) as usize;
+        // Read the window after room for every header, then slide each block down to sit
+        // behind its header: one read per window, and the buffer is reused between windows.
+        let headers = 4 * count;
+        self.out.clear();
+        self.out.resize(headers + want, 0);
+        match self.body.read_at(start, &mut self.out[headers..]) {
+            Ok(n) if n == want => {}
+            Ok(n) => {
+                let msg = format!(
+                    "file ended after {} of {} bytes",
+                    start + n as u64,
+                    self.len()
+                );
+                return self.fail_read(msg);
+            }
+            Err(e) => return self.fail_read(e.to_string()),
+        }
+        self.ends.clear();
+        let mut pos = 0;
+        for i in 0..count {
+            let src = headers + i * self.blksize;
+            let len = self.blksize.min(headers + want - src);
+            let block = first + i as u64;
+            self.out[pos..pos + 2].copy_from_slice(&packet::OP_DATA.to_be_bytes());
+            self.out[pos + 2..pos + 4].copy_from_slice(&(block as u16).to_be_bytes());
+            self.out.copy_within(src..src + len, pos + 4);
+            pos += 4 + len;
+            self.ends.push(pos);
+        }
+        self.out.truncate(pos);
+        self.window_last = last;
+        self.arm(now);
+    }
+
+    /// Sends now and sets the deadline for the current attempt.
+    fn arm(&mut self, now: Instant) {
+        self.send = true;
+        let factor = (1u32 << self.retries.min(16)).min(MAX_BACKOFF_FACTOR);
+        self.deadline = Some(now + self.timeout * factor);
+    }
+
+    fn fail_read(&mut self, message: String) {
+        self.reply_error(ErrorCode::NotDefined, "cannot read the file");
+        self.finish(State::Failed(Failure::Read(message)));
+    }
+
+    fn fail_protocol(&mut self, message: &str) {
+        self.reply_error(ErrorCode::IllegalOperation, message);
+        self.finish(State::Failed(Failure::Protocol(message.to_owned())));
+    }
+
+    fn reply_error(&mut self, code: ErrorCode, message: &str) {
+        self.out.clear();
+        packet::put_error(&mut self.out, code, message);
+        self.ends.clear();
+        self.ends.push(self.out.len());
+        self.send = true;
+    }
+
+    fn finish(&mut self, state: State) {
+        self.state = state;
+        self.deadline = None;
+        // The window buffer can be large; a finished transfer keeps only an error to send.
+        if !self.send {
+            self.out = Vec::new();
+            self.ends = Vec::new();
+        }
+    }
+}
+
+fn kind(p: &Packet<'_>) -> &'static str {
+    match p {
+        Packet::Read(_) => "read request",
+        Packet::Write(_) => "write request",
+        Packet::Data { .. } => "DATA",
+        Packet::Ack { .. } => "ACK",
+        Packet::Error { .. } => "ERROR",
+        Packet::Oack => "OACK",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tftp::options::{negotiate, Limits};
+    use std::sync::Arc;
+
+    fn body(len: usize) -> Body {
+        Body::Memory(
+            (0..len)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect::<Vec<_>>()
+                .into(),
+        )
+    }
+
+    fn settings(blksize: u16, windowsize: u16, oack: bool) -> Negotiated {
+        Negotiated {
+            blksize,
+            windowsize,
+            timeout: Duration::from_secs(1),
+            oack: if oack {
+                vec![("blksize", blksize.to_string())]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn ack(block: u16) -> Vec<u8> {
+        let mut p = packet::OP_ACK.to_be_bytes().to_vec();
+        p.extend_from_slice(&block.to_be_bytes());
+        p
+    }
+
+    /// (block, payload) of every DATA datagram queued, panicking on anything else.
+    fn data(t: &Transfer) -> Vec<(u16, Vec<u8>)> {
+        t.datagrams()
+            .map(|d| {
+                assert_eq!(&d[..2], &packet::OP_DATA.to_be_bytes(), "not DATA: {d:?}");
+                (u16::from_be_bytes([d[2], d[3]]), d[4..].to_vec())
+            })
+            .collect()
+    }
+
+    fn blocks(t: &Transfer) -> Vec<u16> {
+        data(t).into_iter().map(|(b, _)| b).collect()
+    }
+
+    fn error_code(t: &Transfer) -> u16 {
+        let all: Vec<&[u8]> = t.datagrams().collect();
+        assert_eq!(all.len(), 1, "expected exactly one ERROR");
+        assert_eq!(&all[0][..2], &packet::OP_ERROR.to_be_bytes());
+        u16::from_be_bytes([all[0][2], all[0][3]])
+    }
+
+    #[test]
+    fn lockstep_transfer_ends_with_a_short_block() {
+        let now = Instant::now();
+        let b = body(1000);
+        let mut t = Transfer::start(b.clone(), &settings(512, 1, false), 5, now);
+        let first = data(&t);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].0, 1);
+        assert_eq!(first[0].1.len(), 512);
+        t.on_packet(&ack(1), now);
+        let second = data(&t);
+        assert_eq!(second[0].0, 2);
+        assert_eq!(second[0].1.len(), 488);
+        let mut whole = first[0].1.clone();
+        whole.extend_from_slice(&second[0].1);
+        let mut expect = vec![0; 1000];
+        b.read_at(0, &mut expect).unwrap();
+        assert_eq!(whole, expect);
+        t.on_packet(&ack(2), now);
+        assert_eq!(t.outcome(), Some(Ok(())));
+        assert_eq!(t.datagrams().count(), 0);
+        assert_eq!(t.next_deadline(), None);
+        assert_eq!(t.bytes_acked(), 1000);
+    }
+
+    #[test]
+    fn exact_multiple_ends_with_an_empty_block_and_empty_file_is_one_empty_block() {
+        let now = Instant::now();
+        let mut t = Transfer::start(body(1024), &settings(512, 8, false), 5, now);
+        let d = data(&t);
+        assert_eq!(
+            d.iter().map(|x| x.1.len()).collect::<Vec<_>>(),
+            [512, 512, 0]
+        );
+        t.on_packet(&ack(3), now);
+        assert_eq!(t.outcome(), Some(Ok(())));
+
+        let mut t = Transfer::start(body(0), &settings(512, 1, false), 5, now);
+        assert_eq!(data(&t), vec![(1, vec![])]);
+        t.on_packet(&ack(1), now);
+        assert_eq!(t.outcome(), Some(Ok(())));
+    }
+
+    #[test]
+    fn oack_waits_for_ack_zero() {
+        let now = Instant::now();
+        let n = negotiate(
+            &[(b"blksize", b"1000"), (b"tsize", b"0")],
+            3000,
+            &Limits::default(),
+        );
+        let mut t = Transfer::start(body(3000), &n, 5, now);
+        let out: Vec<&[u8]> = t.datagrams().collect();
+        assert_eq!(out, [&b"\x00\x06blksize\x001000\0tsize\x003000\0"[..]]);
+        t.on_packet(&ack(1), now);
+        assert_eq!(t.datagrams().count(), 0, "ACK 1 before any data is ignored");
+        t.on_packet(&ack(0), now);
+        assert_eq!(blocks(&t), [1]);
+        assert_eq!(data(&t)[0].1.len(), 1000);
+        t.on_packet(&ack(0), now);
+        assert_eq!(t.datagrams().count(), 0, "a second ACK 0 sends nothing");
+    }
+
+    #[test]
+    fn windows_advance_on_full_and_partial_acks_and_ignore_everything_else() {
+        let now = Instant::now();
+        // 9.5 blocks of 512: blocks 1..=10, the last one 256 bytes.
+        let mut t = Transfer::start(body(512 * 9 + 256), &settings(512, 4, false), 5, now);
+        assert_eq!(blocks(&t), [1, 2, 3, 4]);
+        t.on_packet(&ack(4), now);
+        assert_eq!(blocks(&t), [5, 6, 7, 8]);
+        // Sorcerer's Apprentice: the same ACK again must not send the window again.
+        t.on_packet(&ack(4), now);
+        assert_eq!(t.datagrams().count(), 0);
+        // A late ACK from an older window.
+        t.on_packet(&ack(2), now);
+        assert_eq!(t.datagrams().count(), 0);
+        // ACKs for blocks never sent.
+        t.on_packet(&ack(9), now);
+        t.on_packet(&ack(60000), now);
+        assert_eq!(t.datagrams().count(), 0);
+        // Partial ACK: block 7 was lost, the client acknowledges 6, the window restarts at 7.
+        t.on_packet(&ack(6), now);
+        assert_eq!(blocks(&t), [7, 8, 9, 10]);
+        assert_eq!(data(&t)[3].1.len(), 256);
+        t.on_packet(&ack(6), now);
+        assert_eq!(t.datagrams().count(), 0);
+        t.on_packet(&ack(10), now);
+        assert_eq!(t.outcome(), Some(Ok(())));
+    }
+
+    #[test]
+    fn timeouts_retransmit_the_same_window_with_backoff_then_give_up() {
+        let t0 = Instant::now();
+        let mut t = Transfer::start(body(5000), &settings(512, 3, false), 3, t0);
+        let sent: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        t.on_timeout(t0 + Duration::from_millis(999));
+        assert_eq!(t.datagrams().count(), 0, "not due yet");
+        let mut now = t0 + Duration::from_secs(1);
+        for (retry, wait) in [(1, 2), (2, 4), (3, 8)] {
+            t.on_timeout(now);
+            let again: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+            assert_eq!(again, sent, "retry {retry} resends the window unchanged");
+            assert_eq!(t.retries(), retry);
+            assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(wait)));
+            now += Duration::from_secs(wait);
+        }
+        t.on_timeout(now);
+        assert_eq!(error_code(&t), 0);
+        assert_eq!(t.outcome(), Some(Err(&Failure::GaveUp { retries: 3 })));
+        assert_eq!(t.next_deadline(), None);
+        t.on_packet(&ack(3), now);
+        assert_eq!(t.datagrams().count(), 0, "a finished transfer stays silent");
+    }
+
+    #[test]
+    fn progress_resets_the_retry_count() {
+        let now = Instant::now();
+        let mut t = Transfer::start(body(5000), &settings(512, 1, false), 2, now);
+        let later = now + Duration::from_secs(1);
+        t.on_timeout(later);
+        assert_eq!(t.retries(), 1);
+        t.on_packet(&ack(1), later);
+        assert_eq!(t.retries(), 0);
+        assert_eq!(t.next_deadline(), Some(later + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn client_error_ends_the_transfer_silently() {
+        let now = Instant::now();
+        let mut t = Transfer::start(body(5000), &settings(512, 4, false), 5, now);
+        t.on_packet(b"\x00\x05\x00\x03disk full\0", now);
+        assert_eq!(t.datagrams().count(), 0);
+        assert_eq!(
+            t.outcome(),
+            Some(Err(&Failure::ClientError {
+                code: 3,
+                message: "disk full".into()
+            }))
+        );
+        assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn protocol_violations_get_illegal_operation_and_runts_are_dropped() {
+        let now = Instant::now();
+        for bad in [
+            &b"\x00\x03\x00\x01data"[..],
+            b"\x00\x01f\0octet\0",
+            b"\x00\x02f\0octet\0",
+            b"\x00\x63\x00\x01",
+        ] {
+            let mut t = Transfer::start(body(5000), &settings(512, 1, false), 5, now);
+            t.on_packet(bad, now);
+            assert_eq!(error_code(&t), 4, "{bad:?}");
+            assert!(matches!(t.outcome(), Some(Err(Failure::Protocol(_)))));
+        }
+        let mut t = Transfer::start(body(5000), &settings(512, 1, false), 5, now);
+        t.on_packet(b"\x00\x04\x00", now);
+        assert_eq!(t.datagrams().count(), 0);
+        assert!(!t.is_finished());
+    }
+
+    #[test]
+    fn block_numbers_wrap_to_zero_and_the_bytes_survive() {
+        let now = Instant::now();
+        let blocks_total = 70_000usize;
+        let b = body(blocks_total * 8 + 3);
+        let mut t = Transfer::start(b.clone(), &settings(8, 64, false), 5, now);
+        let mut got = Vec::with_capacity(b.len() as usize);
+        let mut expect_block: u64 = 1;
+        let mut rounds = 0;
+        while !t.is_finished() {
+            let d = data(&t);
+            assert!(!d.is_empty());
+            for (wire, bytes) in &d {
+                assert_eq!(*wire, expect_block as u16, "block {expect_block}");
+                got.extend_from_slice(bytes);
+                expect_block += 1;
+            }
+            let last = d.last().unwrap().0;
+            // Stale ACKs from before the wrap must not confuse the mapping.
+            t.on_packet(&ack(last.wrapping_sub(100)), now);
+            assert_eq!(t.datagrams().count(), 0);
+            t.on_packet(&ack(last), now);
+            rounds += 1;
+        }
+        assert!(expect_block > 65536, "the transfer crossed the wrap");
+        assert_eq!(rounds, (blocks_total + 1).div_ceil(64));
+        assert_eq!(t.outcome(), Some(Ok(())));
+        let mut expect = vec![0; b.len() as usize];
+        b.read_at(0, &mut expect).unwrap();
+        assert!(got == expect, "reassembled bytes differ");
+    }
+
+    #[test]
+    fn a_file_that_shrank_is_an_error_not_a_short_transfer() {
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(&[1u8; 10]).unwrap();
+        let b = Body::File {
+            file: Arc::new(tmp.reopen().unwrap()),
+            len: 2000,
+        };
+        let t = Transfer::start(b, &settings(512, 4, false), 5, Instant::now());
+        assert_eq!(error_code(&t), 0);
+        assert!(matches!(t.outcome(), Some(Err(Failure::Read(_)))));
+    }
+}
