@@ -1,1 +1,39 @@
 //! Proxy-DHCP: answers PXE and HTTP-boot clients on UDP 67 and 4011, never offers an address.
+//!
+//! The protocol lives in pure functions over bytes ([`answer`]); [`DhcpServer`] is only the
+//! socket loop around them. A proxy coexists with the LAN's own DHCP server: it stays silent
+//! for every client that is not a PXE, HTTP-boot or iPXE client, and its replies carry boot
+//! information only (yiaddr is always 0.0.0.0).
+
+mod answer;
+mod classify;
+mod destination;
+mod options;
+mod request;
+mod server;
+
+pub use answer::{answer, Decision, Ignored, Reply, ServerIdentity};
+pub use classify::{classify, Client, NotOurs, VendorClass};
+pub use destination::destination;
+pub use options::{OptionError, Options};
+pub use request::{MalformedRequest, MessageType, Request};
+pub use server::{DhcpConfig, DhcpServer};
+
+/// The port a request arrived on; the same message means different things on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// The DHCP server port: PXE clients broadcast their DISCOVER here.
+    Dhcp67,
+    /// The PXE boot server port: UEFI firmware and iPXE send their REQUEST here.
+    Pxe4011,
+}
+
+impl Port {
+    /// The standard port number, for logs.
+    pub fn number(self) -> u16 {
+        match self {
+            Port::Dhcp67 => 67,
+            Port::Pxe4011 => 4011,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The socket loop: receive, ask [`answer`](super::answer) against the current snapshot, send.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::answer::{answer, Decision, ServerIdentity};
+use super::Port;
+use crate::Snapshot;
+
+/// Where and as whom proxy-DHCP listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpConfig {
+    /// Address put into replies (server identifier, next-server, HTTP URLs).
+    pub server_addr: Ipv4Addr,
+    pub http_port: u16,
+    /// Bind to this interface only (SO_BINDTODEVICE), so broadcasts leave through the boot LAN.
+    pub interface: Option<String>,
+    /// 67 in production; tests use unprivileged ports.
+    pub dhcp_port: u16,
+    /// 4011 in production.
+    pub pxe_port: u16,
+}
+
+/// A bound proxy-DHCP server; [`DhcpServer::run`] serves until the future is dropped.
+pub struct DhcpServer {
+    dhcp: UdpSocket,
+    pxe: UdpSocket,
+    identity: ServerIdentity,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+/// Larger than any DHCP packet firmware sends (an Ethernet frame); a datagram that fills it
+/// was cut short by the kernel and is dropped as truncated.
+const RECV_BUFFER: usize = 4096;
+
+impl DhcpServer {
+    /// Binds both ports on 0.0.0.0 (DHCP clients without an address reach us only by
+    /// broadcast, which a socket bound to a unicast address would not receive).
+    pub async fn bind(
+        config: &DhcpConfig,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+    ) -> io::Result<DhcpServer> {
+        let interface = config.interface.as_deref();
+        Ok(DhcpServer {
+            dhcp: bind_udp(config.dhcp_port, interface)?,
+            pxe: bind_udp(config.pxe_port, interface)?,
+            identity: ServerIdentity {
+                addr: config.server_addr,
+                http_port: config.http_port,
+            },
+            snapshots,
+        })
+    }
+
+    /// The bound (DHCP, PXE) addresses; useful when the config asked for port 0.
+    pub fn local_addrs(&self) -> (SocketAddr, SocketAddr) {
+        let addr = |s: &UdpSocket| {
+            s.local_addr()
+                .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+        };
+        (addr(&self.dhcp), addr(&self.pxe))
+    }
+
+    /// Serves forever; cancel by dropping or aborting the task running it.
+    pub async fn run(self) {
+        let mut dhcp_buf = vec![0u8; RECV_BUFFER];
+        let mut pxe_buf = vec![0u8; RECV_BUFFER];
+        loop {
+            let (port, socket, received) = tokio::select! {
+                r = self.dhcp.recv_from(&mut dhcp_buf) => (Port::Dhcp67, &self.dhcp, r.map(|(n, a)| (&dhcp_buf[..n], a))),
+                r = self.pxe.recv_from(&mut pxe_buf) => (Port::Pxe4011, &self.pxe, r.map(|(n, a)| (&pxe_buf[..n], a))),
+            };
+            match received {
+                Ok((packet, source)) => self.handle(port, socket, packet, source).await,
+                Err(e) => {
+                    // Transient (e.g. ICMP errors surfacing); pause so a persistent error
+                    // cannot spin the loop.
+                    tracing::warn!(port = port.number(), error = %e, "dhcp receive failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, port: Port, socket: &UdpSocket, packet: &[u8], source: SocketAddr) {
+        let SocketAddr::V4(source) = source else {
+            return;
+        };
+        if packet.len() >= RECV_BUFFER {
+            tracing::debug!(%source, "dhcp packet ignored: larger than any DHCP packet");
+            return;
+        }
+        let snapshot = Arc::clone(&self.snapshots.borrow());
+        match answer(packet, port, source, snapshot.manifest(), &self.identity) {
+            Decision::Ignore(reason) => {
+                tracing::debug!(%source, port = port.number(), %reason, "dhcp packet ignored");
+            }
+            Decision::Reply(reply) => {
+                let sent = socket
+                    .send_to(&reply.bytes, SocketAddr::V4(reply.destination))
+                    .await;
+                match sent {
+                    Ok(_) => tracing::info!(
+                        mac = %reply.mac,
+                        ip = %source.ip(),
+                        kind = %reply.kind,
+                        file = %reply.file,
+                        port = port.number(),
+                        to = %reply.destination,
+                        "dhcp answer"
+                    ),
+                    Err(e) => tracing::warn!(
+                        mac = %reply.mac,
+                        to = %reply.destination,
+                        error = %e,
+                        "dhcp answer could not be sent"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn bind_udp(port: u16, interface: Option<&str>) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    // Reuse lets the server restart at once and share 67 with a co-located DHCP server bound
+    // to a specific address.
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    if let Some(name) = interface {
+        socket.bind_device(Some(name.as_bytes())).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot bind DHCP socket to interface `{name}`: {e}"),
+            )
+        })?;
+    }
+    socket.set_nonblocking(true)?;
+    let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind DHCP socket to {addr}: {e}")))?;
+    UdpSocket::from_std(socket.into())
+}
