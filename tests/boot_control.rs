@@ -1,0 +1,35 @@
+//! The lab checked against a reference boot server (dnsmasq proxy-DHCP + TFTP, python HTTP):
+//! if these fail, the lab or the machine is broken, not netboot.
+
+mod vm;
+
+use vm::{control, Firmware, Lab};
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn lab_control_bios() {
+    let mut lab = Lab::new();
+    control::start(&mut lab);
+    let booted = lab.boot(Firmware::Bios, "52:54:00:c0:00:01");
+    assert!(
+        booted.cmdline_words().contains(&"lab=control"),
+        "{}",
+        booted.cmdline
+    );
+}
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn lab_control_uefi_pxe() {
+    let mut lab = Lab::new();
+    control::start(&mut lab);
+    let booted = lab.boot(Firmware::UefiPxe, "52:54:00:c0:00:02");
+    let words = booted.cmdline_words();
+    assert!(words.contains(&"lab=control"), "{}", booted.cmdline);
+    assert!(words.contains(&"initrd=initrd.img"), "{}", booted.cmdline);
+    // OVMF's PXE client fetched iPXE over TFTP (not its HTTP boot fallback).
+    assert!(
+        lab.captured().contains("RRQ \"ipxe.efi\""),
+        "no TFTP read of ipxe.efi seen"
+    );
+}

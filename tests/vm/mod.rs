@@ -1,0 +1,28 @@
+//! Support for the VM boot tests: a throwaway network lab in Linux network namespaces where
+//! real firmware (SeaBIOS with iPXE, OVMF) boots under QEMU against `netboot serve` or against
+//! a dnsmasq + python reference setup, and must reach a kernel and initrd of ours.
+//!
+//! ```text
+//!  router ns: dnsmasq (plain DHCP, no PXE)  ─ eth0 10.77.N.1 ─┐
+//!  server ns: netboot serve / control       ─ eth0 10.77.N.2 ─┤  lan ns: bridge br0
+//!  QEMU (started in the lan ns) ─ tap0, tap1, …               ─┘
+//! ```
+//!
+//! Everything a lab creates is owned by a value whose `Drop` removes it, so a failing test
+//! leaves no namespace or process behind; leftovers of a killed run are removed by the next.
+//! Nothing is routed out of the namespaces: the lab has no link to the host's network.
+
+// Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code, unused_imports)]
+
+pub mod assets;
+pub mod control;
+pub mod fleet;
+pub mod lab;
+pub mod netns;
+pub mod process;
+pub mod qemu;
+
+pub use assets::Assets;
+pub use lab::Lab;
+pub use qemu::{Booted, Firmware};
