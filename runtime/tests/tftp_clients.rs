@@ -27,11 +27,12 @@ fn lab(dir: &Path) -> (Running, Vec<(&'static str, Vec<u8>)>) {
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run client");
+    let head = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(2000)]).into_owned();
     eprintln!(
         "{cmd:?} -> {}\nstdout: {}\nstderr: {}",
         out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        head(&out.stdout),
+        head(&out.stderr)
     );
     out
 }
@@ -95,4 +96,145 @@ fn curl_gets_errors_for_missing_files_and_uploads() {
         .arg(format!("tftp://{}/new", server.addr)));
     // 69 is "TFTP: permission problem", which is what access violation maps to.
     assert_eq!(result.status.code(), Some(69));
+}
+
+#[test]
+fn tftp_hpa_downloads_in_binary_mode_and_reports_errors() {
+    let test = "tftp_hpa_downloads_in_binary_mode_and_reports_errors";
+    let Some(tftp) = client("tftp", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, files) = lab(dir.path());
+    let port = server.addr.port().to_string();
+    for (name, bytes) in &files {
+        let out = dir.path().join(format!("{name}.hpa"));
+        let result = run(Command::new(&tftp)
+            .args(["127.0.0.1", &port, "-m", "binary", "-c", "get", name])
+            .arg(&out));
+        assert!(result.status.success(), "tftp get {name}");
+        assert_eq!(sha256_file(&out), sha256_hex(bytes), "{name}");
+    }
+    let out = dir.path().join("missing.hpa");
+    let result = run(Command::new(&tftp)
+        .args(["127.0.0.1", &port, "-m", "binary", "-c", "get", "missing"])
+        .arg(&out));
+    let said = String::from_utf8_lossy(&result.stdout).to_string()
+        + &String::from_utf8_lossy(&result.stderr);
+    assert!(said.contains("Error code 1"), "{said}");
+    let upload = dir.path().join("upload");
+    std::fs::write(&upload, b"hello").unwrap();
+    let result = run(Command::new(&tftp)
+        .args(["127.0.0.1", &port, "-m", "binary", "-c", "put"])
+        .arg(&upload)
+        .arg("new"));
+    let said = String::from_utf8_lossy(&result.stdout).to_string()
+        + &String::from_utf8_lossy(&result.stderr);
+    assert!(said.contains("Error code 2"), "{said}");
+    let result = run(Command::new(&tftp)
+        .args(["127.0.0.1", &port, "-m", "ascii", "-c", "get", "exact"])
+        .arg(&out));
+    let said = String::from_utf8_lossy(&result.stdout).to_string()
+        + &String::from_utf8_lossy(&result.stderr);
+    assert!(said.contains("Error code 4"), "{said}");
+}
+
+#[test]
+fn atftp_downloads_with_windowsize_and_blksize() {
+    let test = "atftp_downloads_with_windowsize_and_blksize";
+    let Some(atftp) = client("atftp", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, files) = lab(dir.path());
+    let port = server.addr.port().to_string();
+    let variants: [&[&str]; 4] = [
+        &[],
+        &["--option", "blksize 1468"],
+        &["--option", "windowsize 16", "--option", "blksize 1468"],
+        &["--option", "windowsize 8", "--option", "tsize 0"],
+    ];
+    for options in variants {
+        for (name, bytes) in &files {
+            let out = dir.path().join(format!("{name}.atftp"));
+            let _ = std::fs::remove_file(&out);
+            let result = run(Command::new(&atftp)
+                .arg("--trace")
+                .args(options)
+                .args(["-g", "-r", name, "-l"])
+                .arg(&out)
+                .args(["127.0.0.1", &port]));
+            assert!(result.status.success(), "atftp {options:?} {name}");
+            if let Some(w) = options.iter().find_map(|o| o.strip_prefix("windowsize ")) {
+                let trace = String::from_utf8_lossy(&result.stderr).to_string()
+                    + &String::from_utf8_lossy(&result.stdout);
+                let oack = trace.lines().find(|l| l.contains("received OACK"));
+                let oack = oack.unwrap_or_else(|| panic!("no OACK in the trace: {trace}"));
+                assert!(oack.contains(&format!("windowsize: {w}")), "{oack}");
+            }
+            assert_eq!(sha256_file(&out), sha256_hex(bytes), "{name} {options:?}");
+        }
+    }
+    let out = dir.path().join("missing.atftp");
+    let result = run(Command::new(&atftp)
+        .args(["-g", "-r", "missing", "-l"])
+        .arg(&out)
+        .args(["127.0.0.1", &port]));
+    assert!(!result.status.success());
+    let said = String::from_utf8_lossy(&result.stderr);
+    assert!(said.to_lowercase().contains("file not found"), "{said}");
+}
+
+/// More than 65535 blocks of 512 bytes: block numbers wrap to 0 on the wire.
+fn big_file(dir: &Path) -> (Running, Vec<u8>) {
+    let bytes = pattern(33 * 1024 * 1024 + 1000, 9);
+    let snap = snapshot(&[File::Disk("big.img", bytes.clone())], dir);
+    (start(snap), bytes)
+}
+
+#[test]
+#[ignore = "slow (33 MiB in lockstep, ~20 s in a debug build): run with --include-ignored"]
+fn block_numbers_roll_over_for_curl_at_512() {
+    let Some(curl) = client("curl", "block_numbers_roll_over_for_curl_at_512") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, bytes) = big_file(dir.path());
+    let out = dir.path().join("download");
+    let started = std::time::Instant::now();
+    let result = run(Command::new(&curl)
+        .args([
+            "-sS",
+            "--fail",
+            "--max-time",
+            "300",
+            "--tftp-blksize",
+            "512",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(format!("tftp://{}/big.img", server.addr)));
+    eprintln!("33 MiB at 512 took {:?}", started.elapsed());
+    assert!(result.status.success());
+    assert_eq!(sha256_file(&out), sha256_hex(&bytes));
+}
+
+#[test]
+#[ignore = "slow (33 MiB in lockstep, ~20 s in a debug build): run with --include-ignored"]
+fn block_numbers_roll_over_for_tftp_hpa_without_options() {
+    let test = "block_numbers_roll_over_for_tftp_hpa_without_options";
+    let Some(tftp) = client("tftp", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, bytes) = big_file(dir.path());
+    let out = dir.path().join("download");
+    let port = server.addr.port().to_string();
+    let started = std::time::Instant::now();
+    let result = run(Command::new(&tftp)
+        .args(["127.0.0.1", &port, "-m", "binary", "-c", "get", "big.img"])
+        .arg(&out));
+    eprintln!("33 MiB at 512 took {:?}", started.elapsed());
+    assert!(result.status.success());
+    assert_eq!(sha256_file(&out), sha256_hex(&bytes));
 }

@@ -1,0 +1,389 @@
+//! The TFTP server over real sockets with a client of our own, for what the real clients
+//! cannot be made to do: reloads in the middle of a transfer, duplicate and bogus ACKs,
+//! silence until the server gives up, hostile requests.
+
+mod tftp_support;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use netboot_runtime::tftp::TftpConfig;
+use tftp_support::{pattern, snapshot, start, start_with, File};
+
+/// A bare TFTP client on its own port.
+struct Client {
+    sock: UdpSocket,
+    server: SocketAddr,
+}
+
+impl Client {
+    fn new(server: SocketAddr) -> Client {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Client { sock, server }
+    }
+
+    fn request(&self, opcode: u16, name: &[u8], mode: &str, options: &[(&str, &str)]) {
+        let mut p = opcode.to_be_bytes().to_vec();
+        p.extend_from_slice(name);
+        p.push(0);
+        p.extend_from_slice(mode.as_bytes());
+        p.push(0);
+        for (n, v) in options {
+            p.extend_from_slice(n.as_bytes());
+            p.push(0);
+            p.extend_from_slice(v.as_bytes());
+            p.push(0);
+        }
+        self.sock.send_to(&p, self.server).unwrap();
+    }
+
+    fn read(&self, name: &str, options: &[(&str, &str)]) {
+        self.request(1, name.as_bytes(), "octet", options);
+    }
+
+    /// The next datagram and where it came from, or `None` after `wait`.
+    fn recv_within(&self, wait: Duration) -> Option<(Vec<u8>, SocketAddr)> {
+        self.sock.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        match self.sock.recv_from(&mut buf) {
+            Ok((n, from)) => Some((buf[..n].to_vec(), from)),
+            Err(_) => None,
+        }
+    }
+
+    fn recv(&self) -> (Vec<u8>, SocketAddr) {
+        self.recv_within(Duration::from_secs(5))
+            .expect("the server answers within 5 s")
+    }
+
+    fn ack(&self, tid: SocketAddr, block: u16) {
+        let mut p = 4u16.to_be_bytes().to_vec();
+        p.extend_from_slice(&block.to_be_bytes());
+        self.sock.send_to(&p, tid).unwrap();
+    }
+}
+
+fn opcode(p: &[u8]) -> u16 {
+    u16::from_be_bytes([p[0], p[1]])
+}
+
+fn block(p: &[u8]) -> u16 {
+    u16::from_be_bytes([p[2], p[3]])
+}
+
+/// Asserts `p` is a TFTP ERROR with `code`.
+fn expect_error(p: &[u8], code: u16) {
+    assert_eq!(opcode(p), 5, "expected ERROR {code}, got {p:?}");
+    assert_eq!(block(p), code, "{}", String::from_utf8_lossy(&p[4..]));
+}
+
+#[test]
+fn a_reload_mid_transfer_does_not_change_the_bytes() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let old_mem = pattern(512 * 40 + 7, 1);
+    let old_disk = pattern(512 * 40 + 9, 2);
+    let snap = |dir: &std::path::Path, mem: &[u8], disk: &[u8]| {
+        snapshot(
+            &[
+                File::Memory("script", mem.to_vec()),
+                File::Disk("kernel", disk.to_vec()),
+            ],
+            dir,
+        )
+    };
+    let server = start(snap(dir_a.path(), &old_mem, &old_disk));
+    let new_mem = pattern(300, 3);
+    let new_disk = pattern(512 * 3, 4);
+    for (route, old, new) in [
+        ("script", &old_mem, &new_mem),
+        ("kernel", &old_disk, &new_disk),
+    ] {
+        let client = Client::new(server.addr);
+        client.read(route, &[]);
+        let mut got = Vec::new();
+        loop {
+            let (p, tid) = client.recv();
+            assert_eq!(opcode(&p), 3);
+            got.extend_from_slice(&p[4..]);
+            if block(&p) == 5 {
+                // Swap in a snapshot where the same route has other bytes and another size.
+                server
+                    .snapshots
+                    .send(snap(dir_b.path(), &new_mem, &new_disk))
+                    .unwrap();
+            }
+            client.ack(tid, block(&p));
+            if p.len() < 4 + 512 {
+                break;
+            }
+        }
+        assert!(&got == old, "{route}: the transfer kept its starting bytes");
+        // A new request sees the new snapshot.
+        let client = Client::new(server.addr);
+        client.read(route, &[("blksize", "4096")]);
+        let (oack, tid) = client.recv();
+        assert_eq!(opcode(&oack), 6);
+        client.ack(tid, 0);
+        let (p, _) = client.recv();
+        assert_eq!(
+            &p[4..],
+            &new[..],
+            "{route}: a new transfer gets the new bytes"
+        );
+        client.ack(tid, 1);
+        // The snapshot for the next route starts from the old bytes again.
+        server
+            .snapshots
+            .send(snap(dir_a.path(), &old_mem, &old_disk))
+            .unwrap();
+    }
+}
+
+#[test]
+fn duplicate_late_and_bogus_acks_never_duplicate_a_window() {
+    let bytes = pattern(512 * 37 + 100, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(snapshot(&[File::Memory("f", bytes.clone())], dir.path()));
+    let client = Client::new(server.addr);
+    client.read("f", &[("windowsize", "4")]);
+    let (oack, tid) = client.recv();
+    assert_eq!(oack, b"\x00\x06windowsize\x004\0");
+    assert_ne!(tid, server.addr, "the transfer runs on its own port");
+    client.ack(tid, 0);
+    client.ack(tid, 0);
+    let mut got = Vec::new();
+    let mut next = 1u16;
+    let mut datagrams = 0;
+    loop {
+        let mut last = 0;
+        for _ in 0..4 {
+            let (p, from) = client.recv();
+            assert_eq!(from, tid);
+            assert_eq!(opcode(&p), 3);
+            assert_eq!(block(&p), next, "blocks arrive once each, in order");
+            datagrams += 1;
+            next += 1;
+            got.extend_from_slice(&p[4..]);
+            last = block(&p);
+            if p.len() < 516 {
+                break;
+            }
+        }
+        // The window's ACK, sent three times, plus one for a block never sent and a late one.
+        for b in [last, last, last + 40, last.wrapping_sub(6), last] {
+            client.ack(tid, b);
+        }
+        if got.len() == bytes.len() {
+            break;
+        }
+    }
+    assert!(got == bytes);
+    assert_eq!(datagrams, 38);
+    assert!(
+        client.recv_within(Duration::from_millis(300)).is_none(),
+        "nothing more after the last ACK"
+    );
+}
+
+#[test]
+fn silence_gets_retransmissions_with_backoff_then_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        timeout: Duration::from_millis(100),
+        retries: 2,
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
+        config,
+    );
+    let client = Client::new(server.addr);
+    let started = Instant::now();
+    client.read("f", &[]);
+    let mut arrivals = Vec::new();
+    let mut first = None;
+    loop {
+        let (p, _) = client.recv();
+        if opcode(&p) == 5 {
+            expect_error(&p, 0);
+            break;
+        }
+        assert_eq!((opcode(&p), block(&p)), (3, 1));
+        first.get_or_insert(p.clone());
+        assert_eq!(Some(&p), first.as_ref(), "retransmissions are identical");
+        arrivals.push(started.elapsed());
+    }
+    assert_eq!(arrivals.len(), 3, "the first send and two retries");
+    let gap1 = arrivals[1] - arrivals[0];
+    let gap2 = arrivals[2] - arrivals[1];
+    assert!(gap1 >= Duration::from_millis(90), "{gap1:?}");
+    assert!(
+        gap2 >= Duration::from_millis(180),
+        "backoff doubles: {gap2:?}"
+    );
+    assert!(client.recv_within(Duration::from_millis(500)).is_none());
+}
+
+#[test]
+fn a_client_error_stops_the_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        timeout: Duration::from_millis(50),
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(5000, 1))], dir.path()),
+        config,
+    );
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!(block(&p), 1);
+    client.ack(tid, 1);
+    let (p, _) = client.recv();
+    assert_eq!(block(&p), 2);
+    client
+        .sock
+        .send_to(b"\x00\x05\x00\x00user aborted\0", tid)
+        .unwrap();
+    assert!(
+        client.recv_within(Duration::from_millis(400)).is_none(),
+        "no retransmission after the client's ERROR"
+    );
+}
+
+#[test]
+fn hostile_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), b"not in the manifest").unwrap();
+    let server = start(snapshot(
+        &[File::Memory("undionly.kpxe", pattern(600, 1))],
+        dir.path(),
+    ));
+    let client = Client::new(server.addr);
+    let not_found: [&[u8]; 10] = [
+        b"secret",
+        b"../secret",
+        b"/../secret",
+        b"./undionly.kpxe",
+        b"undionly.kpxe/",
+        b"%2e%2e/secret",
+        b"..\\secret",
+        b"\\undionly.kpxe",
+        b"\xff\xfe",
+        &[b'a'; 1400],
+    ];
+    for name in not_found {
+        client.request(1, name, "octet", &[]);
+        let (p, from) = client.recv();
+        expect_error(&p, 1);
+        assert_eq!(from, server.addr);
+    }
+    client.request(2, b"undionly.kpxe", "octet", &[]);
+    expect_error(&client.recv().0, 2);
+    client.request(1, b"undionly.kpxe", "netascii", &[]);
+    expect_error(&client.recv().0, 4);
+    client.request(1, b"undionly.kpxe", "mail", &[]);
+    expect_error(&client.recv().0, 4);
+    client.sock.send_to(b"\x00\x09junk", server.addr).unwrap();
+    expect_error(&client.recv().0, 4);
+    client
+        .sock
+        .send_to(b"\x00\x04\x00\x01", server.addr)
+        .unwrap();
+    expect_error(&client.recv().0, 5);
+    // A request without its mode, and one with only a name.
+    client
+        .sock
+        .send_to(b"\x00\x01undionly.kpxe", server.addr)
+        .unwrap();
+    expect_error(&client.recv().0, 4);
+    // An ERROR and a runt get no answer at all.
+    client
+        .sock
+        .send_to(b"\x00\x05\x00\x00x\0", server.addr)
+        .unwrap();
+    client.sock.send_to(b"\x00", server.addr).unwrap();
+    assert!(client.recv_within(Duration::from_millis(300)).is_none());
+    // Out-of-range options are dropped, not fatal: the file still comes.
+    client.read(
+        "/undionly.kpxe",
+        &[
+            ("blksize", "4"),
+            ("windowsize", "0"),
+            ("timeout", "999"),
+            ("x", "y"),
+        ],
+    );
+    let (p, tid) = client.recv();
+    assert_eq!((opcode(&p), block(&p), p.len()), (3, 1, 516));
+    client.ack(tid, 1);
+    let (p, _) = client.recv();
+    assert_eq!((opcode(&p), block(&p), p.len()), (3, 2, 4 + 88));
+    client.ack(tid, 2);
+}
+
+#[test]
+fn a_repeated_request_from_the_same_port_does_not_start_a_second_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        timeout: Duration::from_secs(2),
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
+        config,
+    );
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    client.read("f", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!(block(&p), 1);
+    assert!(
+        client.recv_within(Duration::from_millis(300)).is_none(),
+        "one DATA 1, from one transfer"
+    );
+    client.ack(tid, 1);
+    assert_eq!(block(&client.recv().0), 2);
+}
+
+#[test]
+fn many_clients_at_once_all_finish() {
+    let bytes = pattern(256 * 1024 + 5, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(snapshot(&[File::Disk("f", bytes.clone())], dir.path()));
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let addr = server.addr;
+            let bytes = bytes.clone();
+            std::thread::spawn(move || {
+                let client = Client::new(addr);
+                let window = if i % 2 == 0 { "8" } else { "1" };
+                client.read("f", &[("blksize", "1468"), ("windowsize", window)]);
+                let (oack, tid) = client.recv();
+                assert_eq!(opcode(&oack), 6);
+                client.ack(tid, 0);
+                let mut got = Vec::new();
+                loop {
+                    let (p, _) = client.recv();
+                    assert_eq!(opcode(&p), 3);
+                    got.extend_from_slice(&p[4..]);
+                    let done = p.len() < 4 + 1468;
+                    // Acknowledge each window's last block, or the final one.
+                    if done || window == "1" || block(&p) % 8 == 0 {
+                        client.ack(tid, block(&p));
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                assert!(got == bytes, "client {i}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
