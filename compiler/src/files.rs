@@ -1,0 +1,105 @@
+//! Local files a fleet names (loaders, artifacts, templates): found relative to the fleet's
+//! directory, measured and hashed once each per compile.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use netboot_manifest::Sha256Writer;
+
+/// A local file that exists and was hashed.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// Absolute path (what a watcher watches).
+    pub abs: PathBuf,
+    /// The path as the manifest records it: as written in the fleet (absolute, or relative to
+    /// the fleet's directory).
+    pub manifest_path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Why a named file is unusable.
+#[derive(Debug, Clone)]
+pub enum FileProblem {
+    Missing,
+    NotAFile,
+    Unreadable(String),
+}
+
+impl FileProblem {
+    pub fn describe(&self, path: &str) -> String {
+        match self {
+            FileProblem::Missing => format!("file `{path}` does not exist"),
+            FileProblem::NotAFile => format!("`{path}` is not a regular file"),
+            FileProblem::Unreadable(e) => format!("cannot read `{path}`: {e}"),
+        }
+    }
+}
+
+/// Resolves and hashes files, remembering each so a file named twice is read once.
+pub struct FileCache {
+    base: PathBuf,
+    seen: HashMap<String, Result<LocalFile, FileProblem>>,
+}
+
+impl FileCache {
+    /// `base` is the fleet's directory, absolute.
+    pub fn new(base: PathBuf) -> FileCache {
+        FileCache {
+            base,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn resolve(&self, written: &str) -> PathBuf {
+        let p = Path::new(written);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    pub fn hashed(&mut self, written: &str) -> Result<LocalFile, FileProblem> {
+        if let Some(r) = self.seen.get(written) {
+            return r.clone();
+        }
+        let abs = self.resolve(written);
+        let result = hash_file(&abs).map(|(size, sha256)| LocalFile {
+            abs: abs.clone(),
+            manifest_path: written.to_string(),
+            size,
+            sha256,
+        });
+        self.seen.insert(written.to_string(), result.clone());
+        result
+    }
+
+    /// Reads a template as text.
+    pub fn read_text(&self, written: &str) -> Result<(PathBuf, String), FileProblem> {
+        let abs = self.resolve(written);
+        check_regular(&abs)?;
+        std::fs::read_to_string(&abs)
+            .map(|t| (abs, t))
+            .map_err(|e| FileProblem::Unreadable(e.to_string()))
+    }
+}
+
+fn check_regular(path: &Path) -> Result<(), FileProblem> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(FileProblem::NotAFile),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(FileProblem::Missing),
+        Err(e) => Err(FileProblem::Unreadable(e.to_string())),
+    }
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String), FileProblem> {
+    check_regular(path)?;
+    let mut file = File::open(path).map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+    let mut hasher = Sha256Writer::default();
+    io::copy(&mut file, &mut hasher).map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+    Ok(hasher.finish())
+}

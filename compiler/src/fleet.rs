@@ -1,0 +1,255 @@
+//! The typed fleet: what the KDL says, decoded, every value keeping the span it came from.
+//! References between items are still names here; `validate` resolves them.
+
+use std::net::Ipv4Addr;
+
+use netboot_manifest::{DhcpMode, MacAddr};
+
+use crate::diagnostic::Span;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Spanned<T> {
+        Spanned { value, span }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Fleet {
+    pub server: Server,
+    pub loaders: Vec<Loader>,
+    pub artifacts: Vec<Artifact>,
+    pub profiles: Vec<Profile>,
+    /// Top-level menus and submenus alike, in source order; submenus know their parent.
+    pub menus: Vec<Menu>,
+    pub groups: Vec<Group>,
+    pub hosts: Vec<HostDecl>,
+    /// What machines the fleet does not list boot; `None` means they exit.
+    pub default: Option<Target>,
+}
+
+#[derive(Debug, Default)]
+pub struct Server {
+    pub interface: Option<Spanned<String>>,
+    pub address: Option<Spanned<Ipv4Addr>>,
+    pub http_port: Option<Spanned<u16>>,
+    pub tftp_port: Option<Spanned<u16>>,
+    pub dhcp: Option<Spanned<DhcpMode>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LoaderKind {
+    Bios,
+    EfiX64,
+    EfiArm64,
+}
+
+impl LoaderKind {
+    pub const ALL: [LoaderKind; 3] = [LoaderKind::Bios, LoaderKind::EfiX64, LoaderKind::EfiArm64];
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            LoaderKind::Bios => "bios",
+            LoaderKind::EfiX64 => "efi-x64",
+            LoaderKind::EfiArm64 => "efi-arm64",
+        }
+    }
+
+    pub fn platform(self) -> Platform {
+        match self {
+            LoaderKind::Bios => Platform::Bios,
+            LoaderKind::EfiX64 | LoaderKind::EfiArm64 => Platform::Efi,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Loader {
+    pub kind: LoaderKind,
+    pub path: Spanned<String>,
+}
+
+#[derive(Debug)]
+pub struct Artifact {
+    pub name: Spanned<String>,
+    pub location: Location,
+    pub sha256: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A local file, relative to the fleet's directory unless absolute.
+    Path(Spanned<String>),
+    /// Fetched by the client directly from the URL.
+    Url(Spanned<String>),
+}
+
+/// The firmware family a binary runs on; iPXE's `${platform}` tells them apart at boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Bios,
+    Efi,
+}
+
+impl Platform {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Platform::Bios => "bios",
+            Platform::Efi => "efi",
+        }
+    }
+
+    /// The value of iPXE's `${platform}` on this firmware.
+    pub fn ipxe_name(self) -> &'static str {
+        match self {
+            Platform::Bios => "pcbios",
+            Platform::Efi => "efi",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Platform::Bios => "BIOS",
+            Platform::Efi => "UEFI",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Profile {
+    pub name: Spanned<String>,
+    pub method: Option<Method>,
+    pub only: Option<Spanned<Platform>>,
+    pub files: Vec<FileDecl>,
+    /// Span of the `profile` keyword, for "defined here" labels.
+    pub keyword: Span,
+}
+
+/// A file rendered per machine from a template and served at `m/<host>/<name>`.
+#[derive(Debug)]
+pub struct FileDecl {
+    pub name: Spanned<String>,
+    pub template: Spanned<String>,
+}
+
+/// How a profile boots; exactly one per profile.
+#[derive(Debug)]
+pub enum Method {
+    Kernel {
+        kernel: Spanned<String>,
+        initrds: Vec<Spanned<String>>,
+        cmdline: Option<Spanned<String>>,
+    },
+    Chain(Spanned<String>),
+    Exit,
+    /// A binary booted directly; at least one of the two is present.
+    Binary {
+        efi: Option<Spanned<String>>,
+        bios: Option<Spanned<String>>,
+    },
+    Wimboot {
+        wimboot: Spanned<String>,
+        files: Vec<(WimFile, Spanned<String>)>,
+    },
+    Sanboot(Spanned<String>),
+}
+
+/// The files wimboot needs, by the name Windows expects them under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WimFile {
+    Bootmgr,
+    Bcd,
+    BootSdi,
+    BootWim,
+}
+
+impl WimFile {
+    pub const ALL: [WimFile; 4] = [
+        WimFile::Bootmgr,
+        WimFile::Bcd,
+        WimFile::BootSdi,
+        WimFile::BootWim,
+    ];
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            WimFile::Bootmgr => "bootmgr",
+            WimFile::Bcd => "bcd",
+            WimFile::BootSdi => "boot-sdi",
+            WimFile::BootWim => "boot-wim",
+        }
+    }
+
+    /// The name wimboot presents the file under.
+    pub fn windows_name(self) -> &'static str {
+        match self {
+            WimFile::Bootmgr => "bootmgr",
+            WimFile::Bcd => "BCD",
+            WimFile::BootSdi => "boot.sdi",
+            WimFile::BootWim => "boot.wim",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Menu {
+    pub name: Spanned<String>,
+    /// Index of the enclosing menu for a submenu.
+    pub parent: Option<usize>,
+    /// A submenu's label in its parent.
+    pub label: Option<Spanned<String>>,
+    pub title: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<u32>>,
+    pub default: Option<Spanned<String>>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+pub enum Entry {
+    /// A profile, or another top-level menu, by name.
+    Item {
+        target: Spanned<String>,
+        label: Spanned<String>,
+    },
+    Separator(Option<Spanned<String>>),
+    /// Index into [`Fleet::menus`].
+    Submenu(usize),
+}
+
+/// What a machine boots: a profile directly, or a menu to choose from.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Profile(Spanned<String>),
+    Menu(Spanned<String>),
+}
+
+impl Target {
+    pub fn name(&self) -> &Spanned<String> {
+        match self {
+            Target::Profile(n) | Target::Menu(n) => n,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: Spanned<String>,
+    pub target: Option<Target>,
+}
+
+#[derive(Debug)]
+pub struct HostDecl {
+    pub name: Spanned<String>,
+    pub mac: Option<Spanned<MacAddr>>,
+    /// Its own `profile=`/`menu=`, overriding the group's.
+    pub target: Option<Target>,
+    pub cmdline_append: Option<Spanned<String>>,
+    /// Index into [`Fleet::groups`].
+    pub group: Option<usize>,
+}

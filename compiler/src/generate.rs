@@ -1,0 +1,511 @@
+//! Checked fleet → generated scripts and files + the manifest that lists every route.
+//! Rendering operator templates can still fail (a command line too long, a filter error), so
+//! this reports diagnostics too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_manifest::{
+    sha256_hex, BootAnswer, ClientKind, FileEntry, Host, Manifest, Protocol, Source, FORMAT_VERSION,
+};
+
+use crate::decode::unsafe_text;
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
+use crate::fleet::*;
+use crate::render::{
+    self, Body, KernelBoot, MenuLine, MenuScript, MenuTarget, NamedFetch, Only, WimbootBoot,
+};
+use crate::template::Vars;
+use crate::validate::{template_name_cmdline, template_name_file, Checked};
+
+/// The kernel command-line limit the fleet language promises to check.
+pub const CMDLINE_MAX: usize = 4096;
+
+pub struct Output {
+    pub manifest: Manifest,
+    pub generated: BTreeMap<String, Vec<u8>>,
+}
+
+struct Generator<'c, 'f> {
+    c: &'c Checked<'f>,
+    src: Arc<SourceFile>,
+    fleet_file: String,
+    files: BTreeMap<String, FileEntry>,
+    generated: BTreeMap<String, Vec<u8>>,
+    /// Profiles whose per-machine rendering already produced a diagnostic (one each suffices).
+    reported: Vec<bool>,
+    diags: Vec<Diagnostic>,
+}
+
+pub fn generate(
+    c: &Checked<'_>,
+    src: &Arc<SourceFile>,
+    fleet_file: &str,
+    diags: &mut Diagnostics,
+) -> Option<Output> {
+    let mut g = Generator {
+        c,
+        src: src.clone(),
+        fleet_file: fleet_file.to_string(),
+        files: BTreeMap::new(),
+        generated: BTreeMap::new(),
+        reported: vec![false; c.fleet.profiles.len()],
+        diags: Vec::new(),
+    };
+    let fleet = c.fleet;
+    let mut dhcp = BTreeMap::new();
+
+    for (kind, route, file) in &c.loaders {
+        g.artifact_route(route, file);
+        let (tftp_kind, http_kind) = match kind {
+            LoaderKind::Bios => (ClientKind::Bios, None),
+            LoaderKind::EfiX64 => (ClientKind::EfiX64, Some(ClientKind::HttpX64)),
+            LoaderKind::EfiArm64 => (ClientKind::EfiArm64, Some(ClientKind::HttpArm64)),
+        };
+        dhcp.insert(
+            tftp_kind,
+            BootAnswer {
+                protocol: Protocol::Tftp,
+                path: route.clone(),
+            },
+        );
+        if let Some(k) = http_kind {
+            dhcp.insert(
+                k,
+                BootAnswer {
+                    protocol: Protocol::Http,
+                    path: route.clone(),
+                },
+            );
+        }
+    }
+    dhcp.insert(
+        ClientKind::Ipxe,
+        BootAnswer {
+            protocol: Protocol::Http,
+            path: "boot.ipxe".into(),
+        },
+    );
+
+    for (i, a) in fleet.artifacts.iter().enumerate() {
+        if let Some(file) = c.local.get(&i) {
+            g.artifact_route(&format!("artifacts/{}", a.name.value), file);
+        }
+    }
+
+    let server = c
+        .server
+        .address
+        .map(|a| format!("{a}:{}", c.server.http_port));
+    for (i, p) in fleet.profiles.iter().enumerate() {
+        if !c.shared[i] {
+            continue;
+        }
+        let vars = Vars {
+            server: server.clone(),
+            ..Vars::default()
+        };
+        if let Some(body) = g.body(i, &vars, None) {
+            let script = render::render(&render::ProfileScript {
+                fleet_file: &g.fleet_file,
+                name: &p.name.value,
+                body,
+            });
+            g.script(&format!("profiles/{}.ipxe", p.name.value), script, true);
+        }
+    }
+
+    for m in &fleet.menus {
+        let script = g.menu(m);
+        g.script(&format!("menus/{}.ipxe", m.name.value), script, true);
+    }
+
+    let mut hosts = BTreeMap::new();
+    for (h, target) in fleet.hosts.iter().zip(&c.host_targets) {
+        let (Some(mac), Some(target)) = (&h.mac, target) else {
+            continue;
+        };
+        let group = h.group.map(|gi| fleet.groups[gi].name.value.as_str());
+        let route = format!("hosts/{}.ipxe", mac.value.hexhyp());
+        let (boots, body) = match target {
+            Target::Menu(m) => (
+                format!("menu:{}", m.value),
+                format!("chain --replace ../menus/{}.ipxe\n", m.value),
+            ),
+            Target::Profile(p) => {
+                let Some(&pi) = c.profiles.get(&p.value) else {
+                    continue;
+                };
+                let vars = Vars {
+                    server: server.clone(),
+                    host: Some(h.name.value.clone()),
+                    mac: Some(mac.value.to_string()),
+                    group: Some(group.unwrap_or("").to_string()),
+                };
+                let Some(body) = g.body(pi, &vars, Some(h)) else {
+                    continue;
+                };
+                g.host_files(pi, h, &vars);
+                (format!("profile:{}", p.value), body)
+            }
+        };
+        let script = render::render(&render::HostScript {
+            fleet_file: &g.fleet_file,
+            name: &h.name.value,
+            mac: mac.value.to_string(),
+            group,
+            boots: boots.replace(':', " "),
+            body,
+        });
+        g.script(&route, script, true);
+        hosts.insert(
+            mac.value,
+            Host {
+                name: h.name.value.clone(),
+                group: group.map(str::to_string),
+                boots,
+                script: route,
+            },
+        );
+    }
+
+    let (fallback_comment, fallback_chain) = match &fleet.default {
+        None => (
+            "Everyone else: no `default` in the fleet, so boot from the next device.".to_string(),
+            None,
+        ),
+        Some(Target::Menu(m)) => (
+            format!("Everyone else: menu {}.", m.value),
+            Some(format!("menus/{}.ipxe", m.value)),
+        ),
+        Some(Target::Profile(p)) => (
+            format!("Everyone else: profile {}.", p.value),
+            Some(format!("profiles/{}.ipxe", p.value)),
+        ),
+    };
+    let entry = render::render(&render::EntryScript {
+        fleet_file: &g.fleet_file,
+        has_hosts: !hosts.is_empty(),
+        fallback_comment,
+        fallback_chain,
+    });
+    g.script("boot.ipxe", entry, true);
+
+    let failed = !g.diags.is_empty();
+    for d in g.diags.drain(..) {
+        diags.push(d);
+    }
+    if failed {
+        return None;
+    }
+    Some(Output {
+        manifest: Manifest {
+            format: FORMAT_VERSION,
+            compiler: format!("netboot {}", env!("CARGO_PKG_VERSION")),
+            fleet_sha256: sha256_hex(src.text.as_bytes()),
+            server: c.server.clone(),
+            dhcp,
+            hosts,
+            artifact_root: ".".into(),
+            files: g.files,
+        },
+        generated: g.generated,
+    })
+}
+
+impl Generator<'_, '_> {
+    fn error(&mut self, profile: usize, d: Diagnostic) {
+        if !self.reported[profile] {
+            self.reported[profile] = true;
+            self.diags.push(d.in_source(&self.src));
+        }
+    }
+
+    fn artifact_route(&mut self, route: &str, file: &crate::files::LocalFile) {
+        let tftp = !route.starts_with("artifacts/");
+        self.files.insert(
+            route.to_string(),
+            FileEntry {
+                size: file.size,
+                sha256: file.sha256.clone(),
+                source: Source::Artifact {
+                    path: file.manifest_path.clone(),
+                },
+                tftp,
+                http: true,
+            },
+        );
+    }
+
+    fn generated_route(&mut self, route: &str, bytes: Vec<u8>, tftp: bool) {
+        self.files.insert(
+            route.to_string(),
+            FileEntry {
+                size: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+                source: Source::Generated {
+                    file: route.to_string(),
+                },
+                tftp,
+                http: true,
+            },
+        );
+        self.generated.insert(route.to_string(), bytes);
+    }
+
+    fn script(&mut self, route: &str, text: String, tftp: bool) {
+        self.generated_route(route, text.into_bytes(), tftp);
+    }
+
+    /// What a script fetches for an artifact: its route relative to a script one directory
+    /// down, or its own URL.
+    fn fetch(&self, name: &str) -> String {
+        let i = self.c.artifacts.get(name).copied();
+        match i.map(|i| &self.c.fleet.artifacts[i].location) {
+            Some(Location::Url(u)) => u.value.clone(),
+            _ => format!("../artifacts/{name}"),
+        }
+    }
+
+    fn is_url(&self, name: &str) -> bool {
+        self.c
+            .artifacts
+            .get(name)
+            .is_some_and(|&i| matches!(self.c.fleet.artifacts[i].location, Location::Url(_)))
+    }
+
+    /// The boot steps of profile `pi` for one machine (or for everyone when `host` is None).
+    fn body(&mut self, pi: usize, vars: &Vars, host: Option<&HostDecl>) -> Option<String> {
+        let p = &self.c.fleet.profiles[pi];
+        let method = p.method.as_ref()?;
+        let mut body = Body {
+            name: p.name.value.clone(),
+            only: p.only.as_ref().map(|o| Only {
+                ipxe: o.value.ipxe_name(),
+                describe: o.value.describe(),
+            }),
+            ..Body::default()
+        };
+        match method {
+            Method::Kernel {
+                kernel,
+                initrds,
+                cmdline,
+            } => {
+                let mut args: Vec<String> = initrds
+                    .iter()
+                    .map(|i| format!("initrd={}", i.value))
+                    .collect();
+                if let Some(c) = cmdline {
+                    let rendered = match self
+                        .c
+                        .templates
+                        .render(&template_name_cmdline(&p.name.value), vars)
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let who = host
+                                .map_or(String::new(), |h| format!(" for host `{}`", h.name.value));
+                            self.error(
+                                pi,
+                                Diagnostic::error(
+                                    "fleet::template-render",
+                                    format!("the command line cannot be rendered{who}: {e}"),
+                                )
+                                .label(c.span, "in this command line")
+                                .help("templates may use server, host, mac and group"),
+                            );
+                            return None;
+                        }
+                    };
+                    if let Some(why) = unsafe_text(&rendered) {
+                        self.error(
+                            pi,
+                            Diagnostic::error("fleet::unsafe-text", format!("the rendered command line contains {why}"))
+                                .label(c.span, "renders to unsafe text")
+                                .help("iPXE has no quoting: keep the command line to plain kernel arguments"),
+                        );
+                        return None;
+                    }
+                    args.extend(rendered.split_whitespace().map(str::to_string));
+                }
+                if let Some(a) = host.and_then(|h| h.cmdline_append.as_ref()) {
+                    args.extend(a.value.split_whitespace().map(str::to_string));
+                }
+                let args = args.join(" ");
+                if args.len() > CMDLINE_MAX {
+                    let mut d = Diagnostic::error(
+                        "fleet::cmdline-too-long",
+                        format!(
+                            "the kernel command line is {} bytes{}, over the {CMDLINE_MAX}-byte limit",
+                            args.len(),
+                            host.map_or(String::new(), |h| format!(" for host `{}`", h.name.value))
+                        ),
+                    )
+                    .label(cmdline.as_ref().map_or(kernel.span, |c| c.span), "too long once rendered")
+                    .help("shorten it; long settings belong in a per-machine `file`");
+                    if let Some(a) = host.and_then(|h| h.cmdline_append.as_ref()) {
+                        d = d.label(a.span, "appended here");
+                    }
+                    self.error(pi, d);
+                    return None;
+                }
+                let initrds = initrds
+                    .iter()
+                    .map(|i| {
+                        if self.is_url(&i.value) {
+                            format!("--name {} {}", i.value, self.fetch(&i.value))
+                        } else {
+                            self.fetch(&i.value)
+                        }
+                    })
+                    .collect();
+                body.kernel = Some(KernelBoot {
+                    fetch: self.fetch(&kernel.value),
+                    args,
+                    initrds,
+                });
+            }
+            Method::Chain(u) => body.chain = Some(u.value.clone()),
+            Method::Exit => body.exit = true,
+            Method::Binary { efi, bios } => {
+                body.efi = efi.as_ref().map(|a| self.fetch(&a.value));
+                body.bios = bios.as_ref().map(|a| self.fetch(&a.value));
+            }
+            Method::Wimboot { wimboot, files } => {
+                // wimboot wants its files in this order whatever order the fleet wrote them.
+                let files = WimFile::ALL
+                    .iter()
+                    .filter_map(|k| files.iter().find(|(f, _)| f == k))
+                    .map(|(k, a)| NamedFetch {
+                        name: k.windows_name(),
+                        fetch: self.fetch(&a.value),
+                    })
+                    .collect();
+                body.wimboot = Some(WimbootBoot {
+                    fetch: self.fetch(&wimboot.value),
+                    files,
+                });
+            }
+            Method::Sanboot(a) => body.sanboot = Some(self.fetch(&a.value)),
+        }
+        Some(render::render(&body))
+    }
+
+    fn host_files(&mut self, pi: usize, h: &HostDecl, vars: &Vars) {
+        let p = &self.c.fleet.profiles[pi];
+        for f in &p.files {
+            let name = template_name_file(&f.template.value);
+            match self.c.templates.render(&name, vars) {
+                Ok(text) => self.generated_route(
+                    &format!("m/{}/{}", h.name.value, f.name.value),
+                    text.into_bytes(),
+                    false,
+                ),
+                Err(e) => self.error(
+                    pi,
+                    Diagnostic::error(
+                        "fleet::template-render",
+                        format!(
+                            "template `{}` cannot be rendered for host `{}`: {e}",
+                            f.template.value, h.name.value
+                        ),
+                    )
+                    .label(f.template.span, "this template")
+                    .help("templates may use server, host, mac and group"),
+                ),
+            }
+        }
+    }
+
+    fn menu(&self, m: &Menu) -> String {
+        let fleet = self.c.fleet;
+        let mut lines = Vec::new();
+        let mut targets: Vec<MenuTarget> = Vec::new();
+        let mut add_target = |id: &str, fetch: String| {
+            if !targets.iter().any(|t| t.id == id) {
+                targets.push(MenuTarget {
+                    id: id.to_string(),
+                    fetch,
+                });
+            }
+        };
+        for e in &m.entries {
+            match e {
+                Entry::Item { target, label } => {
+                    if let Some(&pi) = self.c.profiles.get(&target.value) {
+                        let id = format!("p-{}", target.value);
+                        add_target(&id, format!("../profiles/{}.ipxe", target.value));
+                        lines.push(MenuLine {
+                            id,
+                            label: label.value.clone(),
+                            gap: false,
+                            only: fleet.profiles[pi]
+                                .only
+                                .as_ref()
+                                .map(|o| o.value.ipxe_name()),
+                        });
+                    } else {
+                        let id = format!("m-{}", target.value);
+                        add_target(&id, format!("../menus/{}.ipxe", target.value));
+                        lines.push(MenuLine {
+                            id,
+                            label: label.value.clone(),
+                            gap: false,
+                            only: None,
+                        });
+                    }
+                }
+                Entry::Submenu(s) => {
+                    let sub = &fleet.menus[*s];
+                    let id = format!("m-{}", sub.name.value);
+                    add_target(&id, format!("../menus/{}.ipxe", sub.name.value));
+                    let label = sub
+                        .label
+                        .as_ref()
+                        .map_or(sub.name.value.clone(), |l| l.value.clone());
+                    lines.push(MenuLine {
+                        id,
+                        label: format!("{label} >"),
+                        gap: false,
+                        only: None,
+                    });
+                }
+                Entry::Separator(text) => lines.push(MenuLine {
+                    id: String::new(),
+                    label: text.as_ref().map_or(String::new(), |t| t.value.clone()),
+                    gap: true,
+                    only: None,
+                }),
+            }
+        }
+        let default = m.default.as_ref().map(|d| {
+            if self.c.profiles.contains_key(&d.value) {
+                format!("p-{}", d.value)
+            } else {
+                format!("m-{}", d.value)
+            }
+        });
+        let parent = m.parent.map(|p| fleet.menus[p].name.value.as_str());
+        let title = m
+            .title
+            .as_ref()
+            .or(m.label.as_ref())
+            .map_or(m.name.value.as_str(), |t| t.value.as_str());
+        render::render(&MenuScript {
+            fleet_file: &self.fleet_file,
+            name: &m.name.value,
+            parent,
+            title,
+            lines,
+            timeout_ms: m
+                .timeout
+                .as_ref()
+                .map(|t| u64::from(t.value) * 1000)
+                .filter(|&t| t > 0),
+            default,
+            targets,
+            back: parent.map(|p| format!("../menus/{p}.ipxe")),
+        })
+    }
+}

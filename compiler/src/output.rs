@@ -1,0 +1,161 @@
+//! Writing a compiled fleet to an output directory: all files into a fresh temporary
+//! directory beside the target, then renamed into place, so a reader (or a `serve
+//! --manifest` reload) never sees half a build.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::Compiled;
+
+pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> io::Result<()> {
+    let name = out_dir
+        .file_name()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} does not name a directory", out_dir.display()),
+            )
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent)?;
+    let parent = fs::canonicalize(&parent)?;
+    let out_abs = parent.join(&name);
+    refuse_foreign_directory(&out_abs)?;
+
+    let fleet_dir = match fleet_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let fleet_dir = fs::canonicalize(fleet_dir)?;
+    let mut manifest = compiled.manifest.clone();
+    manifest.artifact_root = relative(&out_abs, &fleet_dir);
+
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp)?;
+    }
+    let written = (|| -> io::Result<()> {
+        fs::create_dir(&tmp)?;
+        for (file, bytes) in &compiled.generated {
+            let path = tmp.join(safe_relative(file)?);
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::write(&path, bytes)?;
+        }
+        fs::write(tmp.join("manifest.json"), manifest.to_json())?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+
+    // Swap: the old build moves aside first (a rename cannot replace a non-empty directory).
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had_old = out_abs.exists();
+    if had_old {
+        if old.exists() {
+            fs::remove_dir_all(&old)?;
+        }
+        fs::rename(&out_abs, &old)?;
+    }
+    if let Err(e) = fs::rename(&tmp, &out_abs) {
+        if had_old {
+            let _ = fs::rename(&old, &out_abs);
+        }
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if had_old {
+        fs::remove_dir_all(&old)?;
+    }
+    Ok(())
+}
+
+/// Replacing a directory deletes it: only do that to an earlier build (it has a
+/// manifest.json) or an empty directory, never to, say, the fleet's own directory.
+fn refuse_foreign_directory(out: &Path) -> io::Result<()> {
+    match fs::metadata(out) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if !m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a directory", out.display()),
+        )),
+        Ok(_) => {
+            let empty = fs::read_dir(out)?.next().is_none();
+            if empty || out.join("manifest.json").is_file() {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "refusing to replace {}: it is not empty and holds no manifest.json from an earlier build",
+                        out.display()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A generated file's name as a path that stays inside the output directory.
+fn safe_relative(file: &str) -> io::Result<PathBuf> {
+    let p = Path::new(file);
+    if p.components().all(|c| matches!(c, Component::Normal(_))) {
+        Ok(p.to_path_buf())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("generated file name `{file}` leaves the output directory"),
+        ))
+    }
+}
+
+/// `to` relative to `from` (both absolute and canonical), with `/` separators; "." if equal.
+pub fn relative(from: &Path, to: &Path) -> String {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_then_descend() {
+        assert_eq!(relative(Path::new("/a/b/out"), Path::new("/a/b")), "..");
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), ".");
+        assert_eq!(
+            relative(Path::new("/x/out"), Path::new("/a/fleet")),
+            "../../a/fleet"
+        );
+        assert_eq!(relative(Path::new("/a"), Path::new("/a/b/c")), "b/c");
+    }
+
+    #[test]
+    fn generated_names_cannot_escape() {
+        assert!(safe_relative("hosts/x.ipxe").is_ok());
+        assert!(safe_relative("../x").is_err());
+        assert!(safe_relative("/etc/x").is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! "Did you mean …?" for misspelt node, property and reference names.
+
+/// The closest candidate within a small edit distance, if any.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Allow about one typo per three characters, at least one, at most three.
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// "did you mean `x`?" or a list of what is allowed when nothing is close.
+pub fn help_for<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+    what: &str,
+) -> String {
+    match closest(word, candidates.clone()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => {
+            let all: Vec<&str> = candidates.into_iter().collect();
+            if all.is_empty() {
+                format!("no {what} is defined")
+            } else if all.len() <= 12 {
+                format!("expected one of: {}", all.join(", "))
+            } else {
+                format!("no {what} has a similar name")
+            }
+        }
+    }
+}
+
+/// Edit distance over characters, counting a swap of neighbours as one edit (optimal
+/// string alignment), since `bois` for `bios` is one slip of the fingers.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        let names = ["kernel", "initrd", "cmdline"];
+        assert_eq!(closest("kernl", names), Some("kernel"));
+        assert_eq!(closest("cmdlin", names), Some("cmdline"));
+        assert_eq!(closest("sanboot", names), None);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("abc", "abc"), 0);
+        assert_eq!(distance("bois", "bios"), 1);
+    }
+
+    #[test]
+    fn help_lists_choices_when_nothing_is_close() {
+        assert_eq!(
+            help_for("x", ["bios", "efi"], "value"),
+            "expected one of: bios, efi"
+        );
+        assert_eq!(
+            help_for("bois", ["bios", "efi"], "value"),
+            "did you mean `bios`?"
+        );
+    }
+}
