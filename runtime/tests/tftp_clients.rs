@@ -238,3 +238,51 @@ fn block_numbers_roll_over_for_tftp_hpa_without_options() {
     assert!(result.status.success());
     assert_eq!(sha256_file(&out), sha256_hex(&bytes));
 }
+
+/// Not a check: prints throughput for the bench notes (`cargo test --release ... -- --ignored
+/// throughput --nocapture`).
+#[test]
+#[ignore = "measurement only: run on demand with --nocapture"]
+fn throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = pattern(32 * 1024 * 1024, 11);
+    let server = start(snapshot(
+        &[File::Disk("big.img", bytes.clone())],
+        dir.path(),
+    ));
+    let port = server.addr.port().to_string();
+    let out = dir.path().join("download");
+    let measure = |label: &str, cmd: &mut Command| {
+        let _ = std::fs::remove_file(&out);
+        let started = std::time::Instant::now();
+        let status = cmd.status().unwrap();
+        let secs = started.elapsed().as_secs_f64();
+        assert!(status.success(), "{label}");
+        assert!(std::fs::read(&out).unwrap() == bytes, "{label}");
+        eprintln!("{label:<28} {secs:6.2} s {:8.1} MB/s", 32.0 / secs);
+    };
+    if let Some(curl) = client("curl", "throughput") {
+        for b in ["512", "1468", "65464"] {
+            measure(
+                &format!("curl blksize {b}"),
+                Command::new(&curl)
+                    .args(["-sS", "--fail", "--tftp-blksize", b, "-o"])
+                    .arg(&out)
+                    .arg(format!("tftp://{}/big.img", server.addr)),
+            );
+        }
+    }
+    if let Some(atftp) = client("atftp", "throughput") {
+        for w in ["1", "16", "64"] {
+            measure(
+                &format!("atftp blksize 1468 window {w}"),
+                Command::new(&atftp)
+                    .args(["--option", "blksize 1468", "--option"])
+                    .arg(format!("windowsize {w}"))
+                    .args(["-g", "-r", "big.img", "-l"])
+                    .arg(&out)
+                    .args(["127.0.0.1", &port]),
+            );
+        }
+    }
+}

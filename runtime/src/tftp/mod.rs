@@ -19,6 +19,7 @@
 pub mod options;
 pub mod packet;
 pub mod request;
+mod send_window;
 pub mod server;
 pub mod transfer;
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::options::{self, Limits};
 use super::packet::{self, ErrorCode};
 use super::request::{self, Incoming};
+use super::send_window;
 use super::transfer::Transfer;
 use crate::snapshot::Snapshot;
 
@@ -211,24 +212,21 @@ async fn drive(
     }
     // ACKs and ERRORs are small; a longer datagram is truncated, which the parser tolerates.
     let mut buf = [0u8; 1024];
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
     loop {
-        let mut refused = false;
-        for datagram in transfer.datagrams() {
-            if let Err(e) = socket.send(datagram).await {
-                if e.kind() == io::ErrorKind::ConnectionRefused {
-                    refused = true;
-                    break;
-                }
-                // Anything else is treated like a lost datagram: the timer retransmits.
-                tracing::debug!(target: "netboot::tftp", error = %e, "tftp send failed");
+        let datagrams: Vec<&[u8]> = transfer.datagrams().collect();
+        if let Err(e) = send_window::send_all(&socket, &datagrams).await {
+            if e.kind() == io::ErrorKind::ConnectionRefused {
+                return Err(("the client's port is closed".into(), transfer));
             }
-        }
-        if refused {
-            return Err(("the client's port is closed".into(), transfer));
+            // Anything else is treated like a lost datagram: the timer retransmits.
+            tracing::debug!(target: "netboot::tftp", error = %e, "tftp send failed");
         }
         let Some(deadline) = transfer.next_deadline() else {
             return Ok(transfer);
         };
+        timer.as_mut().reset(deadline.into());
         tokio::select! {
             received = socket.recv(&mut buf) => match received {
                 Ok(n) => transfer.on_packet(&buf[..n], Instant::now()),
@@ -239,7 +237,7 @@ async fn drive(
                     tracing::debug!(target: "netboot::tftp", error = %e, "tftp receive failed");
                 }
             },
-            () = tokio::time::sleep_until(deadline.into()) => transfer.on_timeout(Instant::now()),
+            () = &mut timer => transfer.on_timeout(Instant::now()),
         }
     }
 }
