@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# The netboot performance suite: netboot against dnsmasq, tftpd-hpa and nginx, all on loopback,
+# measured by the same clients (bench/src, crate netboot-bench) in the same run.
+#
+# Usage: bash bench/run.sh [--smoke] [--peers-only] [--out DIR]
+#   --smoke       tiny sizes, one repetition, debug build: checks the suite itself (CI), < 1 min
+#   --peers-only  measure the peers only (no netboot build or serve)
+#   --out DIR     where results.jsonl, table.md, machine.txt and the servers' logs go
+#                 (default /tmp/netboot-bench-out)
+# Needs root (apt-get, port 69 for dnsmasq's TFTP, SO_RCVBUFFORCE). Sends traffic to 127.0.0.0/8 only.
+# Prints the markdown table of medians and netboot/peer ratios; BENCHMARKS.md explains it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SMOKE=0
+PEERS_ONLY=0
+OUT=/tmp/netboot-bench-out
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) SMOKE=1 ;;
+        --peers-only) PEERS_ONLY=1 ;;
+        --out) OUT=$2; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# Loopback ports; dnsmasq's TFTP port is fixed at 69, so it gets an address of its own.
+NB_HTTP=18080 NB_TFTP=16969 NB_DHCP=10067 NB_PXE=14011
+NGINX_PORT=18081 HPA_PORT=16970 DNSMASQ_TFTP_ADDR=127.0.0.2 DNSMASQ_DHCP=10167 DHCP_CLIENT=10068
+
+if [ "$SMOKE" = 1 ]; then
+    T1=$((1 << 20)) T2=$((256 << 10)) T2N=8 H1=$((4 << 20)) H2=$((1 << 20)) H2N=10
+    REPS=1 CREPS=1 WRK_S=1 DHCP_N=300 FLEET_N=500 PROFILE=dev
+else
+    T1=$((32 << 20)) T2=$((8 << 20)) T2N=64 H1=$((256 << 20)) H2=$((64 << 20)) H2N=100
+    REPS=5 CREPS=3 WRK_S=5 DHCP_N=20000 FLEET_N=10000 PROFILE=release
+fi
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# --- packages: installed without starting their system services -----------------------------
+need=()
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
+command -v in.tftpd >/dev/null || need+=(tftpd-hpa)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v curl >/dev/null || need+=(curl)
+command -v atftp >/dev/null || need+=(atftp)
+command -v wrk >/dev/null || need+=(wrk)
+command -v hyperfine >/dev/null || need+=(hyperfine)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        # 101 = "action forbidden": the packages' postinst must not start tftpd-hpa or nginx.
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+    [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+# --- build --------------------------------------------------------------------------------
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+say "building ($PROFILE)"
+crates=(-p netboot-bench)
+[ "$PEERS_ONLY" = 1 ] || crates+=(-p netboot)
+if [ "$PROFILE" = release ]; then
+    (cd "$ROOT" && cargo build --release "${crates[@]}")
+    BIN=$CARGO_TARGET_DIR/release
+else
+    (cd "$ROOT" && cargo build "${crates[@]}")
+    BIN=$CARGO_TARGET_DIR/debug
+fi
+BENCH=$BIN/netboot-bench
+NETBOOT=$BIN/netboot
+
+# --- scratch space and cleanup --------------------------------------------------------------
+WORK=$(mktemp -d /tmp/netboot-bench.XXXXXX)
+mkdir -p "$OUT/logs"
+: > "$OUT/results.jsonl"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits until something listens on PROTO (t|u) ADDR:PORT (port checked: dnsmasq binds DHCP to
+# the wildcard address), or fails after 15 s or when the server PID exits.
+wait_listen() {
+    local proto=$1 addr=$2 pid=$3 i
+    for i in $(seq 150); do
+        if ss -Hln"$proto" "sport = :${addr##*:}" | grep -q .; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "run.sh: the server for $addr exited; see $OUT/logs" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "run.sh: nothing listens on $addr after 15 s" >&2
+    return 1
+}
+
+# start NAME COMMAND...: runs a server in the foreground of a background job, logs to OUT/logs.
+start() {
+    local name=$1
+    shift
+    "$@" > "$OUT/logs/$name.log" 2>&1 &
+    PIDS+=($!)
+    LAST_PID=$!
+}
+
+# --- test files -----------------------------------------------------------------------------
+say "writing test files"
+FILES=$WORK/files
+mkdir -p "$FILES"
+head -c "$T1" /dev/urandom > "$FILES/big32.bin"
+head -c "$T2" /dev/urandom > "$FILES/mid8.bin"
+head -c "$H1" /dev/urandom > "$FILES/big256.bin"
+head -c "$H2" /dev/urandom > "$FILES/mid64.bin"
+{
+    printf '#!ipxe\n# netboot bench: a 300-byte script, the size of a per-host boot script\n'
+    printf 'kernel artifacts/kernel console=ttyS0 initrd=initrd\ninitrd artifacts/initrd\nboot\n'
+} > "$FILES/script.ipxe"
+pad=$((300 - $(stat -c %s "$FILES/script.ipxe")))
+printf '#%*s\n' $((pad - 2)) '' | tr ' ' x >> "$FILES/script.ipxe"
+chmod -R a+rX "$WORK"
+sha() { sha256sum "$FILES/$1" | cut -c1-64; }
+SHA_T1=$(sha big32.bin) SHA_T2=$(sha mid8.bin) SHA_H1=$(sha big256.bin) SHA_H2=$(sha mid64.bin)
+SHA_S=$(sha script.ipxe)
+(cd "$FILES" && sha256sum ./*) > "$OUT/files.sha256"
+
+# --- machine description ---------------------------------------------------------------------
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+    echo "memory: $(free -g | awk '/^Mem:/ {print $2}') GiB; kernel $(uname -r)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "netboot: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) ($PROFILE build)"
+    echo "dnsmasq: $(dnsmasq --version | head -1)"
+    echo "tftpd-hpa: $(in.tftpd -V 2>&1 | head -1)"
+    echo "nginx: $(nginx -v 2>&1)"
+    echo "wrk: $(wrk -v 2>&1 | head -1)"
+} > "$OUT/machine.txt"
+cat "$OUT/machine.txt" >&2
+
+# --- servers --------------------------------------------------------------------------------
+say "starting servers"
+# dnsmasq as TFTP server: edns-packet-max sizes its packet buffer, which also caps blksize
+# (the default gives 2263); tftp-max lets all 64 concurrent clients in (the default is 50).
+start dnsmasq-tftp dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --pid-file= \
+    --listen-address=$DNSMASQ_TFTP_ADDR --bind-interfaces --enable-tftp --tftp-root="$FILES" \
+    --tftp-max=512 --edns-packet-max=65535 --quiet-tftp --log-facility=-
+wait_listen u "$DNSMASQ_TFTP_ADDR:69" "$LAST_PID"
+
+# dnsmasq as proxy-DHCP peer. It answers on lo, with a broadcast that stays on lo, to the
+# alternate client port; the client listens on 0.0.0.0:DHCP_CLIENT to hear it.
+start dnsmasq-dhcp dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --pid-file= \
+    --interface=lo --bind-interfaces --dhcp-range=127.0.0.1,proxy \
+    --dhcp-alternate-port=$DNSMASQ_DHCP,$DHCP_CLIENT --dhcp-leasefile="$WORK/dnsmasq.leases" \
+    --pxe-service=x86PC,boot,undionly --quiet-dhcp --log-facility=-
+wait_listen u "127.0.0.1:$DNSMASQ_DHCP" "$LAST_PID"
+
+start tftpd-hpa in.tftpd --foreground --listen --address 127.0.0.1:$HPA_PORT --user root \
+    --secure "$FILES"
+wait_listen u "127.0.0.1:$HPA_PORT" "$LAST_PID"
+
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    sendfile on;
+    tcp_nopush on;
+    access_log off;
+    keepalive_requests 100000;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    types { application/octet-stream bin ipxe; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $FILES;
+    }
+}
+EOF
+start nginx nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e stderr
+wait_listen t "127.0.0.1:$NGINX_PORT" "$LAST_PID"
+
+NB=()
+if [ "$PEERS_ONLY" = 0 ]; then
+    cat > "$WORK/fleet.kdl" <<EOF
+// The bench fleet: every test file is an artifact, served at artifacts/<name>.
+loaders { bios "/usr/lib/ipxe/undionly.kpxe"; }
+artifact "big32" path="files/big32.bin" sha256="$SHA_T1"
+artifact "mid8" path="files/mid8.bin" sha256="$SHA_T2"
+artifact "big256" path="files/big256.bin" sha256="$SHA_H1"
+artifact "mid64" path="files/mid64.bin" sha256="$SHA_H2"
+artifact "script" path="files/script.ipxe" sha256="$SHA_S"
+profile "bench" {
+    kernel "big256"
+    initrd "big32" "mid8" "mid64" "script"
+    cmdline "console=ttyS0"
+}
+default profile="bench"
+EOF
+    # Logging at warn, like the peers' quiet modes: the table measures serving, not logging.
+    start netboot env RUST_LOG=warn "$NETBOOT" serve "$WORK/fleet.kdl" --address 127.0.0.1 \
+        --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
+    NB_PID=$LAST_PID
+    wait_listen t "127.0.0.1:$NB_HTTP" "$NB_PID"
+    wait_listen u "127.0.0.1:$NB_TFTP" "$NB_PID"
+    wait_listen u "127.0.0.1:$NB_DHCP" "$NB_PID"
+    NB=(ok)
+fi
+
+# Target lists: netboot first, then the peers.
+tftp_targets() { # FILE NAME
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_TFTP/artifacts/$2"
+    echo "--target dnsmasq=$DNSMASQ_TFTP_ADDR:69/$1"
+    echo "--target tftpd-hpa=127.0.0.1:$HPA_PORT/$1"
+}
+http_targets() { # FILE NAME
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_HTTP/artifacts/$2"
+    echo "--target nginx=127.0.0.1:$NGINX_PORT/$1"
+}
+RESULTS=$OUT/results.jsonl
+MIB_T1=$((T1 >> 20))
+
+# --- 1. one TFTP transfer at several block sizes --------------------------------------------
+for bs in 512 1468 65464; do
+    say "TFTP ${MIB_T1} MiB, blksize $bs"
+    goal=""
+    [ $bs = 1468 ] && goal="peer:dnsmasq:1.5"
+    # shellcheck disable=SC2046
+    "$BENCH" tftp $(tftp_targets big32.bin big32) --test "TFTP $MIB_T1 MiB, blksize $bs" \
+        --size "$T1" --sha256 "$SHA_T1" --blksize $bs --reps $REPS --goal "$goal" >> "$RESULTS"
+done
+say "TFTP ${MIB_T1} MiB, blksize 1468, windowsize 16"
+# shellcheck disable=SC2046
+"$BENCH" tftp $(tftp_targets big32.bin big32) --test "TFTP $MIB_T1 MiB, blksize 1468, windowsize 16" \
+    --size "$T1" --sha256 "$SHA_T1" --blksize 1468 --windowsize 16 --reps $REPS \
+    --goal "self:TFTP $MIB_T1 MiB, blksize 1468:5" >> "$RESULTS"
+
+# --- 2. concurrent TFTP clients ---------------------------------------------------------------
+say "TFTP $T2N clients x $((T2 >> 10)) KiB"
+# shellcheck disable=SC2046
+"$BENCH" tftp $(tftp_targets mid8.bin mid8) --test "TFTP $T2N clients x $((T2 >> 10)) KiB, blksize 1468" \
+    --size "$T2" --sha256 "$SHA_T2" --blksize 1468 --clients $T2N --reps $CREPS --goal nofail >> "$RESULTS"
+
+# --- 3. HTTP downloads ------------------------------------------------------------------------
+say "HTTP $((H1 >> 20)) MiB"
+# shellcheck disable=SC2046
+"$BENCH" http $(http_targets big256.bin big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
+    --size "$H1" --sha256 "$SHA_H1" --reps $REPS >> "$RESULTS"
+say "HTTP $H2N clients x $((H2 >> 20)) MiB"
+# shellcheck disable=SC2046
+"$BENCH" http $(http_targets mid64.bin mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
+    --size "$H2" --sha256 "$SHA_H2" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9,nofail" >> "$RESULTS"
+
+# --- 4. small script, many requests ------------------------------------------------------------
+say "HTTP 300-byte script, wrk 64 connections"
+# shellcheck disable=SC2046
+"$BENCH" wrk $(http_targets script.ipxe script) --test "HTTP 300 B script, wrk 64 conns" \
+    --sha256 "$SHA_S" --connections 64 --threads 2 --duration $WRK_S --reps $CREPS \
+    --goal "peer:nginx:0.5" >> "$RESULTS"
+
+# --- 5. proxy-DHCP ------------------------------------------------------------------------------
+dhcp_targets=()
+[ ${#NB[@]} -eq 0 ] || dhcp_targets+=(--target "netboot=127.0.0.1:$NB_DHCP")
+dhcp_targets+=(--target "dnsmasq=127.0.0.1:$DNSMASQ_DHCP")
+for inflight in 1 16; do
+    say "proxy-DHCP DISCOVER->OFFER, $inflight in flight"
+    p99goal=""
+    [ $inflight = 1 ] && p99goal="max:1"
+    "$BENCH" dhcp "${dhcp_targets[@]}" --test "proxy-DHCP, $inflight in flight" \
+        --client 0.0.0.0:$DHCP_CLIENT --requests $DHCP_N --inflight $inflight --reps $CREPS \
+        --goal-rate "peer:dnsmasq:1" --goal-p99 "$p99goal" >> "$RESULTS"
+done
+
+# --- 6. a large fleet: compile time, peak memory, serving memory -----------------------------------
+rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+if [ ${#NB[@]} -gt 0 ]; then
+    "$BENCH" record --test "netboot serve (bench fleet) after all tests" --metric "RSS MiB" \
+        --sample "$(( $(rss_kib "$NB_PID" VmRSS) / 1024 ))" >> "$RESULTS"
+    kill "$NB_PID"
+    wait "$NB_PID" 2>/dev/null || true
+
+    say "fleet of $FLEET_N machines"
+    "$BENCH" fleet --machines $FLEET_N --dir "$WORK/fleet"
+    times=() peaks=()
+    for _ in $(seq $CREPS); do
+        rm -rf "$WORK/fleet-out"
+        /usr/bin/time -v -o "$WORK/time.txt" "$NETBOOT" build "$WORK/fleet/fleet.kdl" \
+            -o "$WORK/fleet-out" > "$OUT/logs/fleet-build.log" 2>&1
+        times+=(--sample "$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0;
+            for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$WORK/time.txt")")
+        peaks+=(--sample "$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt")")
+    done
+    "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "s" "${times[@]}" >> "$RESULTS"
+    "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "peak RSS MiB" "${peaks[@]}" >> "$RESULTS"
+
+    for mode in fleet manifest; do
+        if [ $mode = fleet ]; then src=("$WORK/fleet/fleet.kdl"); else src=(--manifest "$WORK/fleet-out/manifest.json"); fi
+        start "serve-$mode" env RUST_LOG=warn "$NETBOOT" serve "${src[@]}" --address 127.0.0.1 \
+            --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
+        pid=$LAST_PID
+        wait_listen u "127.0.0.1:$NB_DHCP" "$pid"
+        # Answer a few thousand of the fleet's machines (the DISCOVER MACs are the fleet's) first.
+        "$BENCH" dhcp --target "netboot=127.0.0.1:$NB_DHCP" --test warmup --client 0.0.0.0:$DHCP_CLIENT \
+            --requests $((FLEET_N < 5000 ? FLEET_N : 5000)) --inflight 16 --reps 1 > /dev/null
+        what="netboot serve fleet.kdl"
+        [ $mode = manifest ] && what="netboot serve --manifest"
+        goal=""
+        [ $mode = manifest ] && goal="max:64"
+        "$BENCH" record --test "$what, $FLEET_N machines" --metric "RSS MiB" \
+            --sample "$(awk "BEGIN {printf \"%.1f\", $(rss_kib "$pid" VmRSS) / 1024}")" --goal "$goal" >> "$RESULTS"
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+    done
+fi
+
+# --- table --------------------------------------------------------------------------------------
+"$BENCH" table "$RESULTS" > "$OUT/table.md"
+say "results (medians; MB = 10^6 bytes; $OUT/results.jsonl has every sample)"
+cat "$OUT/table.md"

@@ -1,0 +1,180 @@
+//! The PXE DHCPDISCOVER our client sends, and the reading of the OFFER that answers it.
+
+const COOKIE: [u8; 4] = [99, 130, 83, 99];
+
+/// A BIOS PXE ROM's DISCOVER: option 60 `PXEClient:Arch:00000:UNDI:002001`, 93 = 0 (x86 BIOS),
+/// 94 (UNDI 2.1), 97 (client GUID), and the parameter request list PXE ROMs send.
+pub fn discover(xid: u32, mac: [u8; 6], broadcast: bool) -> Vec<u8> {
+    let mut p = vec![0u8; 236];
+    p[0] = 1; // BOOTREQUEST
+    p[1] = 1; // Ethernet
+    p[2] = 6;
+    p[4..8].copy_from_slice(&xid.to_be_bytes());
+    if broadcast {
+        p[10] = 0x80;
+    }
+    p[28..34].copy_from_slice(&mac);
+    p.extend_from_slice(&COOKIE);
+    let mut option = |code: u8, value: &[u8]| {
+        p.push(code);
+        p.push(value.len() as u8);
+        p.extend_from_slice(value);
+    };
+    option(53, &[1]);
+    option(57, &1464u16.to_be_bytes());
+    option(93, &[0, 0]);
+    option(94, &[1, 2, 1]);
+    let mut guid = [0u8; 17];
+    guid[11..17].copy_from_slice(&mac);
+    option(97, &guid);
+    option(60, b"PXEClient:Arch:00000:UNDI:002001");
+    option(
+        55,
+        &[
+            1, 2, 3, 5, 6, 12, 13, 15, 17, 18, 43, 54, 60, 66, 67, 128, 129, 130, 131, 132, 133,
+            134, 135,
+        ],
+    );
+    p.push(255);
+    p
+}
+
+/// What the client checks in a reply.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub xid: u32,
+    pub message_type: Option<u8>,
+    pub vendor_class: Vec<u8>,
+    /// The boot file, from the `file` field or option 67.
+    pub boot_file: String,
+    /// Option 43 present (PXE vendor options: menu, discovery control).
+    pub pxe_options: bool,
+}
+
+impl Reply {
+    /// A proxy OFFER a PXE ROM would act on: DHCPOFFER, `PXEClient` echoed, and either a boot
+    /// file or PXE vendor options (dnsmasq's pxe-service answers with a boot menu in option 43).
+    pub fn is_pxe_offer(&self) -> bool {
+        self.message_type == Some(2)
+            && self.vendor_class.starts_with(b"PXEClient")
+            && (!self.boot_file.is_empty() || self.pxe_options)
+    }
+}
+
+/// Reads a BOOTREPLY; anything else is an error.
+pub fn parse_reply(buf: &[u8]) -> Result<Reply, String> {
+    if buf.len() < 240 || buf[236..240] != COOKIE {
+        return Err(format!("{}-byte packet is not a DHCP message", buf.len()));
+    }
+    if buf[0] != 2 {
+        return Err("not a BOOTREPLY".into());
+    }
+    let file_field = &buf[108..236];
+    let end = file_field
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(file_field.len());
+    let mut reply = Reply {
+        xid: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+        message_type: None,
+        vendor_class: Vec::new(),
+        boot_file: String::from_utf8_lossy(&file_field[..end]).into_owned(),
+        pxe_options: false,
+    };
+    let mut i = 240;
+    while i < buf.len() {
+        let code = buf[i];
+        if code == 255 {
+            break;
+        }
+        if code == 0 {
+            i += 1;
+            continue;
+        }
+        let len = *buf.get(i + 1).ok_or("option without a length")? as usize;
+        let value = buf
+            .get(i + 2..i + 2 + len)
+            .ok_or("option runs past the packet")?;
+        match code {
+            53 => reply.message_type = value.first().copied(),
+            60 => reply.vendor_class = value.to_vec(),
+            43 => reply.pxe_options = true,
+            67 if reply.boot_file.is_empty() => {
+                reply.boot_file = String::from_utf8_lossy(value)
+                    .trim_end_matches('\0')
+                    .to_string();
+            }
+            _ => {}
+        }
+        i += 2 + len;
+    }
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(xid: u32, file: &str, options: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut p = vec![0u8; 236];
+        p[0] = 2;
+        p[4..8].copy_from_slice(&xid.to_be_bytes());
+        p[108..108 + file.len()].copy_from_slice(file.as_bytes());
+        p.extend_from_slice(&COOKIE);
+        for (code, value) in options {
+            p.push(*code);
+            p.push(value.len() as u8);
+            p.extend_from_slice(value);
+        }
+        p.push(255);
+        p
+    }
+
+    #[test]
+    fn discover_is_a_pxe_bios_request() {
+        let p = discover(0xdead_beef, [0x52, 0x54, 0, 1, 2, 3], false);
+        assert_eq!(&p[4..8], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(&p[28..34], &[0x52, 0x54, 0, 1, 2, 3]);
+        assert_eq!(p[10], 0);
+        assert!(p
+            .windows(34)
+            .any(|w| w == b"\x3c\x20PXEClient:Arch:00000:UNDI:002001"));
+        assert!(p.windows(4).any(|w| w == [93, 2, 0, 0]));
+        assert_eq!(p.last(), Some(&255));
+    }
+
+    #[test]
+    fn reads_an_offer_with_a_boot_file() {
+        let r = parse_reply(&offer(
+            7,
+            "undionly.kpxe",
+            &[(53, &[2]), (60, b"PXEClient")],
+        ))
+        .unwrap();
+        assert_eq!(r.xid, 7);
+        assert_eq!(r.boot_file, "undionly.kpxe");
+        assert!(r.is_pxe_offer());
+    }
+
+    #[test]
+    fn an_offer_with_only_a_pxe_menu_counts() {
+        let r = parse_reply(&offer(
+            7,
+            "",
+            &[(53, &[2]), (60, b"PXEClient"), (43, &[6, 1, 8])],
+        ))
+        .unwrap();
+        assert!(r.is_pxe_offer());
+        let r = parse_reply(&offer(7, "", &[(53, &[2]), (60, b"PXEClient")])).unwrap();
+        assert!(!r.is_pxe_offer());
+    }
+
+    #[test]
+    fn rejects_requests_truncation_and_garbage() {
+        assert!(parse_reply(&discover(1, [0; 6], false)).is_err());
+        let mut p = offer(1, "", &[(53, &[2])]);
+        p.truncate(p.len() - 2);
+        assert!(parse_reply(&p).is_err());
+        assert!(parse_reply(b"hello").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! `netboot-bench http`: one or many concurrent HTTP downloads per repetition, per target.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::http_get;
+use crate::record::{Better, Record};
+use crate::target::{parse_sha256, Target};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Server to measure, LABEL=IP:PORT/PATH (repeatable).
+    #[arg(long = "target", required = true)]
+    targets: Vec<Target>,
+    #[arg(long)]
+    test: String,
+    #[arg(long)]
+    size: u64,
+    #[arg(long)]
+    sha256: String,
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    #[arg(long, default_value = "")]
+    goal: String,
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    let sha = parse_sha256(&args.sha256)?;
+    let mut results: Vec<Vec<(Duration, u64)>> = args.targets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..args.reps {
+        for (i, target) in args.targets.iter().enumerate() {
+            results[i].push(one_rep(args, target, sha));
+        }
+    }
+    let bytes = args.size as f64 * args.clients as f64;
+    for (target, reps) in args.targets.iter().zip(&results) {
+        Record {
+            test: &args.test,
+            metric: "MB/s",
+            target: &target.label,
+            better: Better::Higher,
+            samples: reps
+                .iter()
+                .map(|(wall, _)| bytes / wall.as_secs_f64() / 1e6)
+                .collect(),
+            failures: reps.iter().map(|(_, f)| f).sum(),
+            goal: &args.goal,
+        }
+        .print();
+    }
+    Ok(())
+}
+
+/// Runs all clients once; gives the wall time and the number of failed downloads.
+fn one_rep(args: &Args, target: &Target, sha: [u8; 32]) -> (Duration, u64) {
+    let barrier = Arc::new(Barrier::new(args.clients + 1));
+    let workers: Vec<_> = (0..args.clients)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let (addr, path) = (target.addr, target.path.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                http_get::fetch(addr, &path)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut failures = 0;
+    for worker in workers {
+        let problem = match worker.join() {
+            Ok(Ok(o)) if o.status == 200 && o.bytes == args.size && o.sha256 == sha => continue,
+            Ok(Ok(o)) => format!(
+                "status {}, {} bytes, sha256 {}",
+                o.status,
+                o.bytes,
+                hex::encode(o.sha256)
+            ),
+            Ok(Err(e)) => e,
+            Err(_) => "client thread panicked".to_string(),
+        };
+        failures += 1;
+        eprintln!("  {} {}: {problem}", args.test, target.label);
+    }
+    (start.elapsed(), failures)
+}
