@@ -33,3 +33,22 @@ fn lab_control_uefi_pxe() {
         "no TFTP read of ipxe.efi seen"
     );
 }
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn lab_control_uefi_http_boot() {
+    let mut lab = Lab::without_router_dhcp();
+    control::start_http_boot(&mut lab);
+    let booted = lab.boot(Firmware::UefiHttp, "52:54:00:c0:00:03");
+    assert!(
+        booted.cmdline_words().contains(&"lab=control"),
+        "{}",
+        booted.cmdline
+    );
+    let packets = lab.captured();
+    assert!(
+        packets.contains("HTTPClient:Arch:00016"),
+        "OVMF's HTTP Boot client never asked"
+    );
+    assert!(!packets.contains("RRQ"), "HTTP Boot used TFTP");
+}

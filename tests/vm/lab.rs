@@ -43,6 +43,14 @@ struct Vm {
 impl Lab {
     /// Builds the namespaces, the bridge and the veths, and starts the LAN's DHCP server.
     pub fn new() -> Lab {
+        let mut lab = Lab::without_router_dhcp();
+        lab.start_router_dhcp();
+        lab
+    }
+
+    /// A lab whose router namespace runs nothing: for a control whose server hands out the
+    /// addresses itself.
+    pub fn without_router_dhcp() -> Lab {
         let (stem, n) = unique_stem();
         let work = tempfile::Builder::new()
             .prefix(&format!("{stem}-"))
@@ -85,7 +93,6 @@ impl Lab {
             work,
         };
         lab.start_capture();
-        lab.start_router_dhcp();
         lab
     }
 
