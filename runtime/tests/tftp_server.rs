@@ -387,3 +387,33 @@ fn many_clients_at_once_all_finish() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn requests_beyond_the_transfer_limit_are_refused_not_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        max_transfers: 1,
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
+        config,
+    );
+    let first = Client::new(server.addr);
+    first.read("f", &[]);
+    let (p, tid) = first.recv();
+    assert_eq!(block(&p), 1);
+    let second = Client::new(server.addr);
+    second.read("f", &[]);
+    expect_error(&second.recv().0, 0);
+    // The first transfer is unaffected and, once done, frees its place.
+    for b in 1..=4u16 {
+        first.ack(tid, b);
+        if b < 4 {
+            assert_eq!(block(&first.recv().0), b + 1);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    second.read("f", &[]);
+    assert_eq!(block(&second.recv().0), 1);
+}

@@ -570,4 +570,47 @@ mod tests {
         assert_eq!(error_code(&t), 0);
         assert!(matches!(t.outcome(), Some(Err(Failure::Read(_)))));
     }
+
+    /// A cheap stand-in for the fuzz target: random datagrams, many of them ACK-shaped, never
+    /// panic the listener's classifier or a transfer, and a transfer never sends more than a
+    /// window per event or a datagram larger than a block.
+    #[test]
+    fn random_datagrams_never_break_the_invariants() {
+        use crate::tftp::request::classify;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let now = Instant::now();
+        let file = body(100_000);
+        let mut t = Transfer::start(file.clone(), &settings(512, 8, true), 3, now);
+        let mut clock = now;
+        for round in 0..20_000 {
+            let r = next();
+            let len = (r % 40) as usize;
+            let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len >= 2 {
+                d[0] = 0;
+                d[1] = (r >> 8) as u8 % 8;
+            }
+            let _ = classify(&d);
+            if round % 7 == 0 {
+                clock += Duration::from_millis(r % 3000);
+                t.on_timeout(clock);
+            } else {
+                t.on_packet(&d, clock);
+            }
+            let out: Vec<&[u8]> = t.datagrams().collect();
+            assert!(out.len() <= 8, "more than a window at once");
+            assert!(out.iter().all(|d| d.len() <= 4 + 512));
+            if t.is_finished() {
+                assert_eq!(t.next_deadline(), None);
+                let oack = round % 2 == 0;
+                t = Transfer::start(file.clone(), &settings(512, 8, oack), 3, clock);
+            }
+        }
+    }
 }
