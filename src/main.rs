@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod check;
+mod logging;
+mod privilege;
 mod serve;
+mod watch;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
 #[derive(Parser)]

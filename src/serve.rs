@@ -1,11 +1,271 @@
-//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest.
+//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest, and
+//! reload when its inputs change.
 
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct ServeArgs {}
+use netboot_compiler::ServerOverrides;
+use netboot_manifest::{DhcpMode, Server};
+use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
+use netboot_runtime::Snapshot;
 
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("netboot serve: not written yet");
-    ExitCode::from(2)
+use crate::logging::{self, LogFormat};
+use crate::watch::InputWatcher;
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["fleet", "manifest"]))]
+pub struct ServeArgs {
+    /// A fleet to compile in memory; it and every file it references are watched.
+    pub fleet: Option<PathBuf>,
+    /// A frozen build to serve instead (the `manifest.json` written by `netboot build`).
+    #[arg(long, value_name = "MANIFEST.json")]
+    pub manifest: Option<PathBuf>,
+    /// Interface for proxy-DHCP; also gives the address when none is set.
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Address clients are told to fetch from (must be on --interface).
+    #[arg(long, value_name = "IPV4")]
+    pub address: Option<Ipv4Addr>,
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    #[arg(long, value_name = "PORT")]
+    pub tftp_port: Option<u16>,
+    /// Serve TFTP and HTTP only; another DHCP server hands out the boot file.
+    #[arg(long)]
+    pub no_dhcp: bool,
+    /// Drop root to this user once the ports are bound.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Do not reload when inputs change.
+    #[arg(long)]
+    pub no_watch: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// DHCP server port (tests run unprivileged on another).
+    #[arg(long, default_value_t = 67, hide = true)]
+    pub dhcp_port: u16,
+    /// PXE boot-server discovery port.
+    #[arg(long, default_value_t = 4011, hide = true)]
+    pub pxe_port: u16,
+    /// HTTP worker threads (each serves one request at a time).
+    #[arg(long, default_value_t = 64, hide = true)]
+    pub http_workers: usize,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    logging::init(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut origin = Origin::from_args(&args)?;
+    let (snapshot, inputs) = origin.load()?;
+    let config = settle(&args, &snapshot.manifest().server)?;
+    // Later compiles must name the address we actually answer on.
+    origin.pin_address(config.address);
+    let (snapshot, inputs) = if origin.needs_recompile(&snapshot, config.address) {
+        origin.load()?
+    } else {
+        (snapshot, inputs)
+    };
+
+    let server_block = snapshot.manifest().server.clone();
+    let runtime = Runtime::start(&config, snapshot)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(user) = &args.user {
+        if let Err(message) = crate::privilege::drop_to(user) {
+            runtime.shutdown().await;
+            return Err(message);
+        }
+    }
+    let bound = runtime.bound();
+    tracing::info!(
+        address = %config.address,
+        interface = config.interface.as_deref().unwrap_or("-"),
+        http = %bound.http,
+        tftp = %bound.tftp,
+        dhcp = %bound.dhcp.map(|(a, b)| format!("{a} {b}")).unwrap_or_else(|| "off".into()),
+        "serving"
+    );
+
+    if !args.no_watch {
+        let reloader = runtime.reloader();
+        std::thread::Builder::new()
+            .name("reload".into())
+            .spawn(move || watch_forever(origin, inputs, reloader, server_block))
+            .map_err(|e| format!("cannot start the file watcher: {e}"))?;
+    }
+
+    wait_for_stop().await;
+    tracing::info!("stopping");
+    runtime.shutdown().await;
+    Ok(())
+}
+
+/// Where snapshots come from, so a reload redoes exactly what start-up did.
+enum Origin {
+    Fleet {
+        path: PathBuf,
+        overrides: ServerOverrides,
+    },
+    Manifest(PathBuf),
+}
+
+impl Origin {
+    fn from_args(args: &ServeArgs) -> Result<Origin, String> {
+        let absolute = |p: &Path| {
+            std::path::absolute(p).map_err(|e| format!("cannot resolve {}: {e}", p.display()))
+        };
+        Ok(match (&args.fleet, &args.manifest) {
+            (Some(fleet), None) => Origin::Fleet {
+                path: absolute(fleet)?,
+                overrides: ServerOverrides {
+                    interface: args.interface.clone(),
+                    address: args.address,
+                    http_port: args.http_port,
+                    tftp_port: args.tftp_port,
+                    no_dhcp: args.no_dhcp,
+                },
+            },
+            (None, Some(manifest)) => Origin::Manifest(absolute(manifest)?),
+            _ => return Err("give either a fleet or --manifest, not both".into()),
+        })
+    }
+
+    /// A snapshot and the files to watch for the next one.
+    fn load(&self) -> Result<(Snapshot, BTreeSet<PathBuf>), String> {
+        match self {
+            Origin::Fleet { path, overrides } => {
+                let compiled = netboot_compiler::compile(path, overrides)
+                    .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
+                let base = path.parent().unwrap_or(Path::new("."));
+                let mut inputs = compiled.inputs.clone();
+                inputs.insert(path.clone());
+                let snapshot =
+                    Snapshot::from_compiled(compiled.manifest, &compiled.generated, base);
+                Ok((snapshot, inputs))
+            }
+            Origin::Manifest(path) => {
+                let snapshot = Snapshot::load(path).map_err(|e| e.to_string())?;
+                let mut inputs: BTreeSet<PathBuf> = snapshot.sources().iter().cloned().collect();
+                inputs.insert(path.clone());
+                Ok((snapshot, inputs))
+            }
+        }
+    }
+
+    fn pin_address(&mut self, address: Ipv4Addr) {
+        if let Origin::Fleet { overrides, .. } = self {
+            overrides.address = Some(address);
+        }
+    }
+
+    /// A fleet that names only an interface was compiled before its address was known.
+    fn needs_recompile(&self, snapshot: &Snapshot, address: Ipv4Addr) -> bool {
+        matches!(self, Origin::Fleet { .. }) && snapshot.manifest().server.address != Some(address)
+    }
+}
+
+/// Flags over the manifest's server block, with the address checked against the interface.
+fn settle(args: &ServeArgs, server: &Server) -> Result<ServeConfig, String> {
+    let interface = args.interface.clone().or_else(|| server.interface.clone());
+    let address =
+        netboot_runtime::address::resolve(args.address.or(server.address), interface.as_deref())
+            .map_err(|e| e.to_string())?;
+    let dhcp = !args.no_dhcp && server.dhcp == DhcpMode::Proxy;
+    if dhcp && interface.is_none() {
+        tracing::warn!(
+            "proxy-DHCP is not bound to an interface: it answers on every interface; \
+             set `interface` in the server block or pass --interface"
+        );
+    }
+    Ok(ServeConfig {
+        address,
+        interface,
+        http_port: args.http_port.unwrap_or(server.http_port),
+        tftp_port: args.tftp_port.unwrap_or(server.tftp_port),
+        dhcp,
+        dhcp_port: args.dhcp_port,
+        pxe_port: args.pxe_port,
+        http_workers: args.http_workers,
+    })
+}
+
+/// Reloads on every change; a failed reload keeps the last good snapshot serving.
+fn watch_forever(
+    origin: Origin,
+    inputs: BTreeSet<PathBuf>,
+    reloader: Reloader,
+    server_block: Server,
+) {
+    let mut watcher = match InputWatcher::new() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(target: "netboot::reload", error = %e, "cannot watch files; hot reload is off");
+            return;
+        }
+    };
+    watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
+    while let Some(changed) = watcher.next_change() {
+        let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        tracing::info!(target: "netboot::reload", changed = %changed.join(" "), "inputs changed, reloading");
+        match origin.load() {
+            Ok((snapshot, inputs)) => {
+                if snapshot.manifest().server != server_block {
+                    tracing::warn!(
+                        target: "netboot::reload",
+                        "the server block changed; addresses, ports and interface take effect on restart"
+                    );
+                }
+                watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
+                reloader.replace(snapshot);
+            }
+            Err(message) => {
+                tracing::error!(
+                    target: "netboot::reload",
+                    "reload failed; still serving the last good snapshot\n{message}"
+                );
+            }
+        }
+    }
+}
+
+async fn wait_for_stop() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

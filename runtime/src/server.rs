@@ -1,0 +1,175 @@
+//! The running server: HTTP, TFTP and proxy-DHCP sharing one current snapshot.
+//!
+//! Every protocol loop holds a `watch::Receiver` and takes the current snapshot when a request
+//! arrives; a transfer keeps the `Body` it started with, so [`Reloader::replace`] never changes
+//! the bytes of a download in flight.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::dhcp::{DhcpConfig, DhcpServer};
+use crate::http::{HttpConfig, HttpServer};
+use crate::snapshot::Snapshot;
+use crate::tftp::{TftpConfig, TftpServer};
+
+/// Settled listening parameters: flags merged over the manifest's server block.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The address clients are told to fetch from; HTTP and TFTP listen on it.
+    pub address: Ipv4Addr,
+    /// Where proxy-DHCP listens (bound to the device, so a second NIC never answers).
+    pub interface: Option<String>,
+    pub http_port: u16,
+    pub tftp_port: u16,
+    /// Answer proxy-DHCP at all.
+    pub dhcp: bool,
+    pub dhcp_port: u16,
+    pub pxe_port: u16,
+    pub http_workers: usize,
+}
+
+/// Where each protocol really listens (ports may have been 0 in tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub http: SocketAddr,
+    pub tftp: SocketAddr,
+    /// Port 67 and port 4011 sockets, when proxy-DHCP runs.
+    pub dhcp: Option<(SocketAddr, SocketAddr)>,
+}
+
+/// Swaps in a new snapshot; cheap to clone and usable from any thread.
+#[derive(Clone)]
+pub struct Reloader {
+    sender: Arc<watch::Sender<Arc<Snapshot>>>,
+    reloads: Arc<AtomicU64>,
+}
+
+impl Reloader {
+    /// Makes `snapshot` the one every new request sees. Returns the reload count.
+    pub fn replace(&self, snapshot: Snapshot) -> u64 {
+        log_broken(&snapshot);
+        let files = snapshot.manifest().files.len();
+        let hosts = snapshot.manifest().hosts.len();
+        self.sender.send_replace(Arc::new(snapshot));
+        let n = self.reloads.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(target: "netboot::reload", reloads = n, files, hosts, "snapshot replaced");
+        n
+    }
+
+    pub fn current(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.sender.borrow())
+    }
+}
+
+/// The three protocol servers, running until [`Runtime::shutdown`].
+pub struct Runtime {
+    reloader: Reloader,
+    bound: Bound,
+    http: HttpServer,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Binds every socket first, so a port already in use fails start-up as a whole instead of
+    /// leaving a server that answers DHCP but cannot deliver the file it names.
+    pub async fn start(config: &ServeConfig, snapshot: Snapshot) -> io::Result<Runtime> {
+        log_broken(&snapshot);
+        let (sender, receiver) = watch::channel(Arc::new(snapshot));
+        let ip = config.address;
+
+        let http = HttpServer::start(
+            &HttpConfig {
+                bind: SocketAddrV4::new(ip, config.http_port).into(),
+                workers: config.http_workers,
+            },
+            receiver.clone(),
+        )?;
+        let http_addr = http
+            .local_addr()
+            .unwrap_or_else(|| SocketAddrV4::new(ip, config.http_port).into());
+
+        let tftp = TftpServer::bind(
+            &TftpConfig {
+                bind: SocketAddrV4::new(ip, config.tftp_port).into(),
+                ..TftpConfig::default()
+            },
+            receiver.clone(),
+        )
+        .await?;
+        let tftp_addr = tftp.local_addr()?;
+
+        let mut tasks = vec![tokio::spawn(tftp.run())];
+        let mut dhcp_addrs = None;
+        if config.dhcp {
+            let dhcp = DhcpServer::bind(
+                &DhcpConfig {
+                    server_addr: ip,
+                    http_port: http_addr.port(),
+                    interface: config.interface.clone(),
+                    dhcp_port: config.dhcp_port,
+                    pxe_port: config.pxe_port,
+                },
+                receiver.clone(),
+            )
+            .await
+            .map_err(|e| {
+                context(
+                    e,
+                    format!(
+                        "cannot listen for proxy-DHCP on ports {} and {}",
+                        config.dhcp_port, config.pxe_port
+                    ),
+                )
+            })?;
+            dhcp_addrs = Some(dhcp.local_addrs());
+            tasks.push(tokio::spawn(dhcp.run()));
+        }
+
+        Ok(Runtime {
+            reloader: Reloader {
+                sender: Arc::new(sender),
+                reloads: Arc::new(AtomicU64::new(0)),
+            },
+            bound: Bound {
+                http: http_addr,
+                tftp: tftp_addr,
+                dhcp: dhcp_addrs,
+            },
+            http,
+            tasks,
+        })
+    }
+
+    pub fn bound(&self) -> Bound {
+        self.bound
+    }
+
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// Stops answering. Transfers in flight on TFTP are abandoned (clients retry); HTTP
+    /// workers finish the response they are writing.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let http = self.http;
+        let _ = tokio::task::spawn_blocking(move || http.shutdown()).await;
+    }
+}
+
+fn log_broken(snapshot: &Snapshot) {
+    for (route, reason) in snapshot.broken() {
+        tracing::error!(target: "netboot::reload", route = %route, %reason, "route out of service");
+    }
+}
+
+fn context(e: io::Error, what: String) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
