@@ -17,23 +17,44 @@ pub fn unique_stem() -> (String, u32) {
     (format!("{PREFIX}{}x{n}", std::process::id()), n)
 }
 
-/// Deletes namespaces left by test processes that no longer run (killed by a timeout, say).
+/// Deletes namespaces and work dirs left by test processes that no longer run (killed by a
+/// timeout, say), with whatever still runs in those namespaces.
 fn remove_stale() {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else {
-        return;
+    for name in names_in("/run/netns")
+        .into_iter()
+        .filter(|n| of_dead_process(n))
+    {
+        kill_all_in(&name);
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+    }
+    let tmp = std::env::temp_dir();
+    for name in names_in(&tmp).into_iter().filter(|n| of_dead_process(n)) {
+        let _ = std::fs::remove_dir_all(tmp.join(name));
+    }
+}
+
+fn names_in(dir: impl AsRef<std::path::Path>) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `name` is `nbt<pid>x…` for a process that has ended.
+fn of_dead_process(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(PREFIX) else {
+        return false;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let Some(pid) = rest.split('x').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            kill_all_in(&name);
-            let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        }
+    let Some((pid, _)) = rest.split_once('x') else {
+        return false;
+    };
+    match pid.parse::<u32>() {
+        Ok(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
     }
 }
 
