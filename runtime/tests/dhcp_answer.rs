@@ -144,7 +144,11 @@ fn http_boot_gets_a_url_and_httpclient_back() {
         assert_eq!(opt_bytes(&m, 67).unwrap(), url.as_bytes());
         assert_eq!(opt_bytes(&m, 43), None);
         assert_eq!(opt_bytes(&m, 66), None, "no TFTP server for an HTTP answer");
-        assert_eq!(m.siaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(
+            m.siaddr(),
+            SERVER.addr,
+            "iPXE wants next-server to take the offer whole"
+        );
     }
 }
 

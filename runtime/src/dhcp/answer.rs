@@ -180,8 +180,10 @@ fn encode(
     if let Some(vendor) = vendor_options(request, client) {
         opts.insert(DhcpOption::VendorExtensions(vendor));
     }
+    // next-server is set even for HTTP answers: iPXE takes an offer with siaddr and a boot
+    // file as complete and boots at once, instead of asking again on 4011.
+    msg.set_siaddr(server.addr);
     if protocol == Protocol::Tftp {
-        msg.set_siaddr(server.addr);
         msg.set_sname_str(server.addr.to_string());
         opts.insert(DhcpOption::TFTPServerName(
             server.addr.to_string().into_bytes(),
