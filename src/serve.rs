@@ -77,8 +77,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut origin = Origin::from_args(&args)?;
+    // An interface on the command line brings its own address: the fleet's `address` is for
+    // the fleet's own interface, and scripts must name the address we really answer on.
+    if let (None, Some(interface)) = (args.address, &args.interface) {
+        let address =
+            netboot_runtime::address::resolve(None, Some(interface)).map_err(|e| e.to_string())?;
+        origin.pin_address(address);
+    }
     let (snapshot, inputs) = origin.load()?;
-    let config = settle(&args, &snapshot.manifest().server)?;
+    let config = settle(&args, origin.pinned_address(), &snapshot.manifest().server)?;
     // Later compiles must name the address we actually answer on.
     origin.pin_address(config.address);
     let (snapshot, inputs) = if origin.needs_recompile(&snapshot, config.address) {
@@ -158,6 +165,13 @@ impl Origin {
                 let compiled = netboot_compiler::compile(path, overrides)
                     .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
                 let base = path.parent().unwrap_or(Path::new("."));
+                for warning in &compiled.warnings {
+                    let record = warning.to_record();
+                    tracing::warn!(
+                        code = %record.code, line = record.line, column = record.column,
+                        "{}: {}", path.display(), record.message
+                    );
+                }
                 let mut inputs = compiled.inputs.clone();
                 inputs.insert(path.clone());
                 let snapshot =
@@ -170,6 +184,13 @@ impl Origin {
                 inputs.insert(path.clone());
                 Ok((snapshot, inputs))
             }
+        }
+    }
+
+    fn pinned_address(&self) -> Option<Ipv4Addr> {
+        match self {
+            Origin::Fleet { overrides, .. } => overrides.address,
+            Origin::Manifest(_) => None,
         }
     }
 
@@ -186,11 +207,17 @@ impl Origin {
 }
 
 /// Flags over the manifest's server block, with the address checked against the interface.
-fn settle(args: &ServeArgs, server: &Server) -> Result<ServeConfig, String> {
+fn settle(
+    args: &ServeArgs,
+    pinned: Option<Ipv4Addr>,
+    server: &Server,
+) -> Result<ServeConfig, String> {
     let interface = args.interface.clone().or_else(|| server.interface.clone());
-    let address =
-        netboot_runtime::address::resolve(args.address.or(server.address), interface.as_deref())
-            .map_err(|e| e.to_string())?;
+    let address = netboot_runtime::address::resolve(
+        args.address.or(pinned).or(server.address),
+        interface.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
     let dhcp = !args.no_dhcp && server.dhcp == DhcpMode::Proxy;
     if dhcp && interface.is_none() {
         tracing::warn!(

@@ -1,0 +1,142 @@
+//! `netboot serve` as an operator runs it, on loopback and unprivileged ports: a fleet edit is
+//! live within a second, a broken edit keeps the last good fleet serving, the fix after it is
+//! live, and a frozen build is served from its manifest.
+
+mod serve_support;
+
+use std::time::Duration;
+
+use serve_support::{Fleet, Served};
+
+const FLEET: &str = r#"
+loaders { bios "loaders/undionly.kpxe" }
+artifact "kernel" path="files/kernel"
+artifact "initrd" path="files/initrd"
+profile "install" {
+    kernel "kernel"
+    initrd "initrd"
+    cmdline "console=ttyS0 marker=one"
+}
+host "node1" mac="52:54:00:00:00:11" profile="install"
+default profile="install"
+"#;
+
+#[test]
+fn an_edit_is_live_within_a_second() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    let script = server.http_text("hosts/52-54-00-00-00-11.ipxe");
+    assert!(script.contains("marker=one"), "{script}");
+
+    fleet.write(&FLEET.replace("marker=one", "marker=two"));
+    let script = server.wait_for_http_text(
+        "hosts/52-54-00-00-00-11.ipxe",
+        |s| s.contains("marker=two"),
+        Duration::from_secs(1),
+    );
+    assert!(!script.contains("marker=one"));
+    assert!(
+        server.log().contains("snapshot replaced"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn an_artifact_edit_is_live_too() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    fleet.write_file("files/kernel", b"kernel version two\n");
+    server.wait_for_http_text(
+        "artifacts/kernel",
+        |s| s == "kernel version two\n",
+        Duration::from_secs(1),
+    );
+    assert_eq!(server.tftp_bytes("undionly.kpxe"), b"stand-in loader\n");
+}
+
+#[test]
+fn a_broken_edit_keeps_the_last_good_fleet_and_the_fix_is_live() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+
+    // An undefined profile: a compile error, not a half-applied fleet.
+    fleet.write(&FLEET.replace(
+        r#"profile="install"
+default"#,
+        r#"profile="instal"
+default"#,
+    ));
+    server.wait_for_log("reload failed", Duration::from_secs(3));
+    let log = server.log();
+    assert!(
+        log.contains("no profile is named `instal`") && log.contains("fleet::unknown-profile"),
+        "the full diagnostic is logged:\n{log}"
+    );
+    let script = server.http_text("hosts/52-54-00-00-00-11.ipxe");
+    assert!(
+        script.contains("marker=one"),
+        "old fleet still served: {script}"
+    );
+
+    fleet.write(&FLEET.replace("marker=one", "marker=fixed"));
+    server.wait_for_http_text(
+        "hosts/52-54-00-00-00-11.ipxe",
+        |s| s.contains("marker=fixed"),
+        Duration::from_secs(1),
+    );
+}
+
+#[test]
+fn nothing_outside_the_manifest_is_served() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    for path in [
+        "fleet.kdl",
+        "files/kernel",
+        "../fleet.kdl",
+        "artifacts/../fleet.kdl",
+        "%2e%2e/fleet.kdl",
+        "/etc/passwd",
+    ] {
+        assert_eq!(server.http_status(path), 404, "{path}");
+    }
+    assert!(server.tftp_fails("fleet.kdl"));
+    assert!(server.tftp_fails("../fleet.kdl"));
+}
+
+#[test]
+fn a_frozen_build_is_served_from_its_manifest() {
+    let fleet = Fleet::new(FLEET);
+    let out = fleet.build();
+    let server = Served::manifest(&out.join("manifest.json"));
+    let script = server.http_text("hosts/52-54-00-00-00-11.ipxe");
+    assert!(script.contains("marker=one"), "{script}");
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+    assert_eq!(
+        server.tftp_bytes("boot.ipxe"),
+        server.http_bytes("boot.ipxe")
+    );
+}
+
+#[test]
+fn a_frozen_build_takes_a_tampered_artifact_out_of_service() {
+    let fleet = Fleet::new(FLEET);
+    let out = fleet.build();
+    // Same size, different bytes: only the sha256 can tell.
+    fleet.write_file("files/initrd", b"initrd v2\n");
+    let server = Served::manifest(&out.join("manifest.json"));
+    assert_eq!(server.http_status("artifacts/initrd"), 404);
+    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    assert!(server.log().contains("out of service"), "{}", server.log());
+}
+
+#[test]
+fn a_broken_fleet_at_start_is_refused_with_its_diagnostic() {
+    let fleet = Fleet::new(&FLEET.replace("52:54:00:00:00:11", "52:54:00:00:00"));
+    let (status, log) = Served::fleet_fails(&fleet);
+    assert!(!status.success());
+    assert!(log.contains("fleet::bad-mac"), "{log}");
+    assert!(log.contains("52:54:00:00:00"), "{log}");
+}

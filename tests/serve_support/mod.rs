@@ -1,0 +1,243 @@
+//! Runs `netboot serve` on loopback for tests and talks to it with curl.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A fleet in a temporary directory with small stand-in files.
+pub struct Fleet {
+    dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    pub fn new(text: &str) -> Fleet {
+        let fleet = Fleet {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fleet.write_file("loaders/undionly.kpxe", b"stand-in loader\n");
+        fleet.write_file("files/kernel", b"kernel v1\n");
+        fleet.write_file("files/initrd", b"initrd v1\n");
+        fleet.write(text);
+        fleet
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("fleet.kdl")
+    }
+
+    /// Saves the fleet the way editors do: a temporary file renamed over the original.
+    pub fn write(&self, text: &str) {
+        let tmp = self.dir.path().join(".fleet.kdl.swp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.path()).unwrap();
+    }
+
+    pub fn write_file(&self, relative: &str, bytes: &[u8]) {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let tmp = path.with_extension("tmp-write");
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    /// `netboot build` into `out/` beside the fleet.
+    pub fn build(&self) -> PathBuf {
+        let out = self.dir.path().join("out");
+        let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
+            .arg("build")
+            .arg(self.path())
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "build failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    }
+}
+
+/// A running `netboot serve`, killed on drop.
+pub struct Served {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    pub http: u16,
+    pub tftp: u16,
+}
+
+impl Served {
+    pub fn fleet(fleet: &Fleet) -> Served {
+        Served::start(&[fleet.path().to_str().unwrap()])
+    }
+
+    pub fn manifest(manifest: &Path) -> Served {
+        Served::start(&["--manifest", manifest.to_str().unwrap()])
+    }
+
+    /// Starts a server that is expected to refuse the fleet; returns its exit status and log.
+    pub fn fleet_fails(fleet: &Fleet) -> (ExitStatus, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
+            .args(["serve", "--address", "127.0.0.1", "--no-dhcp"])
+            .args(["--http-port", "0", "--tftp-port", "0"])
+            .arg(fleet.path())
+            .output()
+            .unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn start(source: &[&str]) -> Served {
+        let (http, tftp) = (free_tcp_port(), free_udp_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netboot"))
+            .arg("serve")
+            .args(source)
+            .args(["--address", "127.0.0.1", "--no-dhcp"])
+            .args(["--http-port", &http.to_string()])
+            .args(["--tftp-port", &tftp.to_string()])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let served = Served {
+            child,
+            log,
+            http,
+            tftp,
+        };
+        served.wait_for_log("serving", Duration::from_secs(10));
+        served
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) {
+        let started = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                started.elapsed() < limit,
+                "no `{needle}` in the server log within {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn curl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("curl")
+            .args(["--silent", "--max-time", "5"])
+            .args(args)
+            .output()
+            .expect("curl is installed")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.http)
+    }
+
+    pub fn http_status(&self, path: &str) -> u16 {
+        let out = self.curl(&[
+            "--path-as-is",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &self.url(path),
+        ]);
+        String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+    }
+
+    pub fn http_bytes(&self, path: &str) -> Vec<u8> {
+        let out = self.curl(&["--fail", &self.url(path)]);
+        assert!(out.status.success(), "GET {path} failed:\n{}", self.log());
+        out.stdout
+    }
+
+    pub fn http_text(&self, path: &str) -> String {
+        String::from_utf8(self.http_bytes(path)).unwrap()
+    }
+
+    /// Polls until `ok` holds for the body at `path`; panics after `limit`.
+    pub fn wait_for_http_text(
+        &self,
+        path: &str,
+        ok: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> String {
+        let started = Instant::now();
+        loop {
+            let text = String::from_utf8_lossy(&self.http_bytes(path)).into_owned();
+            if ok(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{path} did not change within {limit:?}; last body:\n{text}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn tftp_bytes(&self, path: &str) -> Vec<u8> {
+        let out = self.curl(&[&format!("tftp://127.0.0.1:{}/{path}", self.tftp)]);
+        assert!(out.status.success(), "TFTP {path} failed:\n{}", self.log());
+        out.stdout
+    }
+
+    pub fn tftp_fails(&self, path: &str) -> bool {
+        !self
+            .curl(&[&format!("tftp://127.0.0.1:{}/{path}", self.tftp)])
+            .status
+            .success()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
