@@ -108,6 +108,23 @@ pub fn url_problem(s: &str) -> Option<&'static str> {
 }
 
 impl Decoder<'_> {
+    /// Where an entry's value is written: for `key=value`, just the value.
+    fn value_span(&self, entry: &KdlEntry) -> Span {
+        let full: Span = entry.span().into();
+        let Some(key) = entry.name() else { return full };
+        let key: Span = key.span().into();
+        let bytes = self.src.text.as_bytes();
+        let end = (full.offset + full.len).min(bytes.len());
+        let mut i = key.offset + key.len;
+        while i < end && (bytes[i].is_ascii_whitespace() || bytes[i] == b'=') {
+            i += 1;
+        }
+        if i >= end {
+            return full;
+        }
+        Span::new(i, end - i)
+    }
+
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d.in_source(&self.src));
     }
@@ -140,15 +157,17 @@ impl Decoder<'_> {
     }
 
     /// Reports unknown and repeated properties and surplus positional values.
-    fn check_entries(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) {
+    fn check_entries(&mut self, node: &KdlNode, max_args: usize, props: &[&str]) -> bool {
         let mut seen: Vec<(&str, Span)> = Vec::new();
         let mut args = 0;
+        let mut unknown = false;
         for entry in node.entries() {
             match entry.name() {
                 Some(key) => {
                     let k = key.value();
                     let span: Span = key.span().into();
                     if !props.contains(&k) {
+                        unknown = true;
                         let help = if props.is_empty() {
                             format!("`{}` takes no properties", node.name().value())
                         } else {
@@ -195,15 +214,21 @@ impl Decoder<'_> {
                 }
             }
         }
+        unknown
     }
 
     fn no_children(&mut self, node: &KdlNode) {
         if let Some(doc) = node.children() {
             if !doc.nodes().is_empty() {
+                let inner: Span = doc.span().into();
+                // The children span starts inside the braces; point at the `{` itself.
+                let brace = self.src.text[..inner.offset.min(self.src.text.len())]
+                    .rfind('{')
+                    .unwrap_or(inner.offset);
                 self.error(
                     "fleet::unexpected-children",
                     format!("`{}` takes no children", node.name().value()),
-                    doc.span().into(),
+                    Span::new(brace, 1),
                     "unexpected block",
                     "remove the `{ … }` block".into(),
                 );
@@ -213,13 +238,13 @@ impl Decoder<'_> {
 
     fn string_entry(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
         match entry.value() {
-            KdlValue::String(s) => Some(Spanned::new(s.clone(), entry.span().into())),
+            KdlValue::String(s) => Some(Spanned::new(s.clone(), self.value_span(entry))),
             other => {
                 let found = type_name(other);
                 self.error(
                     "fleet::wrong-type",
                     format!("{what} must be a string, found {found}"),
-                    entry.span().into(),
+                    self.value_span(entry),
                     "expected a string",
                     "put the value in double quotes".into(),
                 );
@@ -230,13 +255,13 @@ impl Decoder<'_> {
 
     fn int_entry(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<i128>> {
         match entry.value() {
-            KdlValue::Integer(i) => Some(Spanned::new(*i, entry.span().into())),
+            KdlValue::Integer(i) => Some(Spanned::new(*i, self.value_span(entry))),
             other => {
                 let found = type_name(other);
                 self.error(
                     "fleet::wrong-type",
                     format!("{what} must be a whole number, found {found}"),
-                    entry.span().into(),
+                    self.value_span(entry),
                     "expected a number",
                     "write the number without quotes, e.g. `8080`".into(),
                 );
@@ -572,10 +597,12 @@ impl Decoder<'_> {
         let mut only = None;
         let mut files: Vec<FileDecl> = Vec::new();
         let mut seen = Vec::new();
+        let mut misspelt = false;
         for child in children(node) {
             let key = child.name().value();
             if !PROFILE_CHILDREN.contains(&key) {
                 self.unknown_node(child, PROFILE_CHILDREN, "in a profile");
+                misspelt = true;
                 continue;
             }
             let repeatable = matches!(key, "initrd" | "file");
@@ -766,6 +793,7 @@ impl Decoder<'_> {
             }
             Some("wimboot") => wimboot,
             Some("sanboot") => sanboot.map(Method::Sanboot),
+            _ if misspelt => None,
             _ => {
                 self.error(
                     "fleet::no-boot-method",
@@ -1031,7 +1059,7 @@ impl Decoder<'_> {
         group: Option<usize>,
         group_has_target: bool,
     ) -> Option<HostDecl> {
-        self.check_entries(node, 1, &["mac", "profile", "menu", "cmdline-append"]);
+        let misspelt = self.check_entries(node, 1, &["mac", "profile", "menu", "cmdline-append"]);
         self.no_children(node);
         let name = self.name_arg(node, "host")?;
         let mac = match self.string_prop(node, "mac") {
@@ -1049,10 +1077,12 @@ impl Decoder<'_> {
                 }
             },
             None => {
-                if !node
-                    .entries()
-                    .iter()
-                    .any(|e| e.name().is_some_and(|n| n.value() == "mac"))
+                // A misspelt property is most likely the MAC: that error says enough.
+                if !misspelt
+                    && !node
+                        .entries()
+                        .iter()
+                        .any(|e| e.name().is_some_and(|n| n.value() == "mac"))
                 {
                     self.error(
                         "fleet::missing-value",
@@ -1070,6 +1100,7 @@ impl Decoder<'_> {
         };
         let target = self.target(node);
         if target.is_none()
+            && !misspelt
             && !group_has_target
             && !node.entries().iter().any(|e| {
                 e.name()

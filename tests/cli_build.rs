@@ -1,0 +1,316 @@
+//! `netboot build` end to end: every example's output against its golden copy in
+//! tests/golden/<example>/, byte-identical rebuilds, output the runtime loads, and exit codes.
+//!
+//! Regenerate the golden files after an intended change with
+//! `UPDATE_GOLDEN=1 cargo test --test cli_build`, then review the diff.
+//!
+//! The examples name Debian's loaders (/usr/lib/ipxe/…); the test copies each example and
+//! points them at stand-in loaders inside the copy, so it does not depend on the `ipxe`
+//! package being installed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use netboot_manifest::Protocol;
+use netboot_runtime::Snapshot;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn netboot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(args)
+        .output()
+        .expect("run netboot")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "build" {
+            continue; // a local `netboot build` of the example
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A copy of `examples/<name>` whose Debian loader paths point at stand-ins in the copy.
+fn example_copy(name: &str, into: &Path) -> PathBuf {
+    let dir = into.join(name);
+    copy_dir(&root().join("examples").join(name), &dir);
+    let fleet = dir.join("fleet.kdl");
+    let text = fs::read_to_string(&fleet).unwrap();
+    fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", "\"debian-ipxe/")).unwrap();
+    fs::create_dir_all(dir.join("debian-ipxe")).unwrap();
+    for loader in ["undionly.kpxe", "ipxe.efi"] {
+        fs::write(
+            dir.join("debian-ipxe").join(loader),
+            format!("stand-in for /usr/lib/ipxe/{loader}\n"),
+        )
+        .unwrap();
+    }
+    fleet
+}
+
+fn examples() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("fleet.kdl").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every file under `dir`, by path relative to it with `/` separators.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+fn build(fleet: &Path, out: &Path) {
+    let o = netboot(&[
+        "build",
+        fleet.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "build of {} failed:\n{}",
+        fleet.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn there_are_at_least_three_examples() {
+    let names = examples();
+    assert!(names.len() >= 3, "examples: {names:?}");
+}
+
+#[test]
+fn examples_match_their_golden_output() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mismatches = Vec::new();
+    for name in examples() {
+        let fleet = example_copy(&name, tmp.path());
+        let out = tmp.path().join(format!("{name}-out"));
+        build(&fleet, &out);
+        let got = tree(&out);
+        let golden_dir = root().join("tests/golden").join(&name);
+        if update {
+            let _ = fs::remove_dir_all(&golden_dir);
+            for (rel, bytes) in &got {
+                let path = golden_dir.join(rel);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, bytes).unwrap();
+            }
+            continue;
+        }
+        let want = tree(&golden_dir);
+        let names_got: Vec<&String> = got.keys().collect();
+        let names_want: Vec<&String> = want.keys().collect();
+        if names_got != names_want {
+            mismatches.push(format!(
+                "{name}: files differ\n  got:  {names_got:?}\n  want: {names_want:?}"
+            ));
+            continue;
+        }
+        for (rel, bytes) in &got {
+            if want.get(rel) != Some(bytes) {
+                mismatches.push(format!(
+                    "{name}/{rel} differs from tests/golden:\n--- got ---\n{}",
+                    String::from_utf8_lossy(bytes)
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{}\n\nIf the change is intended: UPDATE_GOLDEN=1 cargo test --test cli_build, and review the diff.",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn rebuilding_gives_identical_bytes_and_replaces_the_old_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build(&fleet, &a);
+    build(&fleet, &b);
+    assert_eq!(tree(&a), tree(&b));
+    // A stray file in an earlier build does not survive a rebuild (the directory is replaced).
+    fs::write(a.join("stray.txt"), "old").unwrap();
+    build(&fleet, &a);
+    assert!(!a.join("stray.txt").exists());
+    assert_eq!(tree(&a), tree(&b));
+    // No temporary directories are left beside it.
+    let leftovers: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn the_runtime_loads_every_example_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in examples() {
+        let fleet = example_copy(&name, tmp.path());
+        let out = tmp.path().join("out").join(&name);
+        build(&fleet, &out);
+        let snap = Snapshot::load(&out.join("manifest.json")).expect("load manifest");
+        assert!(snap.broken().is_empty(), "{name}: {:?}", snap.broken());
+        let m = snap.manifest();
+        let entry = m
+            .dhcp
+            .get(&netboot_manifest::ClientKind::Ipxe)
+            .expect("ipxe answer");
+        assert_eq!(entry.path, "boot.ipxe");
+        assert!(snap.open("boot.ipxe", Protocol::Http).is_some());
+        assert!(snap.open("boot.ipxe", Protocol::Tftp).is_some());
+        for (mac, host) in &m.hosts {
+            assert!(
+                snap.open(&host.script, Protocol::Http).is_some(),
+                "{name}: {mac} script"
+            );
+        }
+        for (kind, answer) in &m.dhcp {
+            assert!(
+                snap.open(&answer.path, answer.protocol).is_some(),
+                "{name}: {kind} loader"
+            );
+        }
+    }
+}
+
+#[test]
+fn in_memory_compile_matches_the_written_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("installer", tmp.path());
+    let compiled = netboot_compiler::compile(&fleet, &Default::default()).expect("compiles");
+    let snap = Snapshot::from_compiled(
+        compiled.manifest.clone(),
+        &compiled.generated,
+        fleet.parent().unwrap(),
+    );
+    assert!(snap.broken().is_empty(), "{:?}", snap.broken());
+    assert!(compiled.inputs.iter().all(|p| p.is_absolute()));
+    assert!(compiled
+        .inputs
+        .contains(&std::path::absolute(&fleet).unwrap()));
+    assert!(compiled
+        .inputs
+        .iter()
+        .any(|p| p.ends_with("templates/preseed.cfg")));
+    let out = tmp.path().join("out");
+    netboot_compiler::write_output(&compiled, &fleet, &out).unwrap();
+    let on_disk = tree(&out);
+    for (file, bytes) in &compiled.generated {
+        assert_eq!(on_disk.get(file), Some(bytes), "{file}");
+    }
+}
+
+#[test]
+fn address_override_reaches_the_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("installer", tmp.path());
+    let out = tmp.path().join("out");
+    let o = netboot(&[
+        "build",
+        fleet.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--address",
+        "10.9.8.7",
+        "--http-port",
+        "8081",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = fs::read_to_string(out.join("hosts/52-54-00-20-00-01.ipxe")).unwrap();
+    assert!(
+        script.contains("url=http://10.9.8.7:8081/m/web1/preseed.cfg"),
+        "{script}"
+    );
+}
+
+#[test]
+fn default_output_is_build_next_to_the_fleet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("multi-arch", tmp.path());
+    let o = netboot(&["build", fleet.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest = fleet.parent().unwrap().join("build/manifest.json");
+    let text = fs::read_to_string(manifest).unwrap();
+    assert!(text.contains("\"artifact_root\": \"..\""), "{text}");
+}
+
+#[test]
+fn build_refuses_to_replace_a_directory_that_is_not_a_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let precious = tmp.path().join("precious");
+    fs::create_dir_all(&precious).unwrap();
+    fs::write(precious.join("notes.txt"), "keep me").unwrap();
+    let o = netboot(&[
+        "build",
+        fleet.to_str().unwrap(),
+        "-o",
+        precious.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replace"));
+    assert_eq!(
+        fs::read_to_string(precious.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn build_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = netboot(&["build", tmp.path().join("nope.kdl").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let bad = tmp.path().join("bad.kdl");
+    fs::write(&bad, "hots \"x\" mac=\"52:54:00:00:00:01\"\n").unwrap();
+    let out = tmp.path().join("out");
+    let o = netboot(&["build", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fleet::unknown-node"));
+    assert!(!out.exists(), "a failed build writes nothing");
+    let usage = netboot(&["build"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
