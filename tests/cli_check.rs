@@ -1,0 +1,244 @@
+//! `netboot check`: the negative suite (tests/broken/*.kdl, one check each) and the CLI's
+//! exit codes and JSON output.
+//!
+//! Each broken fleet starts with `// expect: CODE at LINE:COLUMN`: checking it must report a
+//! diagnostic with that code whose primary label starts there, and every error it reports
+//! must have that code (one problem per fleet, so a check firing by accident shows up).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use netboot_compiler::{compile, Diagnostic, ServerOverrides};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn netboot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(args)
+        .output()
+        .expect("run netboot")
+}
+
+struct Expect {
+    code: String,
+    line: usize,
+    column: usize,
+}
+
+fn expectation(path: &Path) -> Expect {
+    let text = fs::read_to_string(path).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("// expect: "))
+        .unwrap_or_else(|| panic!("{} has no `// expect:` line", path.display()));
+    let mut words = line.split_whitespace();
+    let code = words.next().unwrap().to_string();
+    assert_eq!(words.next(), Some("at"), "{}", path.display());
+    let (l, c) = words.next().unwrap().split_once(':').unwrap();
+    Expect {
+        code,
+        line: l.parse().unwrap(),
+        column: c.parse().unwrap(),
+    }
+}
+
+fn broken_fleets() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(root().join("tests/broken"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn describe(d: &[Diagnostic]) -> String {
+    d.iter()
+        .map(|d| {
+            let (l, c) = d.line_col().unwrap_or((0, 0));
+            format!("  {} at {l}:{c}: {}", d.code, d.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_broken_fleet_reports_its_code_line_and_column() {
+    let fleets = broken_fleets();
+    assert!(fleets.len() >= 40, "only {} broken fleets", fleets.len());
+    let mut failures = Vec::new();
+    let mut codes = std::collections::BTreeSet::new();
+    for path in &fleets {
+        let want = expectation(path);
+        codes.insert(want.code.clone());
+        let diagnostics = match compile(path, &ServerOverrides::default()) {
+            Ok(c) => c.warnings,
+            Err(f) => f.diagnostics().to_vec(),
+        };
+        let hit = diagnostics
+            .iter()
+            .any(|d| d.code == want.code && d.line_col() == Some((want.line, want.column)));
+        let stray: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.code != want.code)
+            .collect();
+        if !hit || !stray.is_empty() {
+            failures.push(format!(
+                "{}: want {} at {}:{}, got\n{}",
+                path.file_name().unwrap().to_string_lossy(),
+                want.code,
+                want.line,
+                want.column,
+                describe(&diagnostics)
+            ));
+        }
+        for d in &diagnostics {
+            assert!(
+                d.help.is_some(),
+                "{}: {} has no help",
+                path.display(),
+                d.code
+            );
+            assert!(
+                !d.labels.is_empty(),
+                "{}: {} has no label",
+                path.display(),
+                d.code
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        codes.len() >= 35,
+        "only {} distinct codes covered",
+        codes.len()
+    );
+}
+
+#[test]
+fn all_errors_are_reported_in_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = tmp.path().join("fleet.kdl");
+    fs::write(
+        &fleet,
+        r#"profile "p" { exit }
+host "a" mac="52:54:00:00:00:0x" profile="p"
+host "b" mac="52:54:00:00:00:02" profile="q"
+hots "c"
+"#,
+    )
+    .unwrap();
+    let f = compile(&fleet, &ServerOverrides::default()).unwrap_err();
+    let codes: Vec<&str> = f.diagnostics().iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "fleet::bad-mac",
+            "fleet::unknown-profile",
+            "fleet::unknown-node"
+        ]
+    );
+    // The Display form is the graphical report, without colour codes.
+    let text = f.to_string();
+    assert!(text.contains("fleet::unknown-node"), "{text}");
+    assert!(text.contains("did you mean `host`?"), "{text}");
+    assert!(text.contains("fleet.kdl:4:1"), "{text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in {text}");
+    assert!(text.ends_with("3 errors found"), "{text}");
+}
+
+#[test]
+fn duplicates_label_both_places() {
+    let path = root().join("tests/broken/duplicate-mac.kdl");
+    let f = compile(&path, &ServerOverrides::default()).unwrap_err();
+    let d = &f.diagnostics()[0];
+    assert_eq!(d.labels.len(), 2);
+    let src = d.source.as_ref().unwrap();
+    let lines: Vec<usize> = d
+        .labels
+        .iter()
+        .map(|l| src.line_col(l.span.offset).0)
+        .collect();
+    assert_eq!(lines, [5, 4]);
+}
+
+#[test]
+fn check_exit_codes() {
+    let ok = netboot(&[
+        "check",
+        root()
+            .join("examples/installer/fleet.kdl")
+            .to_str()
+            .unwrap(),
+    ]);
+    // The examples name Debian's loaders; without the ipxe package installed they are missing.
+    if Path::new("/usr/lib/ipxe/ipxe.efi").exists()
+        && Path::new("/usr/lib/ipxe/undionly.kpxe").exists()
+    {
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    }
+    let bad = netboot(&[
+        "check",
+        root().join("tests/broken/bad-mac.kdl").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("fleet::bad-mac") && stderr.contains("help:"),
+        "{stderr}"
+    );
+    let missing = netboot(&["check", "/nonexistent/fleet.kdl"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = netboot(&["check", "--format", "yaml", "x.kdl"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let path = root().join("tests/broken/unused-profile.kdl");
+    let p = path.to_str().unwrap();
+    assert_eq!(netboot(&["check", p]).status.code(), Some(0));
+    assert_eq!(
+        netboot(&["check", p, "--deny-warnings"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn json_output_has_position_code_message_and_help() {
+    let path = root().join("tests/broken/unknown-profile.kdl");
+    let o = netboot(&["check", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"], 1);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .expect("an error");
+    assert_eq!(d["code"], "fleet::unknown-profile");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["line"], 4);
+    assert_eq!(d["column"], 42);
+    assert_eq!(d["file"], path.to_str().unwrap());
+    assert_eq!(d["help"], "did you mean `debian`?");
+    assert!(d["message"].as_str().unwrap().contains("debain"));
+
+    let clean = root().join("tests/broken/unused-menu.kdl");
+    let o = netboot(&["check", "--format", "json", clean.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["warnings"], 1);
+    assert_eq!(v["diagnostics"][0]["severity"], "warning");
+}
