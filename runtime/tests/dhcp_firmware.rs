@@ -168,7 +168,7 @@ impl Lab {
                 args.push("-device".into());
                 args.push(format!("virtio-net-pci,netdev=n0,mac={mac},bootindex=1"));
             }
-            Firmware::OvmfOwnPxe => {
+            Firmware::OvmfOwnPxe | Firmware::OvmfIpxe => {
                 let vars = self.dir.path().join("vars.fd");
                 std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
                 args.extend(
@@ -183,7 +183,10 @@ impl Lab {
                 args.push("-drive".into());
                 args.push(format!("if=pflash,format=raw,file={}", vars.display()));
                 args.push("-device".into());
-                args.push(format!("virtio-net-pci,netdev=n0,mac={mac},romfile="));
+                args.push(match firmware {
+                    Firmware::OvmfOwnPxe => format!("virtio-net-pci,netdev=n0,mac={mac},romfile="),
+                    _ => format!("virtio-net-pci,netdev=n0,mac={mac}"),
+                });
             }
         }
         let lan = self.lan.clone();
@@ -232,6 +235,16 @@ enum Firmware {
     SeaBiosIpxe,
     /// OVMF's own PXE client (the NIC's option ROM disabled).
     OvmfOwnPxe,
+    /// OVMF running the NIC's iPXE option ROM.
+    OvmfIpxe,
+}
+
+/// Runs a test body on a thread of its own: the body moves its thread into a namespace, which
+/// must not leak into whatever thread the test harness reuses.
+fn isolated(body: impl FnOnce() + Send + 'static) {
+    if let Err(panic) = std::thread::spawn(body).join() {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// Runs our proxy on the bridge (sockets opened on this namespaced thread) until `wait`
@@ -305,38 +318,64 @@ fn wait_for_http_get(listener: &TcpListener, deadline: Instant) -> Option<String
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]
 fn ovmf_pxe_follows_the_proxy_to_tftp() {
-    let mut lab = Lab::new("ovmf");
-    lab.start_plain_dhcp();
-    lab.start_capture("ovmf-pxe");
-    lab.enter_lan();
-    let tftp = UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69))).unwrap();
-    lab.start_qemu(Firmware::OvmfOwnPxe, "52:54:00:12:34:57");
-    let asked = with_proxy(move || wait_for_tftp_rrq(&tftp, Instant::now() + BOOT_DEADLINE));
-    assert_eq!(
-        asked.as_deref(),
-        Some("ipxe.efi"),
-        "OVMF did not ask for ipxe.efi.\ndnsmasq:\n{}\nserial:\n{}",
-        lab.log("dnsmasq.log"),
-        lab.log("serial.log")
-    );
+    isolated(|| {
+        let mut lab = Lab::new("ovmf");
+        lab.start_plain_dhcp();
+        lab.start_capture("ovmf-pxe");
+        lab.enter_lan();
+        let tftp = UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69))).unwrap();
+        lab.start_qemu(Firmware::OvmfOwnPxe, "52:54:00:12:34:57");
+        let asked = with_proxy(move || wait_for_tftp_rrq(&tftp, Instant::now() + BOOT_DEADLINE));
+        assert_eq!(
+            asked.as_deref(),
+            Some("ipxe.efi"),
+            "OVMF did not ask for ipxe.efi.\ndnsmasq:\n{}\nserial:\n{}",
+            lab.log("dnsmasq.log"),
+            lab.log("serial.log")
+        );
+    });
 }
 
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]
 fn bios_ipxe_rom_gets_its_script_over_http() {
-    let mut lab = Lab::new("bios");
-    lab.start_plain_dhcp();
-    lab.start_capture("bios-ipxe");
-    lab.enter_lan();
-    let http = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8080))).unwrap();
-    // The host the manifest names by MAC gets its own script.
-    lab.start_qemu(Firmware::SeaBiosIpxe, "52:54:00:12:34:56");
-    let line = with_proxy(move || wait_for_http_get(&http, Instant::now() + BOOT_DEADLINE));
-    assert_eq!(
-        line.as_deref(),
-        Some("GET /hosts/52-54-00-12-34-56.ipxe HTTP/1.1"),
-        "iPXE did not fetch its script.\ndnsmasq:\n{}\nserial:\n{}",
-        lab.log("dnsmasq.log"),
-        lab.log("serial.log")
-    );
+    isolated(|| {
+        let mut lab = Lab::new("bios");
+        lab.start_plain_dhcp();
+        lab.start_capture("bios-ipxe");
+        lab.enter_lan();
+        let http = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8080))).unwrap();
+        // The host the manifest names by MAC gets its own script.
+        lab.start_qemu(Firmware::SeaBiosIpxe, "52:54:00:12:34:56");
+        let line = with_proxy(move || wait_for_http_get(&http, Instant::now() + BOOT_DEADLINE));
+        assert_eq!(
+            line.as_deref(),
+            Some("GET /hosts/52-54-00-12-34-56.ipxe HTTP/1.1"),
+            "iPXE did not fetch its script.\ndnsmasq:\n{}\nserial:\n{}",
+            lab.log("dnsmasq.log"),
+            lab.log("serial.log")
+        );
+    });
+}
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn ovmf_ipxe_rom_gets_the_entry_script_over_http() {
+    isolated(|| {
+        let mut lab = Lab::new("efiipxe");
+        lab.start_plain_dhcp();
+        lab.start_capture("ovmf-ipxe");
+        lab.enter_lan();
+        let http = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8080))).unwrap();
+        // A MAC the manifest does not name: the fleet's entry script.
+        lab.start_qemu(Firmware::OvmfIpxe, "52:54:00:12:34:58");
+        let line = with_proxy(move || wait_for_http_get(&http, Instant::now() + BOOT_DEADLINE));
+        assert_eq!(
+            line.as_deref(),
+            Some("GET /boot.ipxe HTTP/1.1"),
+            "iPXE did not fetch the entry script.\ndnsmasq:\n{}\nserial:\n{}",
+            lab.log("dnsmasq.log"),
+            lab.log("serial.log")
+        );
+    });
 }
