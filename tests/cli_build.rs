@@ -314,3 +314,60 @@ fn build_exit_codes() {
     let usage = netboot(&["build"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// The JSON Schema in schema/ names exactly the fields the manifest writes, at every level.
+#[test]
+fn manifest_schema_matches_the_manifest() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root().join("schema/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let golden: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root().join("tests/golden/homelab/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+    fn required(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    }
+    let defs = &schema["$defs"];
+    assert_eq!(required(&schema), keys(&golden));
+    assert_eq!(required(&defs["server"]), keys(&golden["server"]));
+    let host = golden["hosts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(required(&defs["host"]), keys(host));
+    let file = &golden["files"]["boot.ipxe"];
+    assert_eq!(required(&defs["fileEntry"]), keys(file));
+    let answer = golden["dhcp"].as_object().unwrap().values().next().unwrap();
+    assert_eq!(required(&defs["bootAnswer"]), keys(answer));
+    let kinds: Vec<&str> = defs["clientKind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let ours: Vec<&str> = netboot_manifest::ClientKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(kinds, ours);
+    assert_eq!(
+        schema["properties"]["format"]["const"],
+        netboot_manifest::FORMAT_VERSION
+    );
+}

@@ -1001,7 +1001,11 @@ impl Decoder<'_> {
     /// Text that lands on an iPXE command line verbatim (titles, labels): iPXE has no quoting,
     /// so a newline or a lone `||`, `&&` or `;` would end the command and start another.
     fn check_text(&mut self, text: &Spanned<String>, what: &str) {
-        if let Some(why) = unsafe_text(&text.value) {
+        // `menu TITLE` and `item --gap TEXT` would parse a leading dash as an option.
+        let dash = text.value.trim_start().starts_with('-');
+        let why = unsafe_text(&text.value)
+            .or(dash.then_some("a leading `-` (iPXE would read it as an option)"));
+        if let Some(why) = why {
             self.error(
                 "fleet::unsafe-text",
                 format!("{what} cannot contain {why}"),
