@@ -271,9 +271,24 @@ fn watch_forever(
                     target: "netboot::reload",
                     "reload failed; still serving the last good snapshot\n{message}"
                 );
+                quarantine_stale(&reloader);
             }
         }
     }
+}
+
+/// The last good snapshot keeps serving, but not an artifact someone overwrote in place:
+/// those bytes are no longer the verified ones.
+fn quarantine_stale(reloader: &Reloader) {
+    let current = reloader.current();
+    let stale = current.stale();
+    if stale.is_empty() {
+        return;
+    }
+    for (route, reason) in &stale {
+        tracing::error!(target: "netboot::reload", route = %route, %reason, "route taken out of service");
+    }
+    reloader.replace(current.without(&stale));
 }
 
 async fn wait_for_stop() {

@@ -133,6 +133,30 @@ fn a_frozen_build_takes_a_tampered_artifact_out_of_service() {
 }
 
 #[test]
+fn an_artifact_overwritten_in_place_against_its_pin_is_taken_out_of_service() {
+    let pinned = FLEET.replace(
+        r#"path="files/initrd""#,
+        &format!(
+            r#"path="files/initrd" sha256="{}""#,
+            sha256_of(b"initrd v1\n")
+        ),
+    );
+    let fleet = Fleet::new(&pinned);
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+    // Same inode, new bytes (what `cp` onto an existing file does): the pinned sha256 no
+    // longer holds, the recompile fails, and the old snapshot must not serve the new bytes.
+    fleet.overwrite_in_place("files/initrd", b"initrd v2\n");
+    server.wait_for_log("route taken out of service", Duration::from_secs(3));
+    assert_eq!(server.http_status("artifacts/initrd"), 404);
+    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    netboot_manifest::sha256_hex(bytes)
+}
+
+#[test]
 fn a_broken_fleet_at_start_is_refused_with_its_diagnostic() {
     let fleet = Fleet::new(&FLEET.replace("52:54:00:00:00:11", "52:54:00:00:00"));
     let (status, log) = Served::fleet_fails(&fleet);

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// A file as a snapshot serves it. Cloning is cheap; a clone keeps the bytes it was made from
 /// alive even after the snapshot that produced it has been replaced.
@@ -14,7 +15,13 @@ pub enum Body {
     Memory(Arc<[u8]>),
     /// An artifact on disk. The descriptor was opened (and its content verified) when the
     /// snapshot was built, so a file renamed over it later does not change what this serves.
-    File { file: Arc<File>, len: u64 },
+    /// `modified` is the mtime at that moment: a write *into* this very file (not a rename
+    /// over it) changes the bytes behind the descriptor, and the mtime is how we notice.
+    File {
+        file: Arc<File>,
+        len: u64,
+        modified: Option<SystemTime>,
+    },
 }
 
 impl Body {
@@ -27,6 +34,33 @@ impl Body {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Why the bytes behind this body may no longer be the ones that were verified, if they
+    /// may not: the open file was written to, truncated or extended since.
+    pub fn changed_since_open(&self) -> Option<String> {
+        let Body::File {
+            file,
+            len,
+            modified,
+        } = self
+        else {
+            return None;
+        };
+        let meta = match file.metadata() {
+            Ok(meta) => meta,
+            Err(e) => return Some(format!("cannot stat the open file: {e}")),
+        };
+        if meta.len() != *len {
+            return Some(format!(
+                "the file was rewritten in place: {} bytes now, {len} when verified",
+                meta.len()
+            ));
+        }
+        if meta.modified().ok() != *modified {
+            return Some("the file was rewritten in place since it was verified".into());
+        }
+        None
     }
 
     /// Fills as much of `buf` as the file has from `offset`; returns the count, 0 at the end.
@@ -78,6 +112,7 @@ mod tests {
             Body::File {
                 file: Arc::new(tmp.reopen().unwrap()),
                 len: 1000,
+                modified: None,
             },
         ];
         for body in &bodies {

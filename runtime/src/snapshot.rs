@@ -155,6 +155,33 @@ impl Snapshot {
     pub fn broken(&self) -> &BTreeMap<String, String> {
         &self.broken
     }
+
+    /// Routes whose artifact was written to in place since it was verified: their bytes may no
+    /// longer match the manifest's sha256. (A file replaced by rename is fine: the snapshot
+    /// still holds the old, verified file open.)
+    pub fn stale(&self) -> BTreeMap<String, String> {
+        self.bodies
+            .iter()
+            .filter_map(|(route, body)| Some((route.clone(), body.changed_since_open()?)))
+            .collect()
+    }
+
+    /// This snapshot with `routes` taken out of service for the given reasons.
+    pub fn without(&self, routes: &BTreeMap<String, String>) -> Snapshot {
+        let mut bodies = self.bodies.clone();
+        let mut broken = self.broken.clone();
+        for (route, reason) in routes {
+            if bodies.remove(route).is_some() {
+                broken.insert(route.clone(), reason.clone());
+            }
+        }
+        Snapshot {
+            manifest: self.manifest.clone(),
+            bodies,
+            broken,
+            sources: self.sources.clone(),
+        }
+    }
 }
 
 fn open_artifact(path: &Path) -> Result<Body, String> {
@@ -168,6 +195,7 @@ fn open_artifact(path: &Path) -> Result<Body, String> {
     Ok(Body::File {
         file: Arc::new(file),
         len: meta.len(),
+        modified: meta.modified().ok(),
     })
 }
 
@@ -270,6 +298,31 @@ mod tests {
         assert!(snap.broken()["i"].contains("sha256"));
         assert!(snap.open("/k", Protocol::Tftp).is_none());
         assert!(snap.open("manifest.json", Protocol::Http).is_none());
+    }
+
+    #[test]
+    fn an_artifact_written_in_place_goes_stale_and_can_be_taken_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kernel"), b"GOOD").unwrap();
+        let mut files = BTreeMap::new();
+        let src = Source::Artifact {
+            path: "kernel".into(),
+        };
+        files.insert("k".into(), entry(b"GOOD", src, true, true));
+        let snap = Snapshot::from_compiled(manifest_with(files), &BTreeMap::new(), dir.path());
+        assert!(snap.stale().is_empty());
+
+        // `cp other kernel` truncates and rewrites the same inode the snapshot has open.
+        std::fs::write(dir.path().join("kernel"), b"EVIL!").unwrap();
+        let stale = snap.stale();
+        assert!(stale["k"].contains("rewritten in place"), "{stale:?}");
+        let fixed = snap.without(&stale);
+        assert!(fixed.open("k", Protocol::Http).is_none());
+        assert!(fixed.broken()["k"].contains("rewritten"));
+        assert!(
+            snap.open("k", Protocol::Http).is_some(),
+            "the original is untouched"
+        );
     }
 
     #[test]

@@ -45,6 +45,17 @@ impl Fleet {
         std::fs::rename(&tmp, &path).unwrap();
     }
 
+    /// Writes into the existing inode, as `cp` onto an existing file does.
+    pub fn overwrite_in_place(&self, relative: &str, bytes: &[u8]) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(self.dir.path().join(relative))
+            .unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
     /// `netboot build` into `out/` beside the fleet.
     pub fn build(&self) -> PathBuf {
         let out = self.dir.path().join("out");

@@ -565,6 +565,7 @@ mod tests {
         let b = Body::File {
             file: Arc::new(tmp.reopen().unwrap()),
             len: 2000,
+            modified: None,
         };
         let t = Transfer::start(b, &settings(512, 4, false), 5, Instant::now());
         assert_eq!(error_code(&t), 0);
