@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use netboot_manifest::sha256_hex;
-use tftp_support::{client, pattern, sha256_file, snapshot, start, File, Running};
+use tftp_support::{client, pattern, sha256_file, snapshot, start, Client, File, Running};
 
 fn lab(dir: &Path) -> (Running, Vec<(&'static str, Vec<u8>)>) {
     let files = vec![
@@ -261,6 +261,14 @@ fn throughput() {
         assert!(std::fs::read(&out).unwrap() == bytes, "{label}");
         eprintln!("{label:<28} {secs:6.2} s {:8.1} MB/s", 32.0 / secs);
     };
+    for w in [1u16, 16, 64] {
+        let started = std::time::Instant::now();
+        let got = Client::new(server.addr).fetch("big.img", 1468, w);
+        let secs = started.elapsed().as_secs_f64();
+        assert!(got == bytes);
+        let label = format!("own client 1468 window {w}");
+        eprintln!("{label:<28} {secs:6.2} s {:8.1} MB/s", 32.0 / secs);
+    }
     if let Some(curl) = client("curl", "throughput") {
         for b in ["512", "1468", "65464"] {
             measure(

@@ -4,73 +4,10 @@
 
 mod tftp_support;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use netboot_runtime::tftp::TftpConfig;
-use tftp_support::{pattern, snapshot, start, start_with, File};
-
-/// A bare TFTP client on its own port.
-struct Client {
-    sock: UdpSocket,
-    server: SocketAddr,
-}
-
-impl Client {
-    fn new(server: SocketAddr) -> Client {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        Client { sock, server }
-    }
-
-    fn request(&self, opcode: u16, name: &[u8], mode: &str, options: &[(&str, &str)]) {
-        let mut p = opcode.to_be_bytes().to_vec();
-        p.extend_from_slice(name);
-        p.push(0);
-        p.extend_from_slice(mode.as_bytes());
-        p.push(0);
-        for (n, v) in options {
-            p.extend_from_slice(n.as_bytes());
-            p.push(0);
-            p.extend_from_slice(v.as_bytes());
-            p.push(0);
-        }
-        self.sock.send_to(&p, self.server).unwrap();
-    }
-
-    fn read(&self, name: &str, options: &[(&str, &str)]) {
-        self.request(1, name.as_bytes(), "octet", options);
-    }
-
-    /// The next datagram and where it came from, or `None` after `wait`.
-    fn recv_within(&self, wait: Duration) -> Option<(Vec<u8>, SocketAddr)> {
-        self.sock.set_read_timeout(Some(wait)).unwrap();
-        let mut buf = vec![0u8; 70_000];
-        match self.sock.recv_from(&mut buf) {
-            Ok((n, from)) => Some((buf[..n].to_vec(), from)),
-            Err(_) => None,
-        }
-    }
-
-    fn recv(&self) -> (Vec<u8>, SocketAddr) {
-        self.recv_within(Duration::from_secs(5))
-            .expect("the server answers within 5 s")
-    }
-
-    fn ack(&self, tid: SocketAddr, block: u16) {
-        let mut p = 4u16.to_be_bytes().to_vec();
-        p.extend_from_slice(&block.to_be_bytes());
-        self.sock.send_to(&p, tid).unwrap();
-    }
-}
-
-fn opcode(p: &[u8]) -> u16 {
-    u16::from_be_bytes([p[0], p[1]])
-}
-
-fn block(p: &[u8]) -> u16 {
-    u16::from_be_bytes([p[2], p[3]])
-}
+use tftp_support::{block, opcode, pattern, snapshot, start, start_with, Client, File};
 
 /// Asserts `p` is a TFTP ERROR with `code`.
 fn expect_error(p: &[u8], code: u16) {
@@ -359,26 +296,8 @@ fn many_clients_at_once_all_finish() {
             let addr = server.addr;
             let bytes = bytes.clone();
             std::thread::spawn(move || {
-                let client = Client::new(addr);
-                let window = if i % 2 == 0 { "8" } else { "1" };
-                client.read("f", &[("blksize", "1468"), ("windowsize", window)]);
-                let (oack, tid) = client.recv();
-                assert_eq!(opcode(&oack), 6);
-                client.ack(tid, 0);
-                let mut got = Vec::new();
-                loop {
-                    let (p, _) = client.recv();
-                    assert_eq!(opcode(&p), 3);
-                    got.extend_from_slice(&p[4..]);
-                    let done = p.len() < 4 + 1468;
-                    // Acknowledge each window's last block, or the final one.
-                    if done || window == "1" || block(&p) & 7 == 0 {
-                        client.ack(tid, block(&p));
-                    }
-                    if done {
-                        break;
-                    }
-                }
+                let window = if i % 2 == 0 { 8 } else { 1 };
+                let got = Client::new(addr).fetch("f", 1468, window);
                 assert!(got == bytes, "client {i}");
             })
         })

@@ -34,7 +34,9 @@ impl Default for Limits {
         Limits {
             max_blksize: MAX_BLKSIZE,
             max_windowsize: 64,
-            max_window_bytes: 1 << 20,
+            // Enough for a 64-block window at the Ethernet-sized blksize 1468, or 4 blocks of the
+            // largest blksize, while 512 transfers stay within 128 MiB.
+            max_window_bytes: 256 << 10,
             timeout: Duration::from_secs(1),
         }
     }
@@ -211,7 +213,7 @@ mod tests {
             1,
             &l,
         );
-        assert_eq!(n.windowsize, 16, "1 MiB / 65464 bytes");
+        assert_eq!(n.windowsize, 4, "256 KiB / 65464 bytes");
         let n = negotiate(&opts(&[("windowsize", "65535")]), 1, &l);
         assert_eq!(n.windowsize, 64, "configured maximum");
         let tight = Limits {

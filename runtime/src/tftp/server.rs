@@ -48,7 +48,7 @@ impl Default for TftpConfig {
             max_blksize: limits.max_blksize,
             max_windowsize: limits.max_windowsize,
             max_window_bytes: limits.max_window_bytes,
-            max_transfers: 1024,
+            max_transfers: 512,
         }
     }
 }
@@ -98,6 +98,15 @@ impl TftpServer {
     /// Answers requests forever, each transfer in its own task.
     pub async fn run(self) {
         let limits = self.config.limits();
+        // Transfer sockets answer from the listening address, so a client sees the server
+        // it asked (on a wildcard bind the kernel picks the route's source address).
+        let local_ip = match self.socket.local_addr() {
+            Ok(a) => a.ip(),
+            Err(e) => {
+                tracing::error!(target: "netboot::tftp", error = %e, "tftp socket has no address");
+                return;
+            }
+        };
         let active = Arc::new(Mutex::new(HashSet::new()));
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
@@ -138,15 +147,11 @@ impl TftpServer {
             };
             let settings = options::negotiate(&options, body.len(), &limits);
             let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
-            let ip = self.socket.local_addr().map(|a| a.ip());
             let file = route.to_owned();
             tokio::spawn(async move {
                 let _slot = slot;
                 let started = Instant::now();
-                let result = match ip {
-                    Ok(ip) => drive(SocketAddr::new(ip, 0), peer, transfer).await,
-                    Err(e) => Err((e.to_string(), transfer)),
-                };
+                let result = drive(SocketAddr::new(local_ip, 0), peer, transfer).await;
                 log(peer, &file, started, result);
             });
         }
