@@ -336,3 +336,32 @@ fn requests_beyond_the_transfer_limit_are_refused_not_queued() {
     second.read("f", &[]);
     assert_eq!(block(&second.recv().0), 1);
 }
+
+#[test]
+fn a_junk_flood_is_not_reflected_in_volume_and_reads_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        refusals_per_second: 10,
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(100, 1))], dir.path()),
+        config,
+    );
+    let client = Client::new(server.addr);
+    for _ in 0..200 {
+        client.sock.send_to(b"\x00\x09", server.addr).unwrap();
+    }
+    let mut replies = 0;
+    while client.recv_within(Duration::from_millis(300)).is_some() {
+        replies += 1;
+    }
+    assert!(
+        (10..=14).contains(&replies),
+        "{replies} replies to 200 junk packets"
+    );
+    client.read("f", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!((opcode(&p), block(&p), p.len()), (3, 1, 104));
+    client.ack(tid, 1);
+}

@@ -18,6 +18,7 @@
 
 pub mod options;
 pub mod packet;
+pub mod refusals;
 pub mod request;
 mod send_window;
 pub mod server;

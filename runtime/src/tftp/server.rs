@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::options::{self, Limits};
 use super::packet::{self, ErrorCode};
+use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
 use super::transfer::Transfer;
@@ -36,6 +37,9 @@ pub struct TftpConfig {
     pub max_window_bytes: usize,
     /// Transfers in flight at once; more requests are refused with a TFTP error.
     pub max_transfers: usize,
+    /// ERROR replies the listening port may send per second (and in one burst); more are
+    /// dropped, so spoofed junk cannot be reflected at a victim in volume.
+    pub refusals_per_second: u32,
 }
 
 impl Default for TftpConfig {
@@ -49,6 +53,7 @@ impl Default for TftpConfig {
             max_windowsize: limits.max_windowsize,
             max_window_bytes: limits.max_window_bytes,
             max_transfers: 512,
+            refusals_per_second: 200,
         }
     }
 }
@@ -69,6 +74,9 @@ pub struct TftpServer {
     socket: UdpSocket,
     config: TftpConfig,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    refusals: RefusalBudget,
+    /// Refusals dropped since the last one sent, reported with the next.
+    dropped: u64,
 }
 
 impl TftpServer {
@@ -83,10 +91,13 @@ impl TftpServer {
                 format!("cannot listen for TFTP on {}: {e}", config.bind),
             )
         })?;
+        let rate = config.refusals_per_second;
         Ok(TftpServer {
             socket,
             config: config.clone(),
             snapshots,
+            refusals: RefusalBudget::new(rate, rate),
+            dropped: 0,
         })
     }
 
@@ -96,7 +107,7 @@ impl TftpServer {
     }
 
     /// Answers requests forever, each transfer in its own task.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let limits = self.config.limits();
         // Transfer sockets answer from the listening address, so a client sees the server
         // it asked (on a wildcard bind the kernel picks the route's source address).
@@ -157,11 +168,16 @@ impl TftpServer {
         }
     }
 
-    async fn refuse(&self, peer: SocketAddr, file: Option<&str>, code: ErrorCode, msg: &str) {
+    async fn refuse(&mut self, peer: SocketAddr, file: Option<&str>, code: ErrorCode, msg: &str) {
+        if !self.refusals.allow(Instant::now()) {
+            self.dropped += 1;
+            return;
+        }
+        let dropped = std::mem::take(&mut self.dropped);
         tracing::warn!(
             target: "netboot::tftp",
             ip = %peer.ip(), port = peer.port(), file = file.unwrap_or(""), code = code as u16,
-            reason = msg, "tftp request refused"
+            reason = msg, dropped_before = dropped, "tftp request refused"
         );
         if let Err(e) = self.socket.send_to(&packet::error(code, msg), peer).await {
             tracing::warn!(target: "netboot::tftp", ip = %peer.ip(), error = %e, "tftp send failed");
