@@ -17,7 +17,7 @@ use super::packet::{self, ErrorCode};
 use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
-use super::transfer::Transfer;
+use super::transfer::{Failure, Transfer};
 use crate::snapshot::Snapshot;
 
 /// Listening and protocol settings.
@@ -278,6 +278,16 @@ fn log(
                     target: "netboot::tftp",
                     ip, file, bytes = t.len(), ms, blksize = t.blksize(),
                     windowsize = t.windowsize(), "tftp file done"
+                );
+                return;
+            }
+            // UEFI PXE asks once for the OACK only, to learn tsize, then says so with an
+            // ERROR: part of a normal boot, not worth a warning.
+            Some(Err(Failure::ClientError { code, message })) if t.bytes_acked() == 0 => {
+                tracing::info!(
+                    target: "netboot::tftp",
+                    ip, file, size = t.len(), code, message = %message,
+                    "tftp client ended the transfer before any data"
                 );
                 return;
             }
