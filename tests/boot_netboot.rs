@@ -82,6 +82,12 @@ fn uefi_http_boot_gets_ipxe_efi_over_http_without_tftp() {
         packets.contains("HTTPClient:Arch:00016"),
         "OVMF's HTTP Boot client never asked"
     );
+    // netboot's proxy offer: no address, option 60 "HTTPClient" and the URL, which OVMF
+    // pairs with the router's address-only offer.
+    assert!(
+        packets.contains("Vendor-Class (60), length 10: \"HTTPClient\""),
+        "no HTTPClient proxy offer seen"
+    );
     assert!(!packets.contains("RRQ"), "HTTP Boot used TFTP:\n{packets}");
 }
 

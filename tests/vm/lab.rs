@@ -310,8 +310,14 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // NETBOOT_TEST_LOGS=1 shows them for passing tests too (run with --nocapture).
+        if std::thread::panicking() || std::env::var_os("NETBOOT_TEST_LOGS").is_some() {
             self.dump_logs();
+        }
+        // NETBOOT_TEST_KEEP=1 keeps the work dir (logs, serial consoles, lan.pcap) to study.
+        if std::env::var_os("NETBOOT_TEST_KEEP").is_some() {
+            self.work.disable_cleanup(true);
+            eprintln!("kept the lab's work dir {}", self.work.path().display());
         }
         // Processes first: a namespace cannot be deleted cleanly while QEMU holds its tap.
         self.vms.clear();
