@@ -235,9 +235,10 @@ async fn drive(
     let mut buf = [0u8; 1024];
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
+    let mut sender = send_window::Sender::default();
     loop {
-        let datagrams: Vec<&[u8]> = transfer.datagrams().collect();
-        if let Err(e) = send_window::send_all(&socket, &datagrams).await {
+        let (bytes, ends) = transfer.outgoing();
+        if let Err(e) = sender.send_all(&socket, bytes, ends).await {
             if e.kind() == io::ErrorKind::ConnectionRefused {
                 return Err(("the client's port is closed".into(), transfer));
             }

@@ -109,6 +109,19 @@ impl Transfer {
         })
     }
 
+    /// The same datagrams as [`Transfer::datagrams`], as one buffer and the offset where each
+    /// ends: they lie back to back, which lets the driver hand a window to the kernel at once.
+    pub fn outgoing(&self) -> (&[u8], &[usize]) {
+        if self.send {
+            (
+                &self.out[..self.ends.last().copied().unwrap_or(0)],
+                &self.ends,
+            )
+        } else {
+            (&[], &[])
+        }
+    }
+
     /// When [`Transfer::on_timeout`] is due; `None` once the transfer is over.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadline
