@@ -3,8 +3,13 @@
 //!
 //! The protocol is sans-IO: [`packet`] is the wire format, [`request`] decides what a datagram
 //! at the listening port asks for, [`options`] settles the negotiation, and [`transfer`] is one
-//! transfer's state machine over datagrams and time. [`server`] is the thin tokio loop around
-//! them.
+//! transfer's state machine over datagrams and time, and [`refusals`] budgets the ERROR replies
+//! a spoofed flood could otherwise reflect. [`server`] is the thin tokio loop around them, and
+//! `send_window` hands each window to the kernel at once (UDP GSO, else `sendmmsg`).
+//!
+//! Memory is bounded per transfer (one window buffer, at most `max_window_bytes`, reused for
+//! every window and retransmission) and in total (`max_transfers`); time is bounded by the
+//! retransmission limit, and only real progress resets it.
 //!
 //! Why not a crate: `tftp_server` (on mio 0.6) serves a directory and has no options;
 //! `async-tftp` takes a custom reader but runs on its own executor and has no windowsize;

@@ -228,7 +228,35 @@ mod imp {
 
 #[cfg(test)]
 mod tests {
-    use super::gso_run;
+    use super::{gso_run, Sender};
+    use tokio::net::UdpSocket;
+
+    /// Both kernel paths (GSO and sendmmsg) deliver the same datagrams, in order, including a
+    /// window longer than one GSO run and a short last datagram.
+    #[tokio::test]
+    async fn gso_and_sendmmsg_deliver_the_same_datagrams() {
+        let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        tx.connect(rx.local_addr().unwrap()).await.unwrap();
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for i in 0..70u32 {
+            let len = if i == 69 { 100 } else { 1000 };
+            bytes.extend((0..len).map(|j| (i * 7 + j) as u8));
+            ends.push(bytes.len());
+        }
+        for gso in [true, false] {
+            let mut sender = Sender { gso };
+            sender.send_all(&tx, &bytes, &ends).await.unwrap();
+            let mut buf = vec![0u8; 2000];
+            let mut start = 0;
+            for &end in &ends {
+                let n = rx.recv(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], &bytes[start..end], "gso {gso}");
+                start = end;
+            }
+        }
+    }
 
     #[test]
     fn runs_are_equal_sized_with_one_shorter_tail() {
