@@ -82,7 +82,15 @@ fn a_reload_mid_transfer_does_not_change_the_bytes() {
 fn duplicate_late_and_bogus_acks_never_duplicate_a_window() {
     let bytes = pattern(512 * 37 + 100, 5);
     let dir = tempfile::tempdir().unwrap();
-    let server = start(snapshot(&[File::Memory("f", bytes.clone())], dir.path()));
+    // A long timeout, so that a loaded test machine cannot cause a legitimate retransmission.
+    let config = TftpConfig {
+        timeout: Duration::from_secs(10),
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", bytes.clone())], dir.path()),
+        config,
+    );
     let client = Client::new(server.addr);
     client.read("f", &[("windowsize", "4")]);
     let (oack, tid) = client.recv();
@@ -167,7 +175,7 @@ fn silence_gets_retransmissions_with_backoff_then_an_error() {
 fn a_client_error_stops_the_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let config = TftpConfig {
-        timeout: Duration::from_millis(50),
+        timeout: Duration::from_millis(300),
         ..TftpConfig::default()
     };
     let server = start_with(
@@ -186,7 +194,7 @@ fn a_client_error_stops_the_transfer() {
         .send_to(b"\x00\x05\x00\x00user aborted\0", tid)
         .unwrap();
     assert!(
-        client.recv_within(Duration::from_millis(400)).is_none(),
+        client.recv_within(Duration::from_millis(700)).is_none(),
         "no retransmission after the client's ERROR"
     );
 }
@@ -332,9 +340,19 @@ fn requests_beyond_the_transfer_limit_are_refused_not_queued() {
             assert_eq!(block(&first.recv().0), b + 1);
         }
     }
-    std::thread::sleep(Duration::from_millis(100));
-    second.read("f", &[]);
-    assert_eq!(block(&second.recv().0), 1);
+    // The place is freed when the first transfer's task ends, a moment after the last ACK.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        second.read("f", &[]);
+        let (p, _) = second.recv();
+        if opcode(&p) == 3 {
+            assert_eq!(block(&p), 1);
+            break;
+        }
+        expect_error(&p, 0);
+        assert!(Instant::now() < deadline, "the place was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -349,6 +367,7 @@ fn a_junk_flood_is_not_reflected_in_volume_and_reads_still_work() {
         config,
     );
     let client = Client::new(server.addr);
+    let started = Instant::now();
     for _ in 0..200 {
         client.sock.send_to(b"\x00\x09", server.addr).unwrap();
     }
@@ -356,12 +375,43 @@ fn a_junk_flood_is_not_reflected_in_volume_and_reads_still_work() {
     while client.recv_within(Duration::from_millis(300)).is_some() {
         replies += 1;
     }
+    // The burst of 10, plus what 10 per second refills while the flood is being answered.
+    let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
     assert!(
-        (10..=14).contains(&replies),
+        (10..=11 + refill).contains(&replies),
         "{replies} replies to 200 junk packets"
     );
     client.read("f", &[]);
     let (p, tid) = client.recv();
     assert_eq!((opcode(&p), block(&p), p.len()), (3, 1, 104));
     client.ack(tid, 1);
+}
+
+#[test]
+fn downloads_in_flight_survive_twenty_reloads_each_with_one_version() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let a = pattern(300_000, 1);
+    let b = pattern(300_000, 2);
+    let snap_a = snapshot(&[File::Disk("kernel", a.clone())], dir_a.path());
+    let snap_b = snapshot(&[File::Disk("kernel", b.clone())], dir_b.path());
+    let server = start(snap_a.clone());
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let window = [1, 4, 16][i % 3];
+                Client::new(addr).fetch("kernel", 1468, window)
+            })
+        })
+        .collect();
+    for round in 0..20 {
+        let next = if round % 2 == 0 { &snap_b } else { &snap_a };
+        server.snapshots.send(next.clone()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for (i, t) in threads.into_iter().enumerate() {
+        let got = t.join().unwrap();
+        assert!(got == a || got == b, "download {i} mixed two versions");
+    }
 }
