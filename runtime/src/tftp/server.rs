@@ -174,9 +174,11 @@ impl TftpServer {
             return;
         }
         let dropped = std::mem::take(&mut self.dropped);
+        // The name is the client's: escaped, so it cannot forge log lines.
+        let file = file.unwrap_or("").escape_debug();
         tracing::warn!(
             target: "netboot::tftp",
-            ip = %peer.ip(), port = peer.port(), file = file.unwrap_or(""), code = code as u16,
+            ip = %peer.ip(), port = peer.port(), file = %file, code = code as u16,
             reason = msg, dropped_before = dropped, "tftp request refused"
         );
         if let Err(e) = self.socket.send_to(&packet::error(code, msg), peer).await {
