@@ -7,13 +7,9 @@ mod tftp_support;
 use std::time::{Duration, Instant};
 
 use netboot_runtime::tftp::TftpConfig;
-use tftp_support::{block, opcode, pattern, snapshot, start, start_with, Client, File};
-
-/// Asserts `p` is a TFTP ERROR with `code`.
-fn expect_error(p: &[u8], code: u16) {
-    assert_eq!(opcode(p), 5, "expected ERROR {code}, got {p:?}");
-    assert_eq!(block(p), code, "{}", String::from_utf8_lossy(&p[4..]));
-}
+use tftp_support::{
+    block, expect_error, opcode, pattern, snapshot, start, start_with, Client, File,
+};
 
 #[test]
 fn a_reload_mid_transfer_does_not_change_the_bytes() {

@@ -190,6 +190,12 @@ pub fn block(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[2], p[3]])
 }
 
+/// Asserts `p` is a TFTP ERROR with `code`.
+pub fn expect_error(p: &[u8], code: u16) {
+    assert_eq!(opcode(p), 5, "expected ERROR {code}, got {p:?}");
+    assert_eq!(block(p), code, "{}", String::from_utf8_lossy(&p[4..]));
+}
+
 impl Client {
     /// Downloads `name` with blksize and windowsize negotiated, acknowledging each window's
     /// last block; returns the bytes.
