@@ -280,3 +280,20 @@ fn awkward_paths_are_percent_encoded_in_urls() {
     };
     assert_eq!(r.file, "http://10.0.2.2:8080/menus/main%20menu%231.ipxe");
 }
+
+#[test]
+fn a_boot_file_too_long_for_the_file_field_travels_in_option_67_only() {
+    let mut m = manifest();
+    let long = format!("{}/script.ipxe", "d".repeat(120));
+    m.dhcp.get_mut(&ClientKind::Ipxe).unwrap().path = long.clone();
+    let req = Req::ipxe(MessageType::Discover, UNKNOWN_MAC);
+    let Decision::Reply(r) = answer(&req.bytes(), Port::Dhcp67, from_nowhere(), &m, &SERVER) else {
+        panic!("expected a reply");
+    };
+    let msg = decode(&r.bytes);
+    assert_eq!(fname(&msg), "", "a cut-off name would boot the wrong file");
+    assert_eq!(
+        opt_bytes(&msg, 67).unwrap(),
+        format!("http://10.0.2.2:8080/{long}").as_bytes()
+    );
+}

@@ -3,7 +3,7 @@
 
 mod dhcp_support;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use dhcp_support::*;
 use dhcproto::v4::{Message, MessageType};
@@ -96,9 +96,16 @@ fn ovmf_pxe_discover() {
 fn ovmf_pxe_request_on_4011() {
     // Captured on the lab bridge: OVMF got 10.77.0.112 from the LAN's dnsmasq and asks our
     // port 4011 from its own port 4011.
-    let client = SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 112), 4011);
-    let (req, r, m) = reply_to("ovmf-pxe-request-4011.bin", Port::Pxe4011, client);
-    assert_eq!(req.ciaddr, *client.ip());
+    let bytes = fixture("ovmf-pxe-request-4011.bin");
+    let ciaddr = Request::parse(&bytes).unwrap().ciaddr;
+    assert_eq!(
+        ciaddr.octets()[..3],
+        [10, 77, 0],
+        "an address from the lab's dnsmasq"
+    );
+    let client = SocketAddrV4::new(ciaddr, 4011);
+    let (_, r, m) = reply_to("ovmf-pxe-request-4011.bin", Port::Pxe4011, client);
+    let req = Request::parse(&bytes).unwrap();
     assert_eq!(r.kind, ClientKind::EfiX64);
     assert_eq!(r.destination, client, "back to the port OVMF listens on");
     assert_proxy_basics(&m, req.xid, req.mac.0, MessageType::Ack);

@@ -64,12 +64,6 @@ impl Lab {
         l(&["link", "add", "br0", "type", "bridge", "forward_delay", "0"]);
         l(&["addr", "add", "10.77.0.1/24", "dev", "br0"]);
         l(&["link", "set", "br0", "up"]);
-        // The proxy's replies are made on this host with a checksum left to "hardware"; QEMU
-        // fills it in only for packets from port 67, so firmware would drop our 4011 replies.
-        // A real NIC computes it; here the kernel must.
-        run(&[
-            "ip", "netns", "exec", &lan, "ethtool", "-K", "br0", "tx", "off",
-        ]);
         l(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
         l(&["link", "set", "tap0", "master", "br0", "up"]);
         l(&[

@@ -94,3 +94,21 @@ async fn garbage_and_strangers_do_not_stall_the_loop_and_reloads_apply() {
         "http://10.0.2.2:8080/hosts/52-54-00-12-34-56.ipxe"
     );
 }
+
+#[tokio::test]
+async fn an_unspecified_server_address_is_refused_at_bind() {
+    let (_tx, rx) = watch::channel(snapshot(manifest()));
+    let config = DhcpConfig {
+        server_addr: Ipv4Addr::UNSPECIFIED,
+        http_port: 8080,
+        interface: None,
+        dhcp_port: 0,
+        pxe_port: 0,
+    };
+    let err = DhcpServer::bind(&config, rx)
+        .await
+        .err()
+        .expect("bind refuses 0.0.0.0");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("0.0.0.0"), "{err}");
+}

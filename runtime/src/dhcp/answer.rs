@@ -180,8 +180,10 @@ fn encode(
     if let Some(vendor) = vendor_options(request, client) {
         opts.insert(DhcpOption::VendorExtensions(vendor));
     }
-    // next-server is set even for HTTP answers: iPXE takes an offer with siaddr and a boot
-    // file as complete and boots at once, instead of asking again on 4011.
+    // next-server is set even for HTTP answers: iPXE treats a proxy offer or ACK without
+    // siaddr and a boot file as having no PXE options; it ignores such an ACK on 4011 and
+    // ends with "Nothing to boot" (seen with the SeaBIOS iPXE ROM). With both, it boots from
+    // the offer at once, without the 4011 round trip.
     msg.set_siaddr(server.addr);
     if protocol == Protocol::Tftp {
         msg.set_sname_str(server.addr.to_string());

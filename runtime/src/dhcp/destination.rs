@@ -41,3 +41,78 @@ pub fn destination(request: &Request, port: Port, source: SocketAddrV4) -> Socke
     }
     SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(ciaddr: [u8; 4], giaddr: [u8; 4]) -> Request {
+        let mut p = vec![0u8; 240];
+        p[0] = 1;
+        p[1] = 1;
+        p[2] = 6;
+        p[12..16].copy_from_slice(&ciaddr);
+        p[24..28].copy_from_slice(&giaddr);
+        p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        p.extend_from_slice(&[53, 1, 1, 255]);
+        Request::parse(&p).unwrap()
+    }
+
+    fn at(ip: [u8; 4], port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from(ip), port)
+    }
+
+    #[test]
+    fn each_rule_in_order() {
+        let none = [0, 0, 0, 0];
+        let from_nowhere = at(none, 68);
+        // Relay first, whatever else is set.
+        let relayed = request([10, 0, 0, 5], [192, 0, 2, 1]);
+        assert_eq!(
+            destination(&relayed, Port::Dhcp67, at([192, 0, 2, 1], 67)),
+            at([192, 0, 2, 1], 67)
+        );
+        assert_eq!(
+            destination(&relayed, Port::Pxe4011, from_nowhere),
+            at([192, 0, 2, 1], 67)
+        );
+        // 4011: the client's address, on the port it sent from.
+        let bound = request([10, 0, 0, 5], none);
+        assert_eq!(
+            destination(&bound, Port::Pxe4011, at([10, 0, 0, 5], 4011)),
+            at([10, 0, 0, 5], 4011)
+        );
+        assert_eq!(
+            destination(&bound, Port::Pxe4011, at([10, 0, 0, 5], 68)),
+            at([10, 0, 0, 5], 68)
+        );
+        let unbound = request(none, none);
+        assert_eq!(
+            destination(&unbound, Port::Pxe4011, at([10, 0, 0, 9], 4011)),
+            at([10, 0, 0, 9], 4011)
+        );
+        // 67: ciaddr on the client port, else a unicast source as it is, else broadcast.
+        assert_eq!(
+            destination(&bound, Port::Dhcp67, at([10, 0, 0, 5], 40000)),
+            at([10, 0, 0, 5], 68)
+        );
+        assert_eq!(
+            destination(&unbound, Port::Dhcp67, at([127, 0, 0, 1], 40000)),
+            at([127, 0, 0, 1], 40000)
+        );
+        assert_eq!(
+            destination(&unbound, Port::Dhcp67, from_nowhere),
+            at([255; 4], 68)
+        );
+        assert_eq!(
+            destination(&unbound, Port::Pxe4011, from_nowhere),
+            at([255; 4], 68)
+        );
+        // A broadcast "ciaddr" is never used as an address.
+        let silly = request([255; 4], none);
+        assert_eq!(
+            destination(&silly, Port::Dhcp67, from_nowhere),
+            at([255; 4], 68)
+        );
+    }
+}

@@ -46,6 +46,12 @@ impl DhcpServer {
         config: &DhcpConfig,
         snapshots: watch::Receiver<Arc<Snapshot>>,
     ) -> io::Result<DhcpServer> {
+        if config.server_addr.is_unspecified() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxy-DHCP needs the server's own address to tell clients where to fetch from, got 0.0.0.0",
+            ));
+        }
         let interface = config.interface.as_deref();
         Ok(DhcpServer {
             dhcp: bind_udp(config.dhcp_port, interface)?,
