@@ -35,6 +35,9 @@ pub struct DhcpServer {
     snapshots: watch::Receiver<Arc<Snapshot>>,
 }
 
+/// Log target of every proxy-DHCP event, so operators can filter on `netboot::dhcp`.
+const LOG: &str = "netboot::dhcp";
+
 /// Larger than any DHCP packet firmware sends (an Ethernet frame); a datagram that fills it
 /// was cut short by the kernel and is dropped as truncated.
 const RECV_BUFFER: usize = 4096;
@@ -87,7 +90,7 @@ impl DhcpServer {
                 Err(e) => {
                     // Transient (e.g. ICMP errors surfacing); pause so a persistent error
                     // cannot spin the loop.
-                    tracing::warn!(port = port.number(), error = %e, "dhcp receive failed");
+                    tracing::warn!(target: LOG, port = port.number(), error = %e, "dhcp receive failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -99,13 +102,13 @@ impl DhcpServer {
             return;
         };
         if packet.len() >= RECV_BUFFER {
-            tracing::debug!(%source, "dhcp packet ignored: larger than any DHCP packet");
+            tracing::debug!(target: LOG, %source, port = port.number(), reason = "larger than any DHCP packet", "dhcp packet ignored");
             return;
         }
         let snapshot = Arc::clone(&self.snapshots.borrow());
         match answer(packet, port, source, snapshot.manifest(), &self.identity) {
             Decision::Ignore(reason) => {
-                tracing::debug!(%source, port = port.number(), %reason, "dhcp packet ignored");
+                tracing::debug!(target: LOG, %source, port = port.number(), %reason, "dhcp packet ignored");
             }
             Decision::Reply(reply) => {
                 let sent = socket
@@ -113,6 +116,7 @@ impl DhcpServer {
                     .await;
                 match sent {
                     Ok(_) => tracing::info!(
+                        target: LOG,
                         mac = %reply.mac,
                         ip = %source.ip(),
                         kind = %reply.kind,
@@ -122,6 +126,7 @@ impl DhcpServer {
                         "dhcp answer"
                     ),
                     Err(e) => tracing::warn!(
+                        target: LOG,
                         mac = %reply.mac,
                         to = %reply.destination,
                         error = %e,
