@@ -294,3 +294,23 @@ fn throughput() {
         }
     }
 }
+
+#[test]
+#[ignore = "slow (33 MiB, ~20 s in a debug build): run with --include-ignored"]
+fn block_numbers_roll_over_inside_atftp_windows() {
+    let test = "block_numbers_roll_over_inside_atftp_windows";
+    let Some(atftp) = client("atftp", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, bytes) = big_file(dir.path());
+    let out = dir.path().join("download");
+    let port = server.addr.port().to_string();
+    let result = run(Command::new(&atftp)
+        .args(["--option", "blksize 512", "--option", "windowsize 16"])
+        .args(["-g", "-r", "big.img", "-l"])
+        .arg(&out)
+        .args(["127.0.0.1", &port]));
+    assert!(result.status.success());
+    assert_eq!(sha256_file(&out), sha256_hex(&bytes));
+}
