@@ -186,6 +186,9 @@ fn ipxe_proxy_request_on_4011_is_acked() {
         fname(&m),
         "http://10.0.2.2:8080/hosts/52-54-00-12-34-56.ipxe"
     );
+    // iPXE drops a ProxyDHCP ACK without next-server and boot file ("Nothing to boot").
+    assert_eq!(m.siaddr(), SERVER.addr);
+    assert_eq!(r.destination, SocketAddrV4::new(client, 68));
 }
 
 #[test]
