@@ -4,6 +4,7 @@
 
 mod tftp_support;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use netboot_runtime::tftp::TftpConfig;
@@ -410,4 +411,32 @@ fn downloads_in_flight_survive_twenty_reloads_each_with_one_version() {
         let got = t.join().unwrap();
         assert!(got == a || got == b, "download {i} mixed two versions");
     }
+}
+
+#[test]
+fn a_wildcard_bind_answers_from_the_address_the_client_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        bind: "0.0.0.0:0".parse().unwrap(),
+        ..TftpConfig::default()
+    };
+    let server = tftp_support::start_bound(
+        snapshot(&[File::Memory("f", pattern(700, 1))], dir.path()),
+        config,
+    );
+    // From 127.0.0.1 to 127.0.0.2: the kernel's own choice of source would be 127.0.0.1.
+    let asked: SocketAddr = ([127, 0, 0, 2], server.addr.port()).into();
+    let client = Client::new(asked);
+    client.read("f", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!((opcode(&p), block(&p)), (3, 1));
+    assert_eq!(
+        tid.ip(),
+        asked.ip(),
+        "DATA must come from the address asked"
+    );
+    client.ack(tid, 1);
+    let (p, from) = client.recv();
+    assert_eq!((block(&p), from), (2, tid));
+    client.ack(tid, 2);
 }

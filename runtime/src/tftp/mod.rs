@@ -23,6 +23,7 @@
 
 pub mod options;
 pub mod packet;
+mod recv_dst;
 pub mod refusals;
 pub mod request;
 mod send_window;

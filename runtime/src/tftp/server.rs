@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::options::{self, Limits};
 use super::packet::{self, ErrorCode};
+use super::recv_dst::Listener;
 use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
@@ -71,7 +72,7 @@ impl TftpConfig {
 
 /// A bound TFTP server; [`TftpServer::run`] answers requests until the task is dropped.
 pub struct TftpServer {
-    socket: UdpSocket,
+    listener: Listener,
     config: TftpConfig,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     refusals: RefusalBudget,
@@ -93,7 +94,7 @@ impl TftpServer {
         })?;
         let rate = config.refusals_per_second;
         Ok(TftpServer {
-            socket,
+            listener: Listener::new(socket),
             config: config.clone(),
             snapshots,
             refusals: RefusalBudget::new(rate, rate),
@@ -103,15 +104,15 @@ impl TftpServer {
 
     /// The bound address (useful when binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.listener.socket().local_addr()
     }
 
     /// Answers requests forever, each transfer in its own task.
     pub async fn run(mut self) {
         let limits = self.config.limits();
-        // Transfer sockets answer from the listening address, so a client sees the server
-        // it asked (on a wildcard bind the kernel picks the route's source address).
-        let local_ip = match self.socket.local_addr() {
+        // Transfer sockets answer from the address the client asked; on a wildcard bind that
+        // comes with each request (see `recv_dst`), else it is the listening address.
+        let local_ip = match self.local_addr() {
             Ok(a) => a.ip(),
             Err(e) => {
                 tracing::error!(target: "netboot::tftp", error = %e, "tftp socket has no address");
@@ -122,7 +123,7 @@ impl TftpServer {
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
         loop {
-            let (n, peer) = match self.socket.recv_from(&mut buf).await {
+            let (n, peer, dst) = match self.listener.recv(&mut buf).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(target: "netboot::tftp", error = %e, "tftp receive failed");
@@ -162,7 +163,8 @@ impl TftpServer {
             tokio::spawn(async move {
                 let _slot = slot;
                 let started = Instant::now();
-                let result = drive(SocketAddr::new(local_ip, 0), peer, transfer).await;
+                let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
+                let result = drive(local, peer, transfer).await;
                 log(peer, &file, started, result);
             });
         }
@@ -181,7 +183,8 @@ impl TftpServer {
             ip = %peer.ip(), port = peer.port(), file = %file, code = code as u16,
             reason = msg, dropped_before = dropped, "tftp request refused"
         );
-        if let Err(e) = self.socket.send_to(&packet::error(code, msg), peer).await {
+        let socket = self.listener.socket();
+        if let Err(e) = socket.send_to(&packet::error(code, msg), peer).await {
             tracing::warn!(target: "netboot::tftp", ip = %peer.ip(), error = %e, "tftp send failed");
         }
     }

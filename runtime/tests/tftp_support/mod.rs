@@ -93,6 +93,11 @@ pub fn start(snap: Arc<Snapshot>) -> Running {
 
 pub fn start_with(snap: Arc<Snapshot>, mut config: TftpConfig) -> Running {
     config.bind = "127.0.0.1:0".parse().unwrap();
+    start_bound(snap, config)
+}
+
+/// Like [`start_with`] but on `config.bind` as given.
+pub fn start_bound(snap: Arc<Snapshot>, config: TftpConfig) -> Running {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
