@@ -302,6 +302,12 @@ fn log(
         },
         Err(x) => x,
     };
+    let error = if t.last_block_sent() && !t.is_finished() {
+        // Most likely the last ACK was lost and the client, done, closed its port.
+        format!("{error} after the last block was sent")
+    } else {
+        error
+    };
     tracing::warn!(
         target: "netboot::tftp",
         ip, file, bytes = t.bytes_acked(), size = t.len(), ms, blksize = t.blksize(),

@@ -163,6 +163,11 @@ impl Transfer {
         (self.acked * self.blksize as u64).min(self.body.len())
     }
 
+    /// Whether the final block has been sent at least once (acknowledged or not).
+    pub fn last_block_sent(&self) -> bool {
+        self.window_last == self.last_block
+    }
+
     /// Retransmissions made so far without progress.
     pub fn retries(&self) -> u32 {
         self.retries
@@ -380,6 +385,7 @@ mod tests {
         let b = body(1000);
         let mut t = Transfer::start(b.clone(), &settings(512, 1, false), 5, now);
         let first = data(&t);
+        assert!(!t.last_block_sent());
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].0, 1);
         assert_eq!(first[0].1.len(), 512);
@@ -393,6 +399,7 @@ mod tests {
         b.read_at(0, &mut expect).unwrap();
         assert_eq!(whole, expect);
         t.on_packet(&ack(2), now);
+        assert!(t.last_block_sent());
         assert_eq!(t.outcome(), Some(Ok(())));
         assert_eq!(t.datagrams().count(), 0);
         assert_eq!(t.next_deadline(), None);
