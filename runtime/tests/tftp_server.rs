@@ -440,3 +440,26 @@ fn a_wildcard_bind_answers_from_the_address_the_client_asked() {
     assert_eq!((block(&p), from), (2, tid));
     client.ack(tid, 2);
 }
+
+/// Issue 4's storm: 64 clients at once, each fetching 8 MiB, none may fail.
+#[test]
+#[ignore = "slow (512 MiB over loopback): run with --include-ignored"]
+fn a_boot_storm_of_64_clients_has_no_failures() {
+    let bytes = pattern(8 * 1024 * 1024, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(snapshot(&[File::Disk("initrd", bytes.clone())], dir.path()));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let window = if i % 2 == 0 { 16 } else { 1 };
+                Client::new(addr).fetch("initrd", 1468, window)
+            })
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        assert!(t.join().unwrap() == bytes, "client {i}");
+    }
+    eprintln!("64 x 8 MiB in {:?}", started.elapsed());
+}
