@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod check;
+mod discover;
+mod explain;
 mod logging;
 mod privilege;
 mod serve;
@@ -28,6 +30,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Serve a fleet (compiled in memory) or a frozen manifest.
     Serve(serve::ServeArgs),
+    /// Show the exact boot chain one machine gets, or why it gets nothing.
+    Explain(explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +51,6 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }

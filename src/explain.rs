@@ -1,0 +1,641 @@
+//! `netboot explain`: the exact chain one machine gets, from its first DHCP packet to the last
+//! file it downloads, or why it gets nothing.
+//!
+//! Nothing here re-implements the server: the DHCP answers come from running the runtime's own
+//! `answer` on the DISCOVER that firmware (and then iPXE) would send, and the scripts are the
+//! compiler's output, followed by [`chain`].
+//!
+//! Exit codes: 0 the machine boots something (exiting to its disk counts), 1 it gets nothing
+//! or its chain is broken, 2 usage or I/O error.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use netboot_compiler::ServerOverrides;
+use netboot_manifest::{ClientKind, FileEntry, MacAddr, Manifest, Source};
+use netboot_runtime::dhcp::{answer, Decision, Ignored, Port, ServerIdentity};
+
+use crate::discover::{discover, Offer};
+
+mod chain;
+use chain::Step;
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The fleet, then the machine's MAC address (with --manifest: the MAC only).
+    #[arg(value_name = "FLEET.kdl", required = true)]
+    pub first: String,
+    #[arg(value_name = "MAC")]
+    pub second: Option<String>,
+    /// Explain a frozen build (`manifest.json` from `netboot build`) instead of a fleet.
+    #[arg(long, value_name = "MANIFEST.json")]
+    pub manifest: Option<PathBuf>,
+    /// Firmware of the machine [default: the first kind the fleet serves].
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Address the server answers on [default: the fleet's `address`].
+    #[arg(long, value_name = "IPV4")]
+    pub address: Option<Ipv4Addr>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    Bios,
+    EfiX64,
+    EfiArm64,
+    HttpX64,
+    HttpArm64,
+}
+
+impl Arch {
+    fn kind(self) -> ClientKind {
+        match self {
+            Arch::Bios => ClientKind::Bios,
+            Arch::EfiX64 => ClientKind::EfiX64,
+            Arch::EfiArm64 => ClientKind::EfiArm64,
+            Arch::HttpX64 => ClientKind::HttpX64,
+            Arch::HttpArm64 => ClientKind::HttpArm64,
+        }
+    }
+}
+
+/// A fleet compiled in memory, or a frozen build read back.
+pub struct Loaded {
+    pub manifest: Manifest,
+    /// Generated files' bytes by their `Source::Generated` name (empty for a frozen build).
+    generated: BTreeMap<String, Vec<u8>>,
+    /// Directory generated files of a frozen build are read from.
+    base: PathBuf,
+}
+
+/// Why nothing could be loaded: the exit code (1 invalid fleet, 2 I/O) and the report.
+pub struct LoadError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Loaded {
+    /// Compiles `path` (a fleet) or reads it as a manifest when it ends in `.json`.
+    pub fn load(path: &Path, overrides: &ServerOverrides) -> Result<Loaded, LoadError> {
+        if path.extension().is_some_and(|e| e == "json") {
+            return Loaded::manifest(path);
+        }
+        match netboot_compiler::compile(path, overrides) {
+            Ok(c) => Ok(Loaded {
+                manifest: c.manifest,
+                generated: c.generated,
+                base: PathBuf::new(),
+            }),
+            Err(f) => Err(LoadError {
+                code: if f.is_io() { 2 } else { 1 },
+                message: format!("{f}"),
+            }),
+        }
+    }
+
+    pub fn manifest(path: &Path) -> Result<Loaded, LoadError> {
+        let io = |e: String| LoadError {
+            code: 2,
+            message: e,
+        };
+        let bytes =
+            std::fs::read(path).map_err(|e| io(format!("cannot read {}: {e}", path.display())))?;
+        let manifest = Manifest::from_json(&bytes).map_err(|e| LoadError {
+            code: 1,
+            message: format!("{}: {e}", path.display()),
+        })?;
+        Ok(Loaded {
+            manifest,
+            generated: BTreeMap::new(),
+            base: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        })
+    }
+
+    /// The bytes of a generated file (a script), or `None` for an artifact or a missing file.
+    pub fn generated(&self, route: &str) -> Option<Vec<u8>> {
+        let Source::Generated { file } = &self.manifest.files.get(route)?.source else {
+            return None;
+        };
+        match self.generated.get(file) {
+            Some(b) => Some(b.clone()),
+            None => std::fs::read(self.base.join(file)).ok(),
+        }
+    }
+}
+
+/// One file in the chain, with what it is for.
+#[derive(Debug, Clone, serde::Serialize)]
+struct FileRef {
+    route: String,
+    role: String,
+    /// `None` for a URL the machine fetches from elsewhere.
+    size: Option<u64>,
+    sha256: Option<String>,
+    served_over: Option<&'static str>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Machine {
+    name: String,
+    group: Option<String>,
+    boots: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DhcpStep {
+    /// Who asks: the firmware or iPXE, with its vendor class.
+    request: String,
+    offer: Option<Offer>,
+    /// Why the proxy stays silent.
+    ignored: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Explanation {
+    mac: MacAddr,
+    arch: ClientKind,
+    /// `${platform}` as iPXE sees it.
+    platform: &'static str,
+    /// `None`: the fleet does not list this machine, so it gets the default.
+    machine: Option<Machine>,
+    server_address: Option<Ipv4Addr>,
+    http_port: u16,
+    dhcp_mode: String,
+    firmware_dhcp: DhcpStep,
+    loader: Option<FileRef>,
+    ipxe_dhcp: Option<DhcpStep>,
+    first_script: Option<String>,
+    steps: Vec<Step>,
+    scripts: BTreeMap<String, String>,
+    files: Vec<FileRef>,
+    problems: Vec<String>,
+    notes: Vec<String>,
+}
+
+pub fn run(args: ExplainArgs) -> ExitCode {
+    let (source, mac_text) = match (&args.manifest, &args.second) {
+        (Some(m), None) => (m.clone(), args.first.clone()),
+        (None, Some(mac)) => (PathBuf::from(&args.first), mac.clone()),
+        (Some(_), Some(_)) => return usage("with --manifest give only the MAC address"),
+        (None, None) => return usage("give a fleet (or --manifest M) and a MAC address"),
+    };
+    let mac: MacAddr = match mac_text.parse() {
+        Ok(m) => m,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let overrides = ServerOverrides {
+        address: args.address,
+        ..ServerOverrides::default()
+    };
+    let loaded = match args.manifest {
+        Some(_) => Loaded::manifest(&source),
+        None => Loaded::load(&source, &overrides),
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("netboot explain: {}", e.message);
+            return ExitCode::from(e.code);
+        }
+    };
+    let kind = args.arch.map(Arch::kind).unwrap_or_else(|| {
+        loaded
+            .manifest
+            .dhcp
+            .keys()
+            .copied()
+            .find(|k| *k != ClientKind::Ipxe)
+            .unwrap_or(ClientKind::Bios)
+    });
+    let e = explain(&loaded, mac, kind, args.address);
+    let text = match args.format {
+        Format::Human => render(&e),
+        Format::Json => {
+            serde_json::to_string_pretty(&e).expect("explanations always serialise") + "\n"
+        }
+    };
+    crate::discover::emit(&text);
+    if e.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("netboot explain: {message}");
+    ExitCode::from(2)
+}
+
+fn explain(
+    loaded: &Loaded,
+    mac: MacAddr,
+    kind: ClientKind,
+    address: Option<Ipv4Addr>,
+) -> Explanation {
+    let m = &loaded.manifest;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let server_address = address.or(m.server.address);
+    if server_address.is_none() {
+        notes.push(format!(
+            "the fleet names no server address (it is taken from interface {} at serve time): addresses below show 0.0.0.0; pass --address to see the real ones",
+            m.server.interface.as_deref().unwrap_or("-")
+        ));
+    }
+    let identity = ServerIdentity {
+        addr: server_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        http_port: m.server.http_port,
+    };
+    if m.server.dhcp == netboot_manifest::DhcpMode::Off {
+        notes.push(
+            "the fleet turns proxy-DHCP off: another DHCP server must hand out the answers below"
+                .into(),
+        );
+    }
+    let platform = if kind == ClientKind::Bios {
+        "pcbios"
+    } else {
+        "efi"
+    };
+    let machine = m.hosts.get(&mac).map(|h| Machine {
+        name: h.name.clone(),
+        group: h.group.clone(),
+        boots: h.boots.clone(),
+    });
+    let mut files: Vec<FileRef> = Vec::new();
+
+    let firmware_dhcp = ask(kind, mac, m, &identity, 0);
+    let loader = match (&firmware_dhcp.offer, m.dhcp.get(&kind)) {
+        (Some(_), Some(entry)) => {
+            let r = file_ref(m, &entry.path, "loader");
+            if r.size.is_none() {
+                problems.push(format!(
+                    "the loader {} is not in the manifest's files",
+                    entry.path
+                ));
+            }
+            files.push(r.clone());
+            Some(r)
+        }
+        _ => {
+            problems.push(why_silent(kind, &firmware_dhcp));
+            None
+        }
+    };
+
+    let ipxe_arch = match kind {
+        ClientKind::Bios => 0,
+        ClientKind::EfiArm64 | ClientKind::HttpArm64 => 11,
+        _ => 7,
+    };
+    let mut ipxe_dhcp = None;
+    let mut first_script = None;
+    let mut steps = Vec::new();
+    if loader.is_some() {
+        let step = ask(ClientKind::Ipxe, mac, m, &identity, ipxe_arch);
+        let script = match (&step.offer, m.dhcp.get(&ClientKind::Ipxe)) {
+            (Some(_), Some(entry)) => Some(
+                m.hosts
+                    .get(&mac)
+                    .map_or(entry.path.clone(), |h| h.script.clone()),
+            ),
+            _ => {
+                problems.push(format!(
+                    "iPXE gets no script: {}",
+                    step.ignored.as_deref().unwrap_or("no answer")
+                ));
+                None
+            }
+        };
+        ipxe_dhcp = Some(step);
+        if let Some(route) = script {
+            let lookup = |r: &str| -> Option<Option<String>> {
+                m.files.get(r)?;
+                Some(
+                    loaded
+                        .generated(r)
+                        .filter(|_| r.ends_with(".ipxe"))
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                )
+            };
+            let ctx = chain::Context {
+                platform,
+                mac_hexhyp: mac.hexhyp(),
+                script: &lookup,
+            };
+            steps = chain::follow(&route, &ctx);
+            first_script = Some(route);
+        }
+    }
+
+    let mut scripts = BTreeMap::new();
+    if let Some(route) = &first_script {
+        files.push(file_ref(m, route, "script"));
+        collect(&steps, m, &mut files, &mut problems);
+        for f in &files {
+            if f.role == "script" {
+                if let Some(b) = loaded.generated(&f.route) {
+                    scripts.insert(f.route.clone(), String::from_utf8_lossy(&b).into_owned());
+                }
+            }
+        }
+    }
+    if steps.iter().any(|s| matches!(s, Step::Menu { .. })) {
+        notes.push("the machine shows a menu: every file any item fetches is listed".into());
+    }
+
+    Explanation {
+        mac,
+        arch: kind,
+        platform,
+        machine,
+        server_address,
+        http_port: m.server.http_port,
+        dhcp_mode: format!("{:?}", m.server.dhcp).to_lowercase(),
+        firmware_dhcp,
+        loader,
+        ipxe_dhcp,
+        first_script,
+        steps,
+        scripts,
+        files,
+        problems,
+        notes,
+    }
+}
+
+/// Runs the proxy's real decision on the DISCOVER a client of `kind` sends.
+fn ask(
+    kind: ClientKind,
+    mac: MacAddr,
+    m: &Manifest,
+    server: &ServerIdentity,
+    ipxe_arch: u16,
+) -> DhcpStep {
+    let request = discover(kind, mac, 0x6e65_7462, ipxe_arch);
+    let who = match kind {
+        ClientKind::Ipxe => format!("iPXE (arch {ipxe_arch}) sends DISCOVER with user class iPXE"),
+        k if k.is_http() => format!("{k} firmware sends DISCOVER with vendor class HTTPClient"),
+        k => format!("{k} firmware sends DISCOVER with vendor class PXEClient"),
+    };
+    let from = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+    match answer(&request, Port::Dhcp67, from, m, server) {
+        Decision::Reply(reply) => DhcpStep {
+            request: who,
+            offer: Offer::parse(&reply.bytes),
+            ignored: None,
+        },
+        Decision::Ignore(why) => DhcpStep {
+            request: who,
+            offer: None,
+            ignored: Some(match why {
+                Ignored::NoAnswer(k) => format!("the manifest has no DHCP answer for {k}"),
+                other => other.to_string(),
+            }),
+        },
+    }
+}
+
+fn why_silent(kind: ClientKind, step: &DhcpStep) -> String {
+    let loader_line = match kind {
+        ClientKind::Bios => Some("bios \"/usr/lib/ipxe/undionly.kpxe\""),
+        ClientKind::EfiX64 | ClientKind::HttpX64 => Some("efi-x64 \"/usr/lib/ipxe/ipxe.efi\""),
+        ClientKind::EfiArm64 | ClientKind::HttpArm64 => {
+            Some("efi-arm64 \"loaders/arm64/ipxe.efi\"")
+        }
+        ClientKind::Ipxe => None,
+    };
+    match (step.ignored.as_deref(), loader_line) {
+        (Some(why), Some(line)) if why.starts_with("the manifest has no DHCP answer") => format!(
+            "proxy-DHCP stays silent: the fleet has no loader for {kind} (add `{line}` to `loaders`)"
+        ),
+        (Some(why), _) => format!("proxy-DHCP stays silent: {why}"),
+        (None, _) => "proxy-DHCP answers, but its reply could not be read back".into(),
+    }
+}
+
+fn file_ref(m: &Manifest, route: &str, role: &str) -> FileRef {
+    let entry: Option<&FileEntry> = m.files.get(route);
+    FileRef {
+        route: route.to_string(),
+        role: role.to_string(),
+        size: entry.map(|e| e.size),
+        sha256: entry.map(|e| e.sha256.clone()),
+        served_over: entry.map(|e| match (e.tftp, e.http) {
+            (true, true) => "tftp+http",
+            (true, false) => "tftp",
+            _ => "http",
+        }),
+    }
+}
+
+/// Every file the steps fetch, once each, in the order first met.
+fn collect(steps: &[Step], m: &Manifest, files: &mut Vec<FileRef>, problems: &mut Vec<String>) {
+    for step in steps {
+        let (route, role) = match step {
+            Step::Script { route } => (route, "script"),
+            Step::Fetch { role, route, .. } => (route, *role),
+            Step::Menu { items, .. } => {
+                for item in items {
+                    collect(&item.steps, m, files, problems);
+                }
+                continue;
+            }
+            Step::Missing { route } => {
+                problems.push(format!(
+                    "a script fetches {route}, which the manifest does not serve"
+                ));
+                continue;
+            }
+            Step::Exit | Step::Back { .. } => continue,
+        };
+        if !files.iter().any(|f| &f.route == route) {
+            files.push(file_ref(m, route, role));
+        }
+    }
+}
+
+fn render(e: &Explanation) -> String {
+    let mut o = String::new();
+    let who = match &e.machine {
+        Some(h) => format!(
+            "{} ({}{}), boots {}",
+            e.mac,
+            h.name,
+            h.group
+                .as_ref()
+                .map(|g| format!(", group {g}"))
+                .unwrap_or_default(),
+            h.boots
+        ),
+        None => format!("{} (not in the fleet: gets the default)", e.mac),
+    };
+    o += &format!("machine   {who}\n");
+    o += &format!(
+        "firmware  {} (iPXE ${{platform}} = {})\n",
+        e.arch, e.platform
+    );
+    o += &format!(
+        "server    {}, HTTP port {}, DHCP {}\n",
+        e.server_address
+            .map_or("address unknown".to_string(), |a| a.to_string()),
+        e.http_port,
+        e.dhcp_mode
+    );
+    for n in &e.notes {
+        o += &format!("note      {n}\n");
+    }
+    o += "\n1. Firmware DHCP\n";
+    render_dhcp(&mut o, &e.firmware_dhcp);
+    if let Some(l) = &e.loader {
+        o += &format!("\n2. Loader {}\n", l.route);
+        o += &format!("   {}\n", describe_file(l));
+    }
+    if let Some(step) = &e.ipxe_dhcp {
+        o += "\n3. iPXE DHCP\n";
+        render_dhcp(&mut o, step);
+    }
+    if let Some(first) = &e.first_script {
+        o += "\n4. iPXE runs\n";
+        o += &format!("   script {first}\n");
+        render_steps(&mut o, &e.steps, 3);
+    }
+    if !e.scripts.is_empty() {
+        o += "\nScripts\n";
+        for (route, text) in &e.scripts {
+            o += &format!("   {route}\n");
+            for line in text.lines() {
+                o += format!("   | {line}").trim_end();
+                o.push('\n');
+            }
+        }
+    }
+    if !e.files.is_empty() {
+        o += "\nFiles fetched\n";
+        let width = e.files.iter().map(|f| f.route.len()).max().unwrap_or(0);
+        for f in &e.files {
+            o += &format!(
+                "   {:<7} {:<width$}  {}\n",
+                f.role,
+                f.route,
+                describe_file(f)
+            );
+        }
+    }
+    if e.problems.is_empty() {
+        o += "\nresult    this machine boots\n";
+    } else {
+        o += "\n";
+        for p in &e.problems {
+            o += &format!("problem   {p}\n");
+        }
+        o += "result    this machine gets nothing\n";
+    }
+    o
+}
+
+fn describe_file(f: &FileRef) -> String {
+    match (&f.size, &f.sha256) {
+        (Some(size), Some(sha)) => format!(
+            "{size} bytes  sha256 {sha}  over {}",
+            f.served_over.unwrap_or("-")
+        ),
+        _ if f.route.contains("://") => "fetched from that URL, not served by netboot".into(),
+        _ => "NOT SERVED".into(),
+    }
+}
+
+fn render_dhcp(o: &mut String, step: &DhcpStep) {
+    *o += &format!("   {}\n", step.request);
+    match (&step.offer, &step.ignored) {
+        (Some(offer), _) => {
+            *o += &format!("   proxy answers {}:\n", offer.message_type);
+            let mut field = |name: &str, value: String| {
+                *o += &format!("     {name:<14} {value}\n");
+            };
+            field(
+                "yiaddr",
+                format!("{} (a proxy offers no address)", offer.yiaddr),
+            );
+            field("next-server", offer.siaddr.to_string());
+            if let Some(id) = offer.server_id {
+                field("server id (54)", id.to_string());
+            }
+            if let Some(s) = &offer.server_name {
+                field("sname (66)", s.clone());
+            }
+            if let Some(f) = &offer.boot_file {
+                field("boot file (67)", f.clone());
+            }
+            if let Some(v) = &offer.vendor_class {
+                field("class (60)", v.clone());
+            }
+            field(
+                "vendor (43)",
+                offer
+                    .vendor_options
+                    .clone()
+                    .map(|v| {
+                        if v == "06 01 08 ff" {
+                            format!("{v} (skip boot server discovery)")
+                        } else {
+                            v
+                        }
+                    })
+                    .unwrap_or_else(|| "absent (UEFI asks again on port 4011)".into()),
+            );
+        }
+        (None, Some(why)) => *o += &format!("   proxy stays silent: {why}\n"),
+        (None, None) => *o += "   proxy answers, but the reply could not be read\n",
+    }
+}
+
+fn render_steps(o: &mut String, steps: &[Step], indent: usize) {
+    let pad = " ".repeat(indent);
+    for step in steps {
+        match step {
+            Step::Script { route } => *o += &format!("{pad}-> script {route}\n"),
+            Step::Fetch {
+                role, route, args, ..
+            } => {
+                *o += &format!("{pad}{role} {route}\n");
+                if let Some(a) = args.as_ref().filter(|a| !a.is_empty()) {
+                    *o += &format!("{pad}  cmdline: {a}\n");
+                }
+            }
+            Step::Menu {
+                title,
+                timeout_seconds,
+                default,
+                items,
+            } => {
+                let after = match (default, timeout_seconds) {
+                    (Some(d), Some(t)) => format!(", \"{d}\" after {t} s"),
+                    (Some(d), None) => format!(", default \"{d}\" (waits)"),
+                    _ => String::new(),
+                };
+                *o += &format!("{pad}menu \"{title}\"{after}:\n");
+                for item in items {
+                    *o += &format!("{pad}  * {}\n", item.label);
+                    render_steps(o, &item.steps, indent + 4);
+                }
+            }
+            Step::Exit => {
+                *o += &format!("{pad}exit: the firmware boots its next device (local disk)\n")
+            }
+            Step::Back { route } => *o += &format!("{pad}(back to {route})\n"),
+            Step::Missing { route } => *o += &format!("{pad}MISSING {route}: not served\n"),
+        }
+    }
+}

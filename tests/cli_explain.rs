@@ -1,0 +1,191 @@
+//! `netboot explain` on the example fleets: each output is compared with a golden file under
+//! tests/golden/cli/ (regenerate with `UPDATE_GOLDEN=1 cargo test --test cli_explain`, then
+//! review the diff).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs netboot in the repository root and checks stdout and the exit code against
+/// `tests/golden/cli/NAME`.
+fn golden(name: &str, args: &[&str], want_code: i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run netboot");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert_eq!(
+        out.status.code(),
+        Some(want_code),
+        "netboot {args:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = root().join("tests/golden/cli").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &stdout).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(
+        stdout,
+        want,
+        "netboot {args:?} differs from {}",
+        path.display()
+    );
+}
+
+#[test]
+fn listed_bios_machine_gets_its_menu_with_every_item_followed() {
+    golden(
+        "explain-multi-arch-old-box-bios.txt",
+        &[
+            "explain",
+            "examples/multi-arch/fleet.kdl",
+            "52:54:00:30:00:01",
+            "--arch",
+            "bios",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn efi_platform_shows_the_efi_only_item_and_binary() {
+    golden(
+        "explain-multi-arch-new-box-efi.txt",
+        &[
+            "explain",
+            "examples/multi-arch/fleet.kdl",
+            "52-54-00-30-00-02",
+            "--arch",
+            "efi-x64",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn arm64_host_gets_its_own_loader_and_rendered_cmdline() {
+    golden(
+        "explain-multi-arch-ampere-arm64.txt",
+        &[
+            "explain",
+            "examples/multi-arch/fleet.kdl",
+            "52:54:00:30:01:01",
+            "--arch",
+            "efi-arm64",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn installer_host_as_json() {
+    golden(
+        "explain-installer-db2-efi.json",
+        &[
+            "explain",
+            "examples/installer/fleet.kdl",
+            "52:54:00:20:01:02",
+            "--arch",
+            "efi-x64",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn unlisted_machine_falls_to_the_default_over_http_boot() {
+    golden(
+        "explain-installer-unknown-http.txt",
+        &[
+            "explain",
+            "examples/installer/fleet.kdl",
+            "52:54:00:99:99:99",
+            "--arch",
+            "http-x64",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn no_loader_for_the_arch_means_nothing_and_exit_1() {
+    golden(
+        "explain-homelab-arm64-nothing.txt",
+        &[
+            "explain",
+            "examples/homelab/fleet.kdl",
+            "52:54:00:99:00:01",
+            "--arch",
+            "efi-arm64",
+        ],
+        1,
+    );
+}
+
+#[test]
+fn frozen_manifest_explains_the_same_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("build");
+    let st = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(["build", "examples/multi-arch/fleet.kdl", "-o"])
+        .arg(&out)
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_netboot"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let manifest = out.join("manifest.json");
+    let frozen = run(&[
+        "explain",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "52:54:00:30:00:01",
+        "--arch",
+        "bios",
+    ]);
+    let live = run(&[
+        "explain",
+        "examples/multi-arch/fleet.kdl",
+        "52:54:00:30:00:01",
+        "--arch",
+        "bios",
+    ]);
+    assert!(frozen.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&frozen.stdout),
+        String::from_utf8_lossy(&live.stdout)
+    );
+}
+
+#[test]
+fn bad_mac_and_missing_fleet_are_usage_errors() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_netboot"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let bad = run(&["explain", "examples/homelab/fleet.kdl", "52:54:00"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a MAC address"));
+    let missing = run(&["explain", "no/such/fleet.kdl", "52:54:00:00:00:01"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let only_mac = run(&["explain", "52:54:00:00:00:01"]);
+    assert_eq!(only_mac.status.code(), Some(2));
+}
