@@ -99,6 +99,8 @@ impl Transfer {
     }
 
     /// The datagrams the last event produced, in order; empty when there is nothing to send.
+    /// They stay here until the next event, so a driver sends them once, right after the call
+    /// that produced them.
     pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
         let ends = if self.send { &self.ends[..] } else { &[] };
         let mut start = 0;
@@ -633,5 +635,149 @@ mod tests {
                 t = Transfer::start(file.clone(), &settings(512, 8, oack), 3, clock);
             }
         }
+    }
+
+    /// A lossy, duplicating, reordering network between the state machine and a simple
+    /// RFC 7440 client, on a virtual clock: every transfer completes with the right bytes, and
+    /// the server's traffic stays within a small multiple of the file (RFC 7440 is go-back-N,
+    /// so at 10% loss a large window resends much of itself; the bound catches runaways).
+    #[test]
+    fn transfers_complete_over_a_lossy_reordering_network() {
+        for seed in 1..=12u64 {
+            for windowsize in [1u16, 4, 16] {
+                lossy_run(seed, windowsize);
+            }
+        }
+    }
+
+    fn lossy_run(seed: u64, windowsize: u16) {
+        use std::collections::BTreeMap;
+        let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut rand = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let file = body(200_000 + seed as usize * 37);
+        let blksize = 512u16;
+        let n = Negotiated {
+            blksize,
+            windowsize,
+            timeout: Duration::from_millis(100),
+            oack: vec![("windowsize", windowsize.to_string())],
+        };
+        let t0 = Instant::now();
+        let mut server = Transfer::start(file.clone(), &n, 20, t0);
+        // In flight: (arrival time, sequence for a stable order) -> (to_client, datagram).
+        let mut net: BTreeMap<(Instant, u64), (bool, Vec<u8>)> = BTreeMap::new();
+        let mut seq = 0u64;
+        let mut sent_by_server = 0usize;
+        // 10% loss, 5% duplicated, and 2% held back 20 ms (which reorders them); the rest
+        // arrive after 1 ms in the order sent, as on a LAN.
+        let mut send = |net: &mut BTreeMap<_, _>, now: Instant, to_client: bool, d: Vec<u8>| {
+            for _ in 0..if rand(100) < 5 { 2 } else { 1 } {
+                if rand(100) < 10 {
+                    continue;
+                }
+                let late = if rand(100) < 2 { 20 } else { 0 };
+                let at = now + Duration::from_millis(1 + late);
+                seq += 1;
+                net.insert((at, seq), (to_client, d.clone()));
+            }
+        };
+        // The client: the next block it wants, blocks taken in this window, bytes so far.
+        let mut expect: u64 = 1;
+        let mut in_window = 0u16;
+        let mut got = Vec::new();
+        let mut client_done = false;
+        let mut gap_reported = false;
+        let mut client_deadline = t0 + Duration::from_millis(300);
+        let mut now = t0;
+        let mut server_acted = false;
+        for d in server.datagrams() {
+            sent_by_server += 1;
+            send(&mut net, now, true, d.to_vec());
+        }
+        for _ in 0..1_000_000 {
+            if server.is_finished() {
+                break;
+            }
+            let next_net = net.keys().next().map(|k| k.0);
+            let candidates = [next_net, server.next_deadline(), Some(client_deadline)];
+            now = candidates.into_iter().flatten().min().unwrap();
+            if next_net == Some(now) {
+                let (_, (to_client, d)) = net.pop_first().unwrap();
+                if to_client {
+                    let mut reply = None;
+                    if d[..2] == packet::OP_OACK.to_be_bytes() && expect == 1 && in_window == 0 {
+                        reply = Some(0u16);
+                    } else if d[..2] == packet::OP_DATA.to_be_bytes() {
+                        let wire = u16::from_be_bytes([d[2], d[3]]);
+                        if wire == expect as u16 && !client_done {
+                            gap_reported = false;
+                            got.extend_from_slice(&d[4..]);
+                            expect += 1;
+                            in_window += 1;
+                            let last = d.len() < 4 + usize::from(blksize);
+                            client_done = last;
+                            if last || in_window == windowsize {
+                                reply = Some((expect - 1) as u16);
+                                in_window = 0;
+                            }
+                        } else {
+                            let behind = (expect as u16).wrapping_sub(wire);
+                            if behind == 1 {
+                                // Our last block again: the server missed our ACK.
+                                reply = Some((expect - 1) as u16);
+                            } else if behind > 0x8000 && !gap_reported {
+                                // A block from beyond a gap: say once where we are.
+                                reply = Some((expect - 1) as u16);
+                                gap_reported = true;
+                                in_window = 0;
+                            }
+                            // Older duplicates are dropped.
+                        }
+                    }
+                    if let Some(b) = reply {
+                        client_deadline = now + Duration::from_millis(300);
+                        send(&mut net, now, false, ack(b));
+                    }
+                } else {
+                    server.on_packet(&d, now);
+                    server_acted = true;
+                }
+            } else if server.next_deadline() == Some(now) {
+                server.on_timeout(now);
+                server_acted = true;
+            } else {
+                client_deadline = now + Duration::from_millis(300);
+                in_window = 0;
+                send(&mut net, now, false, ack((expect - 1) as u16));
+            }
+            // What the server's last event produced is sent once, right after that event.
+            if std::mem::take(&mut server_acted) {
+                for d in server.datagrams() {
+                    sent_by_server += 1;
+                    send(&mut net, now, true, d.to_vec());
+                }
+            }
+        }
+        assert_eq!(
+            server.outcome(),
+            Some(Ok(())),
+            "seed {seed} window {windowsize}"
+        );
+        let mut expect_bytes = vec![0; file.len() as usize];
+        file.read_at(0, &mut expect_bytes).unwrap();
+        assert!(
+            got == expect_bytes,
+            "seed {seed} window {windowsize}: bytes differ"
+        );
+        let blocks = file.len() as usize / usize::from(blksize) + 1;
+        assert!(
+            sent_by_server < blocks * (3 + usize::from(windowsize) / 2),
+            "seed {seed} window {windowsize}: {sent_by_server} datagrams for {blocks} blocks"
+        );
     }
 }
