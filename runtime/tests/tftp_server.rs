@@ -439,6 +439,11 @@ fn a_wildcard_bind_answers_from_the_address_the_client_asked() {
     let (p, from) = client.recv();
     assert_eq!((block(&p), from), (2, tid));
     client.ack(tid, 2);
+    // Refusals come from the address asked, too.
+    client.read("missing", &[]);
+    let (p, from) = client.recv();
+    expect_error(&p, 1);
+    assert_eq!(from, asked);
 }
 
 /// Issue 4's storm: 64 clients at once, each fetching 8 MiB, none may fail.

@@ -1,8 +1,9 @@
 //! Receiving a request together with the address it was sent to. On a wildcard bind the
 //! transfer must answer from the address the client asked (its next-server), not from
 //! whichever address the kernel would pick for the route: PXE ROMs drop DATA from any other
-//! address. Linux reports it with IP_PKTINFO / IPV6_RECVPKTINFO; elsewhere (or if that fails)
-//! the destination is unknown and the kernel's choice stands.
+//! address. Linux reports it with IP_PKTINFO / IPV6_RECVPKTINFO, and takes it back the same
+//! way to send a refusal from it; elsewhere (or if that fails) the destination is unknown and
+//! the kernel's choice stands.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -35,6 +36,20 @@ impl Listener {
             return Ok((n, peer, None));
         }
         imp::recv(&self.socket, buf).await
+    }
+
+    /// Sends `datagram` to `peer` from `from` (the address a request was sent to) when known,
+    /// so a refusal comes from the server the client asked, like its transfers do.
+    pub async fn send_to(
+        &self,
+        datagram: &[u8],
+        peer: SocketAddr,
+        from: Option<IpAddr>,
+    ) -> io::Result<()> {
+        match from {
+            Some(from) if self.pktinfo => imp::send_from(&self.socket, datagram, peer, from).await,
+            _ => self.socket.send_to(datagram, peer).await.map(drop),
+        }
     }
 }
 
@@ -134,6 +149,119 @@ mod imp {
         Ok((n as usize, peer, dst))
     }
 
+    pub async fn send_from(
+        socket: &UdpSocket,
+        datagram: &[u8],
+        peer: SocketAddr,
+        from: IpAddr,
+    ) -> io::Result<()> {
+        loop {
+            socket.writable().await?;
+            match socket.try_io(Interest::WRITABLE, || {
+                sendmsg_from(socket, datagram, peer, from)
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn sendmsg_from(
+        socket: &UdpSocket,
+        datagram: &[u8],
+        peer: SocketAddr,
+        from: IpAddr,
+    ) -> io::Result<()> {
+        let mut iov = libc::iovec {
+            iov_base: datagram.as_ptr() as *mut libc::c_void,
+            iov_len: datagram.len(),
+        };
+        // SAFETY: all-zero is a valid value for these plain C structs.
+        let mut to: libc::sockaddr_storage = unsafe { zeroed() };
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        let mut control = [0u64; 16];
+        let to_len = match (peer, from) {
+            (SocketAddr::V4(p), IpAddr::V4(_)) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: p.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(*p.ip()).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+                unsafe { std::ptr::write(&mut to as *mut _ as *mut libc::sockaddr_in, sin) };
+                size_of::<libc::sockaddr_in>()
+            }
+            (SocketAddr::V6(p), IpAddr::V6(_)) => {
+                // SAFETY: all-zero is a valid sockaddr_in6.
+                let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = p.port().to_be();
+                sin6.sin6_addr.s6_addr = p.ip().octets();
+                sin6.sin6_scope_id = p.scope_id();
+                // SAFETY: sockaddr_storage is larger than sockaddr_in6 and suitably aligned.
+                unsafe { std::ptr::write(&mut to as *mut _ as *mut libc::sockaddr_in6, sin6) };
+                size_of::<libc::sockaddr_in6>()
+            }
+            // Mixed families (a v4-mapped peer on a v6 socket): let the kernel choose.
+            _ => {
+                let n = socket.try_send_to(datagram, peer)?;
+                return if n == datagram.len() {
+                    Ok(())
+                } else {
+                    Err(io::ErrorKind::WriteZero.into())
+                };
+            }
+        };
+        msg.msg_name = &mut to as *mut _ as *mut libc::c_void;
+        msg.msg_namelen = to_len as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        // SAFETY: the CMSG_* computations and writes stay inside `control` (128 bytes, more
+        // than one pktinfo cmsg of either family needs, checked by the assert).
+        unsafe {
+            let (level, kind, len) = match from {
+                IpAddr::V4(_) => (
+                    libc::IPPROTO_IP,
+                    libc::IP_PKTINFO,
+                    size_of::<libc::in_pktinfo>(),
+                ),
+                IpAddr::V6(_) => (
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_PKTINFO,
+                    size_of::<libc::in6_pktinfo>(),
+                ),
+            };
+            msg.msg_controllen = libc::CMSG_SPACE(len as u32) as _;
+            assert!(msg.msg_controllen as usize <= std::mem::size_of_val(&control));
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = level;
+            (*cmsg).cmsg_type = kind;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(len as u32) as _;
+            match from {
+                IpAddr::V4(ip) => {
+                    let mut info: libc::in_pktinfo = zeroed();
+                    info.ipi_spec_dst.s_addr = u32::from(ip).to_be();
+                    std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut _, info);
+                }
+                IpAddr::V6(ip) => {
+                    let mut info: libc::in6_pktinfo = zeroed();
+                    info.ipi6_addr.s6_addr = ip.octets();
+                    std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut _, info);
+                }
+            }
+        }
+        // SAFETY: `msg` points at live local buffers; the kernel only reads them.
+        let sent = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     fn sockaddr(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
         match storage.ss_family as libc::c_int {
             libc::AF_INET => {
@@ -181,5 +309,14 @@ mod imp {
     ) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
         let (n, peer) = socket.recv_from(buf).await?;
         Ok((n, peer, None))
+    }
+
+    pub async fn send_from(
+        socket: &UdpSocket,
+        datagram: &[u8],
+        peer: SocketAddr,
+        _: IpAddr,
+    ) -> io::Result<()> {
+        socket.send_to(datagram, peer).await.map(drop)
     }
 }

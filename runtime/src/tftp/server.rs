@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -135,7 +135,7 @@ impl TftpServer {
             let (route, options) = match request::classify(&buf[..n]) {
                 Incoming::Read { route, options } => (route, options),
                 Incoming::Refuse { code, message } => {
-                    self.refuse(peer, None, code, &message).await;
+                    self.refuse(peer, dst, None, code, &message).await;
                     continue;
                 }
                 Incoming::Ignore => continue,
@@ -146,14 +146,15 @@ impl TftpServer {
                     continue;
                 }
                 let message = "too many transfers in flight, try again shortly";
-                self.refuse(peer, Some(route), ErrorCode::NotDefined, message)
+                self.refuse(peer, dst, Some(route), ErrorCode::NotDefined, message)
                     .await;
                 continue;
             };
             // The body, not the snapshot, is kept: a reload mid-transfer cannot change bytes.
             let body = self.snapshots.borrow().open(route, Protocol::Tftp);
             let Some(body) = body else {
-                self.refuse(peer, Some(route), ErrorCode::FileNotFound, "file not found")
+                let code = ErrorCode::FileNotFound;
+                self.refuse(peer, dst, Some(route), code, "file not found")
                     .await;
                 continue;
             };
@@ -170,7 +171,14 @@ impl TftpServer {
         }
     }
 
-    async fn refuse(&mut self, peer: SocketAddr, file: Option<&str>, code: ErrorCode, msg: &str) {
+    async fn refuse(
+        &mut self,
+        peer: SocketAddr,
+        dst: Option<IpAddr>,
+        file: Option<&str>,
+        code: ErrorCode,
+        msg: &str,
+    ) {
         if !self.refusals.allow(Instant::now()) {
             self.dropped += 1;
             return;
@@ -183,8 +191,8 @@ impl TftpServer {
             ip = %peer.ip(), port = peer.port(), file = %file, code = code as u16,
             reason = msg, dropped_before = dropped, "tftp request refused"
         );
-        let socket = self.listener.socket();
-        if let Err(e) = socket.send_to(&packet::error(code, msg), peer).await {
+        let reply = packet::error(code, msg);
+        if let Err(e) = self.listener.send_to(&reply, peer, dst).await {
             tracing::warn!(target: "netboot::tftp", ip = %peer.ip(), error = %e, "tftp send failed");
         }
     }
