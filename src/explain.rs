@@ -19,7 +19,7 @@ use netboot_runtime::dhcp::{answer, Decision, Ignored, Port, ServerIdentity};
 
 use crate::discover::{discover, Offer};
 
-mod chain;
+pub mod chain;
 use chain::Step;
 
 #[derive(clap::Args)]

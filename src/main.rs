@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod check;
+mod diff;
 mod discover;
 mod explain;
 mod logging;
@@ -32,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the exact boot chain one machine gets, or why it gets nothing.
     Explain(explain::ExplainArgs),
+    /// Compare two fleets (or manifests, or git revisions): which machines boot something else.
+    Diff(diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +55,6 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
