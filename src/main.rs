@@ -10,6 +10,7 @@ mod check;
 mod diff;
 mod discover;
 mod explain;
+mod init;
 mod logging;
 mod privilege;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare two fleets (or manifests, or git revisions): which machines boot something else.
     Diff(diff::DiffArgs),
+    /// Write a commented starter fleet that uses the iPXE loaders found on this machine.
+    Init(init::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,5 +59,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Init(args) => init::run(args),
     }
 }
