@@ -95,6 +95,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'echo "run.sh: failed at line $LINENO; the servers'"'"' logs are in $OUT/logs" >&2' ERR
 
 # Waits until something listens on PROTO (t|u) ADDR:PORT (port checked: dnsmasq binds DHCP to
 # the wildcard address), or fails after 15 s or when the server PID exits.
@@ -204,22 +205,34 @@ start nginx nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e stderr
 wait_listen t "127.0.0.1:$NGINX_PORT" "$LAST_PID"
 
 NB=()
+SCRIPT_NB=""
 if [ "$PEERS_ONLY" = 0 ]; then
-    cat > "$WORK/fleet.kdl" <<EOF
-// The bench fleet: every test file is an artifact, served at artifacts/<name>.
-loaders { bios "/usr/lib/ipxe/undionly.kpxe"; }
-artifact "big32" path="files/big32.bin" sha256="$SHA_T1"
-artifact "mid8" path="files/mid8.bin" sha256="$SHA_T2"
+    # The bench fleet. TFTP serves loaders (at their basename), so the two TFTP test files are
+    # the loaders: the same names as on the peers. HTTP files are artifacts (artifacts/<name>).
+    # The small-file test fetches the profile's generated script (held in memory, as every
+    # script is), its cmdline padded so the script is 300 bytes; the peers serve a copy of it.
+    write_fleet() { # CMDLINE-PADDING
+        cat > "$WORK/fleet.kdl" <<EOF
+loaders { bios "files/big32.bin"; efi-x64 "files/mid8.bin"; }
 artifact "big256" path="files/big256.bin" sha256="$SHA_H1"
 artifact "mid64" path="files/mid64.bin" sha256="$SHA_H2"
-artifact "script" path="files/script.ipxe" sha256="$SHA_S"
 profile "bench" {
     kernel "big256"
-    initrd "big32" "mid8" "mid64" "script"
-    cmdline "console=ttyS0"
+    initrd "mid64"
+    cmdline "console=ttyS0 root=/dev/nfs nfsroot=192.0.2.1:/srv/bench ip=dhcp ro $1"
 }
 default profile="bench"
 EOF
+        "$NETBOOT" build "$WORK/fleet.kdl" -o "$WORK/bench-out" > "$OUT/logs/bench-build.log" 2>&1
+    }
+    write_fleet ""
+    script_size=$(stat -c %s "$WORK/bench-out/profiles/bench.ipxe")
+    if [ "$script_size" -lt 300 ]; then
+        write_fleet "quiet$(printf '%*s' $((300 - script_size - 5)) '' | tr ' ' x)"
+    fi
+    cp "$WORK/bench-out/profiles/bench.ipxe" "$FILES/script.ipxe"
+    SHA_S=$(sha script.ipxe)
+    SCRIPT_NB=profiles/bench.ipxe
     # Logging at warn, like the peers' quiet modes: the table measures serving, not logging.
     start netboot env RUST_LOG=warn "$NETBOOT" serve "$WORK/fleet.kdl" --address 127.0.0.1 \
         --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
@@ -229,15 +242,16 @@ EOF
     wait_listen u "127.0.0.1:$NB_DHCP" "$NB_PID"
     NB=(ok)
 fi
+echo "small script: $(stat -c %s "$FILES/script.ipxe") bytes" >> "$OUT/machine.txt"
 
 # Target lists: netboot first, then the peers.
-tftp_targets() { # FILE NAME
-    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_TFTP/artifacts/$2"
+tftp_targets() { # FILE
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_TFTP/$1"
     echo "--target dnsmasq=$DNSMASQ_TFTP_ADDR:69/$1"
     echo "--target tftpd-hpa=127.0.0.1:$HPA_PORT/$1"
 }
-http_targets() { # FILE NAME
-    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_HTTP/artifacts/$2"
+http_targets() { # FILE NETBOOT-PATH
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_HTTP/$2"
     echo "--target nginx=127.0.0.1:$NGINX_PORT/$1"
 }
 RESULTS=$OUT/results.jsonl
@@ -249,35 +263,35 @@ for bs in 512 1468 65464; do
     goal=""
     [ $bs = 1468 ] && goal="peer:dnsmasq:1.5"
     # shellcheck disable=SC2046
-    "$BENCH" tftp $(tftp_targets big32.bin big32) --test "TFTP $MIB_T1 MiB, blksize $bs" \
+    "$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize $bs" \
         --size "$T1" --sha256 "$SHA_T1" --blksize $bs --reps $REPS --goal "$goal" >> "$RESULTS"
 done
 say "TFTP ${MIB_T1} MiB, blksize 1468, windowsize 16"
 # shellcheck disable=SC2046
-"$BENCH" tftp $(tftp_targets big32.bin big32) --test "TFTP $MIB_T1 MiB, blksize 1468, windowsize 16" \
+"$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize 1468, windowsize 16" \
     --size "$T1" --sha256 "$SHA_T1" --blksize 1468 --windowsize 16 --reps $REPS \
     --goal "self:TFTP $MIB_T1 MiB, blksize 1468:5" >> "$RESULTS"
 
 # --- 2. concurrent TFTP clients ---------------------------------------------------------------
 say "TFTP $T2N clients x $((T2 >> 10)) KiB"
 # shellcheck disable=SC2046
-"$BENCH" tftp $(tftp_targets mid8.bin mid8) --test "TFTP $T2N clients x $((T2 >> 10)) KiB, blksize 1468" \
+"$BENCH" tftp $(tftp_targets mid8.bin) --test "TFTP $T2N clients x $((T2 >> 10)) KiB, blksize 1468" \
     --size "$T2" --sha256 "$SHA_T2" --blksize 1468 --clients $T2N --reps $CREPS --goal nofail >> "$RESULTS"
 
 # --- 3. HTTP downloads ------------------------------------------------------------------------
 say "HTTP $((H1 >> 20)) MiB"
 # shellcheck disable=SC2046
-"$BENCH" http $(http_targets big256.bin big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
+"$BENCH" http $(http_targets big256.bin artifacts/big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
     --size "$H1" --sha256 "$SHA_H1" --reps $REPS >> "$RESULTS"
 say "HTTP $H2N clients x $((H2 >> 20)) MiB"
 # shellcheck disable=SC2046
-"$BENCH" http $(http_targets mid64.bin mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
+"$BENCH" http $(http_targets mid64.bin artifacts/mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
     --size "$H2" --sha256 "$SHA_H2" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9,nofail" >> "$RESULTS"
 
 # --- 4. small script, many requests ------------------------------------------------------------
 say "HTTP 300-byte script, wrk 64 connections"
 # shellcheck disable=SC2046
-"$BENCH" wrk $(http_targets script.ipxe script) --test "HTTP 300 B script, wrk 64 conns" \
+"$BENCH" wrk $(http_targets script.ipxe "$SCRIPT_NB") --test "HTTP 300 B script, wrk 64 conns" \
     --sha256 "$SHA_S" --connections 64 --threads 2 --duration $WRK_S --reps $CREPS \
     --goal "peer:nginx:0.5" >> "$RESULTS"
 
