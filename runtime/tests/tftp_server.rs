@@ -468,3 +468,42 @@ fn a_boot_storm_of_64_clients_has_no_failures() {
     }
     eprintln!("64 x 8 MiB in {:?}", started.elapsed());
 }
+
+#[test]
+fn a_new_request_from_the_same_port_replaces_the_running_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        timeout: Duration::from_millis(300),
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(
+            &[
+                File::Memory("f", pattern(5000, 1)),
+                File::Memory("g", pattern(100, 2)),
+            ],
+            dir.path(),
+        ),
+        config,
+    );
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    let (p, old_tid) = client.recv();
+    assert_eq!(block(&p), 1);
+    client.ack(old_tid, 1);
+    assert_eq!(block(&client.recv().0), 2);
+    // The client moves on (as tftp-hpa does, from the same port) without finishing f.
+    client.read("g", &[]);
+    let (p, new_tid) = client.recv();
+    assert_ne!(new_tid, old_tid);
+    assert_eq!((block(&p), p.len()), (1, 104));
+    client.ack(new_tid, 1);
+    // The old transfer stopped: none of its retransmissions arrive.
+    assert!(client.recv_within(Duration::from_millis(800)).is_none());
+    // And the same request again, after g was acknowledged, is a new transfer too.
+    client.read("g", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!(block(&p), 1);
+    assert_ne!(tid, new_tid);
+    client.ack(tid, 1);
+}

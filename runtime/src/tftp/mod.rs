@@ -21,6 +21,7 @@
 //! routes; it is never used as a filesystem path. Only octet mode is served: netascii would
 //! change the bytes and the size announced by tsize, and no boot loader asks for it.
 
+mod active;
 pub mod options;
 pub mod packet;
 mod recv_dst;

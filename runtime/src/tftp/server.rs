@@ -2,16 +2,17 @@
 //! transfer on its own ephemeral socket (the new TID of RFC 1350) that drives a
 //! [`Transfer`] with datagrams and its deadline.
 
-use std::collections::HashSet;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netboot_manifest::Protocol;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::active::{Admission, Ticket, Transfers};
 use super::options::{self, Limits};
 use super::packet::{self, ErrorCode};
 use super::recv_dst::Listener;
@@ -119,7 +120,7 @@ impl TftpServer {
                 return;
             }
         };
-        let active = Arc::new(Mutex::new(HashSet::new()));
+        let active = Transfers::new(self.config.max_transfers);
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
         loop {
@@ -140,15 +141,16 @@ impl TftpServer {
                 }
                 Incoming::Ignore => continue,
             };
-            let Some(slot) = Slot::claim(&active, peer, self.config.max_transfers) else {
-                if active.lock().map(|a| a.contains(&peer)).unwrap_or(false) {
-                    // A retransmitted request: the running transfer's own timer answers it.
+            let ticket = match active.admit(peer, &buf[..n]) {
+                Admission::Start(ticket) => ticket,
+                // The running transfer's own retransmission answers it.
+                Admission::Duplicate => continue,
+                Admission::Busy => {
+                    let message = "too many transfers in flight, try again shortly";
+                    let code = ErrorCode::NotDefined;
+                    self.refuse(peer, dst, Some(route), code, message).await;
                     continue;
                 }
-                let message = "too many transfers in flight, try again shortly";
-                self.refuse(peer, dst, Some(route), ErrorCode::NotDefined, message)
-                    .await;
-                continue;
             };
             // The body, not the snapshot, is kept: a reload mid-transfer cannot change bytes.
             let body = self.snapshots.borrow().open(route, Protocol::Tftp);
@@ -162,10 +164,10 @@ impl TftpServer {
             let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
             let file = route.to_owned();
             tokio::spawn(async move {
-                let _slot = slot;
                 let started = Instant::now();
                 let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
-                let result = drive(local, peer, transfer).await;
+                let result = drive(local, peer, transfer, &ticket).await;
+                drop(ticket);
                 log(peer, &file, started, result);
             });
         }
@@ -198,44 +200,13 @@ impl TftpServer {
     }
 }
 
-/// A place in the table of transfers in flight, freed when the transfer's task ends.
-struct Slot {
-    active: Arc<Mutex<HashSet<SocketAddr>>>,
-    peer: SocketAddr,
-}
-
-impl Slot {
-    /// `None` when `peer` already has a transfer or the table is full.
-    fn claim(
-        active: &Arc<Mutex<HashSet<SocketAddr>>>,
-        peer: SocketAddr,
-        max: usize,
-    ) -> Option<Slot> {
-        let mut set = active.lock().ok()?;
-        if set.len() >= max || !set.insert(peer) {
-            return None;
-        }
-        Some(Slot {
-            active: Arc::clone(active),
-            peer,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut set) = self.active.lock() {
-            set.remove(&self.peer);
-        }
-    }
-}
-
 /// Runs one transfer on a fresh socket connected to the client, so the kernel drops datagrams
 /// from anyone else. Returns the finished transfer, or why the socket failed.
 async fn drive(
     local: SocketAddr,
     peer: SocketAddr,
     mut transfer: Transfer,
+    ticket: &Ticket,
 ) -> Result<Transfer, (String, Transfer)> {
     let socket = match UdpSocket::bind(local).await {
         Ok(s) => s,
@@ -264,7 +235,12 @@ async fn drive(
         timer.as_mut().reset(deadline.into());
         tokio::select! {
             received = socket.recv(&mut buf) => match received {
-                Ok(n) => transfer.on_packet(&buf[..n], Instant::now()),
+                Ok(n) => {
+                    transfer.on_packet(&buf[..n], Instant::now());
+                    if transfer.client_answered() {
+                        ticket.answered.store(true, Ordering::Release);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     return Err(("the client's port is closed".into(), transfer));
                 }
@@ -273,6 +249,9 @@ async fn drive(
                 }
             },
             () = &mut timer => transfer.on_timeout(Instant::now()),
+            () = ticket.cancel.notified() => {
+                return Err(("replaced by a newer request from the same port".into(), transfer));
+            }
         }
     }
 }

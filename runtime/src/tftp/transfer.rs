@@ -64,6 +64,8 @@ pub struct Transfer {
     retries: u32,
     deadline: Option<Instant>,
     state: State,
+    /// Whether the client has acknowledged anything (the OACK or a block).
+    answered: bool,
 }
 
 impl Transfer {
@@ -86,6 +88,7 @@ impl Transfer {
             retries: 0,
             deadline: None,
             state: State::Sending,
+            answered: false,
         };
         if settings.oack.is_empty() {
             t.send_window(now);
@@ -165,6 +168,12 @@ impl Transfer {
         (self.acked * self.blksize as u64).min(self.body.len())
     }
 
+    /// Whether the client has acknowledged anything yet (the OACK or a block): until then a
+    /// repeat of its request is a retransmission, after it a new request.
+    pub fn client_answered(&self) -> bool {
+        self.answered
+    }
+
     /// Whether the final block has been sent at least once (acknowledged or not).
     pub fn last_block_sent(&self) -> bool {
         self.window_last == self.last_block
@@ -215,6 +224,7 @@ impl Transfer {
         if self.state == State::AwaitingOackAck {
             if wire == 0 {
                 self.state = State::Sending;
+                self.answered = true;
                 self.retries = 0;
                 self.send_window(now);
             }
@@ -228,6 +238,7 @@ impl Transfer {
             return;
         }
         self.acked = block;
+        self.answered = true;
         self.retries = 0;
         if block == self.last_block {
             self.finish(State::Done);
@@ -439,7 +450,9 @@ mod tests {
         assert_eq!(out, [&b"\x00\x06blksize\x001000\0tsize\x003000\0"[..]]);
         t.on_packet(&ack(1), now);
         assert_eq!(t.datagrams().count(), 0, "ACK 1 before any data is ignored");
+        assert!(!t.client_answered());
         t.on_packet(&ack(0), now);
+        assert!(t.client_answered());
         assert_eq!(blocks(&t), [1]);
         assert_eq!(data(&t)[0].1.len(), 1000);
         t.on_packet(&ack(0), now);

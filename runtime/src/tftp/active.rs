@@ -1,0 +1,186 @@
+//! The table of transfers in flight, keyed by the client's address and port.
+//!
+//! A second read request from the same address and port is either the client repeating a
+//! request we already answered (our OACK or first DATA was lost or slow): same bytes, and the
+//! client has not acknowledged anything yet, so the running transfer's own retransmission
+//! answers it and the request is dropped. Or the client has moved on (a new file, or the same
+//! file again after it gave up or finished while our view lags behind): then the old transfer
+//! is told to stop and the new one starts. Some clients (tftp-hpa's interactive mode) send
+//! every request from one port, so refusing those until the old transfer times out would
+//! stall them for half a minute.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+/// The transfers in flight; cheap to share between the listener and the transfer tasks.
+#[derive(Clone)]
+pub struct Transfers {
+    table: Arc<Mutex<Table>>,
+    max: usize,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    entries: HashMap<SocketAddr, Entry>,
+}
+
+struct Entry {
+    id: u64,
+    request: Vec<u8>,
+    answered: Arc<AtomicBool>,
+    cancel: Arc<Notify>,
+}
+
+/// What to do with a read request.
+pub enum Admission {
+    Start(Ticket),
+    /// A repeat of the request a running transfer is answering.
+    Duplicate,
+    /// Too many transfers in flight.
+    Busy,
+}
+
+/// A transfer's place in the table, given back when dropped.
+pub struct Ticket {
+    table: Arc<Mutex<Table>>,
+    peer: SocketAddr,
+    id: u64,
+    /// Set by the transfer once the client has acknowledged something.
+    pub answered: Arc<AtomicBool>,
+    /// Notified when a newer request from the same client replaces this transfer.
+    pub cancel: Arc<Notify>,
+}
+
+impl Transfers {
+    pub fn new(max: usize) -> Transfers {
+        Transfers {
+            table: Arc::default(),
+            max,
+        }
+    }
+
+    /// Decides on the read request `request` (the datagram as received) from `peer`.
+    pub fn admit(&self, peer: SocketAddr, request: &[u8]) -> Admission {
+        let mut table = match self.table.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(old) = table.entries.get(&peer) {
+            if old.request == request && !old.answered.load(Ordering::Acquire) {
+                return Admission::Duplicate;
+            }
+            old.cancel.notify_one();
+            table.entries.remove(&peer);
+        }
+        if table.entries.len() >= self.max {
+            return Admission::Busy;
+        }
+        table.next_id += 1;
+        let id = table.next_id;
+        let answered = Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(Notify::new());
+        table.entries.insert(
+            peer,
+            Entry {
+                id,
+                request: request.to_vec(),
+                answered: Arc::clone(&answered),
+                cancel: Arc::clone(&cancel),
+            },
+        );
+        Admission::Start(Ticket {
+            table: Arc::clone(&self.table),
+            peer,
+            id,
+            answered,
+            cancel,
+        })
+    }
+
+    /// Transfers in flight.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.table.lock().map(|t| t.entries.len()).unwrap_or(0)
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut table = match self.table.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A replaced transfer ends after its successor took the key: leave that one alone.
+        if table
+            .entries
+            .get(&self.peer)
+            .is_some_and(|e| e.id == self.id)
+        {
+            table.entries.remove(&self.peer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], port))
+    }
+
+    fn start(a: Admission) -> Ticket {
+        match a {
+            Admission::Start(t) => t,
+            Admission::Duplicate => panic!("unexpected Duplicate"),
+            Admission::Busy => panic!("unexpected Busy"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_request_is_a_duplicate_until_the_client_answers() {
+        let t = Transfers::new(8);
+        let first = start(t.admit(peer(1), b"req"));
+        assert!(matches!(t.admit(peer(1), b"req"), Admission::Duplicate));
+        first.answered.store(true, Ordering::Release);
+        // The client acknowledged data and asks again: it has moved on.
+        let second = start(t.admit(peer(1), b"req"));
+        assert_eq!(t.len(), 1);
+        // The replaced transfer ending does not free its successor's place.
+        drop(first);
+        assert_eq!(t.len(), 1);
+        drop(second);
+        assert!(t.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_different_request_replaces_and_cancels_the_old_transfer() {
+        let t = Transfers::new(8);
+        let first = start(t.admit(peer(1), b"a"));
+        let _second = start(t.admit(peer(1), b"b"));
+        // notify_one stored a permit, so the old transfer sees it even if it was not waiting.
+        let cancelled =
+            tokio::time::timeout(std::time::Duration::from_secs(1), first.cancel.notified());
+        assert!(cancelled.await.is_ok());
+    }
+
+    #[test]
+    fn the_limit_counts_transfers_in_flight() {
+        let t = Transfers::new(2);
+        let a = start(t.admit(peer(1), b"x"));
+        let _b = start(t.admit(peer(2), b"x"));
+        assert!(matches!(t.admit(peer(3), b"x"), Admission::Busy));
+        drop(a);
+        let _c = start(t.admit(peer(3), b"x"));
+    }
+}
