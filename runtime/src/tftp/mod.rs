@@ -4,8 +4,11 @@
 //! The protocol is sans-IO: [`packet`] is the wire format, [`request`] decides what a datagram
 //! at the listening port asks for, [`options`] settles the negotiation, and [`transfer`] is one
 //! transfer's state machine over datagrams and time, and [`refusals`] budgets the ERROR replies
-//! a spoofed flood could otherwise reflect. [`server`] is the thin tokio loop around them, and
-//! `send_window` hands each window to the kernel at once (UDP GSO, else `sendmmsg`).
+//! a spoofed flood could otherwise reflect. [`server`] is the thin tokio loop around them:
+//! `active` keeps the table of transfers in flight (a repeated request is told from a new one),
+//! `recv_dst` learns the address each request was sent to on a wildcard bind so replies come
+//! from it, and `send_window` hands each window to the kernel at once (UDP GSO, else
+//! `sendmmsg`).
 //!
 //! Memory is bounded per transfer (one window buffer, at most `max_window_bytes`, reused for
 //! every window and retransmission) and in total (`max_transfers`); time is bounded by the
