@@ -2,6 +2,7 @@
 //! directory beside the target, then renamed into place, so a reader (or a `serve
 //! --manifest` reload) never sees half a build.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -42,13 +43,7 @@ pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> i
     }
     let written = (|| -> io::Result<()> {
         fs::create_dir(&tmp)?;
-        for (file, bytes) in &compiled.generated {
-            let path = tmp.join(safe_relative(file)?);
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            fs::write(&path, bytes)?;
-        }
+        write_files(&tmp, &compiled.generated)?;
         fs::write(tmp.join("manifest.json"), manifest.to_json())?;
         Ok(())
     })();
@@ -77,6 +72,40 @@ pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> i
         fs::remove_dir_all(&old)?;
     }
     Ok(())
+}
+
+/// Writes every generated file under `dir`. A large fleet means tens of thousands of small
+/// files, where creating each one costs a disk round trip: a few threads overlap them.
+fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> io::Result<()> {
+    let mut dirs = BTreeSet::new();
+    let mut jobs = Vec::with_capacity(files.len());
+    for (file, bytes) in files {
+        let path = dir.join(safe_relative(file)?);
+        if let Some(parent) = path.parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+        jobs.push((path, bytes));
+    }
+    for d in &dirs {
+        fs::create_dir_all(d)?;
+    }
+    const THREADS: usize = 4;
+    let chunk = jobs.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .try_for_each(|(path, bytes)| fs::write(path, bytes))
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
+        })
+    })
 }
 
 /// Replacing a directory deletes it: only do that to an earlier build (it has a

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Compile-time benchmark: a generated 10,000-machine fleet, `netboot build` against a bare KDL
+# parse of the same file (target: the compile within 5x of the parse).
+#
+#   bash bench/compile.sh [HOSTS]        # default 10000
+#
+# Builds in release mode (the numbers mean nothing in debug). The in-process timings come from
+# compiler/examples/compile_bench.rs; the end-to-end `netboot build` wall time is printed too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hosts="${1:-10000}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release -q -p netboot-compiler --example compile_bench
+cargo build --release -q -p netboot --bin netboot
+target="${CARGO_TARGET_DIR:-target}"
+
+"$target/release/examples/compile_bench" --hosts "$hosts" --runs 5 "$work/fleet"
+
+start=$(date +%s%N)
+"$target/release/netboot" build "$work/fleet/fleet.kdl" -o "$work/out" 2>/dev/null
+end=$(date +%s%N)
+echo "netboot build (CLI, end to end, one run): $(( (end - start) / 1000000 )) ms"
