@@ -26,6 +26,10 @@ impl Fleet {
         fleet
     }
 
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("fleet.kdl")
     }
@@ -88,15 +92,31 @@ impl Served {
         Served::start(&[fleet.path().to_str().unwrap()])
     }
 
+    /// Like [`Served::fleet`], with extra `serve` flags.
+    pub fn fleet_with(fleet: &Fleet, flags: &[&str]) -> Served {
+        let mut args = vec![fleet.path().to_str().unwrap().to_owned()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        Served::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn manifest(manifest: &Path) -> Served {
         Served::start(&["--manifest", manifest.to_str().unwrap()])
     }
 
     /// Starts a server that is expected to refuse the fleet; returns its exit status and log.
     pub fn fleet_fails(fleet: &Fleet) -> (ExitStatus, String) {
+        Served::fleet_fails_with(fleet, &[])
+    }
+
+    pub fn fleet_fails_with(fleet: &Fleet, flags: &[&str]) -> (ExitStatus, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
             .args(["serve", "--address", "127.0.0.1", "--no-dhcp"])
             .args(["--http-port", "0", "--tftp-port", "0"])
+            .args(flags)
             .arg(fleet.path())
             .output()
             .unwrap();
