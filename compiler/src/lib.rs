@@ -95,3 +95,157 @@ pub fn compile(path: &Path, overrides: &ServerOverrides) -> Result<Compiled, Fai
         _ => Err(Failure::new(all)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles `fleet` in a temporary directory holding stand-in files `k`, `i1`, `i2`.
+    fn build(fleet: &str) -> Result<Compiled, Failure> {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["k", "i1", "i2", "efi.bin", "bios.bin"] {
+            std::fs::write(dir.path().join(f), f).unwrap();
+        }
+        let path = dir.path().join("fleet.kdl");
+        std::fs::write(&path, fleet).unwrap();
+        compile(&path, &ServerOverrides::default())
+    }
+
+    fn script(c: &Compiled, route: &str) -> String {
+        String::from_utf8(c.generated[route].clone()).unwrap()
+    }
+
+    const ARTIFACTS: &str = r#"
+artifact "k" path="k"; artifact "i1" path="i1"; artifact "i2" path="i2"
+artifact "efi" path="efi.bin"; artifact "bios" path="bios.bin"
+"#;
+
+    #[test]
+    fn kernel_line_names_every_initrd_and_appends_per_host() {
+        let c = build(&format!(
+            r#"{ARTIFACTS}
+profile "p" {{ kernel "k"; initrd "i1" "i2"; cmdline "host={{{{ host }}}} mac={{{{ mac }}}} g={{{{ group }}}}"; }}
+group "g" profile="p" {{ host "a" mac="52:54:00:00:00:01" cmdline-append="quiet"; }}
+"#
+        ))
+        .unwrap();
+        let s = script(&c, "hosts/52-54-00-00-00-01.ipxe");
+        assert!(
+            s.contains("kernel ../artifacts/k initrd=i1 initrd=i2 host=a mac=52:54:00:00:00:01 g=g quiet\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("initrd ../artifacts/i1\ninitrd ../artifacts/i2\nboot\n"),
+            "{s}"
+        );
+        let host = &c.manifest.hosts[&"52:54:00:00:00:01".parse().unwrap()];
+        assert_eq!(host.boots, "profile:p");
+        assert_eq!(host.group.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn host_target_overrides_its_group() {
+        let c = build(
+            r#"profile "a" { exit; }; profile "b" { chain "http://example.org/x"; }
+group "g" profile="a" { host "h" mac="52:54:00:00:00:01" profile="b"; }
+"#,
+        )
+        .unwrap();
+        let s = script(&c, "hosts/52-54-00-00-00-01.ipxe");
+        assert!(
+            s.contains("chain --replace --autofree http://example.org/x"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn unknown_machines_exit_without_a_default() {
+        let c = build(r#"profile "a" { exit; }; host "h" mac="52:54:00:00:00:01" profile="a""#)
+            .unwrap();
+        let s = script(&c, "boot.ipxe");
+        assert!(
+            s.contains("chain --replace hosts/${mac:hexhyp}.ipxe || goto unknown"),
+            "{s}"
+        );
+        assert!(s.trim_end().ends_with("exit"), "{s}");
+    }
+
+    #[test]
+    fn submenus_get_a_way_back_and_platform_items_a_guard() {
+        let c = build(&format!(
+            r#"{ARTIFACTS}
+loaders {{ efi-x64 "k"; }}
+profile "shell" {{ only "efi"; efi "efi"; }}
+profile "disk" {{ exit; }}
+menu "main" {{
+    timeout 0
+    item "disk" "Disk"
+    menu "tools" "Tools" {{ item "shell" "Shell"; }}
+}}
+default menu="main"
+"#
+        ))
+        .unwrap();
+        let main = script(&c, "menus/main.ipxe");
+        assert!(main.contains("choose selected || goto cancel"), "{main}");
+        assert!(main.contains("item m-tools Tools >"), "{main}");
+        let tools = script(&c, "menus/tools.ipxe");
+        assert!(
+            tools.contains(
+                "iseq ${platform} efi || goto skip-p-shell\nitem p-shell Shell\n:skip-p-shell"
+            ),
+            "{tools}"
+        );
+        assert!(
+            tools.contains(":back\n:cancel\nchain --replace ../menus/main.ipxe"),
+            "{tools}"
+        );
+    }
+
+    #[test]
+    fn loaders_fill_the_dhcp_table() {
+        use netboot_manifest::{ClientKind, Protocol};
+        let c = build(
+            r#"loaders { bios "k"; efi-x64 "i1"; efi-arm64 "i2"; }
+profile "a" { exit; }
+default profile="a"
+"#,
+        )
+        .unwrap();
+        let d = &c.manifest.dhcp;
+        assert_eq!(d[&ClientKind::Bios].path, "k");
+        assert_eq!(d[&ClientKind::EfiX64].protocol, Protocol::Tftp);
+        assert_eq!(d[&ClientKind::HttpX64].protocol, Protocol::Http);
+        assert_eq!(d[&ClientKind::HttpArm64].path, "arm64/i2");
+        assert_eq!(d[&ClientKind::Ipxe].path, "boot.ipxe");
+        assert!(c.manifest.files["k"].tftp && c.manifest.files["k"].http);
+    }
+
+    #[test]
+    fn server_needs_an_address_unless_overridden() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "k").unwrap();
+        let path = dir.path().join("fleet.kdl");
+        std::fs::write(
+            &path,
+            r#"artifact "k" path="k"; profile "p" { kernel "k"; cmdline "url=http://{{ server }}/x"; }; default profile="p""#,
+        )
+        .unwrap();
+        let err = compile(&path, &ServerOverrides::default()).unwrap_err();
+        let codes: Vec<&str> = err
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, ["fleet::address-needed"]);
+        let o = ServerOverrides {
+            address: Some(Ipv4Addr::new(10, 1, 2, 3)),
+            http_port: Some(81),
+            ..ServerOverrides::default()
+        };
+        let c = compile(&path, &o).unwrap();
+        assert!(script(&c, "profiles/p.ipxe").contains("url=http://10.1.2.3:81/x"));
+        assert_eq!(c.manifest.server.http_port, 81);
+    }
+}
