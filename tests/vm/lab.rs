@@ -181,8 +181,8 @@ impl Lab {
         self.lan.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         self.lan.ip(&["link", "set", &tap, "master", "br0", "up"]);
         let serial = self.work.path().join(format!("vm{n}-serial.log"));
-        let vars = self.work.path().join(format!("vm{n}-OVMF_VARS.fd"));
-        let args = qemu::args(firmware, &tap, mac, &serial, &vars);
+        let scratch = self.work.path().join(format!("vm{n}"));
+        let args = qemu::args(firmware, &tap, mac, &serial, &scratch);
         let log = self.work.path().join(format!("vm{n}-qemu.log"));
         let process = Daemon::spawn(
             &format!("vm{n} qemu"),

@@ -11,6 +11,12 @@
 //! Everything a lab creates is owned by a value whose `Drop` removes it, so a failing test
 //! leaves no namespace or process behind; leftovers of a killed run are removed by the next.
 //! Nothing is routed out of the namespaces: the lab has no link to the host's network.
+//!
+//! Run them as root with `bash .ci/run`, or one file at a time:
+//! `cargo test --test boot_netboot -- --include-ignored --test-threads=2`.
+//! `NETBOOT_TEST_LOGS=1` (with `--nocapture`) prints every log of a passing lab too;
+//! `NETBOOT_TEST_KEEP=1` keeps its work dir (daemon logs, serial consoles, `lan.pcap`);
+//! `NETBOOT_TEST_ASSETS=DIR` moves the kernel/initrd cache from /var/cache/netboot-test.
 
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code, unused_imports)]

@@ -23,10 +23,6 @@ impl Firmware {
             Firmware::UefiPxe | Firmware::UefiHttp => Duration::from_secs(300),
         }
     }
-
-    fn is_uefi(self) -> bool {
-        self != Firmware::Bios
-    }
 }
 
 /// A VM that reached the marker.
@@ -51,8 +47,19 @@ const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 /// The QEMU arguments for one VM on tap `tap` (run it inside the lan namespace).
-/// `vars` is where a private copy of the OVMF variable store goes.
-pub fn args(firmware: Firmware, tap: &str, mac: &str, serial: &Path, vars: &Path) -> Vec<String> {
+/// Files the VM needs of its own (the OVMF variable store) are made as `<scratch>-NAME`.
+pub fn args(
+    firmware: Firmware,
+    tap: &str,
+    mac: &str,
+    serial: &Path,
+    scratch: &Path,
+) -> Vec<String> {
+    let scratch_file = |name: &str| {
+        let mut path = scratch.as_os_str().to_owned();
+        path.push(format!("-{name}"));
+        std::path::PathBuf::from(path)
+    };
     let mut a: Vec<String> = [
         "-accel",
         "tcg",
@@ -78,8 +85,16 @@ pub fn args(firmware: Firmware, tap: &str, mac: &str, serial: &Path, vars: &Path
     a.push(format!("tap,id=n0,ifname={tap},script=no,downscript=no"));
     // SeaBIOS leaves the NIC out of the boot order without bootindex (`-boot n` is not enough).
     let mut nic = format!("virtio-net-pci,netdev=n0,mac={mac},bootindex=1");
-    if firmware.is_uefi() {
-        std::fs::copy(OVMF_VARS, vars)
+    if firmware == Firmware::Bios {
+        // SeaBIOS's serial console: BIOS and iPXE messages reach the serial log, so a failed
+        // boot shows where it stopped. The value is the port, 0x3f8, little-endian.
+        let sercon = scratch_file("sercon-port");
+        std::fs::write(&sercon, 0x3f8u16.to_le_bytes()).expect("write sercon-port");
+        a.push("-fw_cfg".into());
+        a.push(format!("name=etc/sercon-port,file={}", sercon.display()));
+    } else {
+        let vars = scratch_file("OVMF_VARS.fd");
+        std::fs::copy(OVMF_VARS, &vars)
             .unwrap_or_else(|e| panic!("copy {OVMF_VARS} to {}: {e}", vars.display()));
         a.push("-drive".into());
         a.push(format!(
