@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod check;
+mod completions;
 mod diff;
 mod discover;
+mod doctor;
 mod explain;
 mod init;
 mod logging;
@@ -38,6 +40,12 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Write a commented starter fleet that uses the iPXE loaders found on this machine.
     Init(init::InitArgs),
+    /// Check the interface, address and ports, and find other DHCP/PXE servers on the segment.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff) for netboot or one of its commands.
+    Man(completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +68,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Init(args) => init::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }

@@ -1,0 +1,431 @@
+//! `netboot doctor`: is this machine ready to serve network boot on an interface, and who
+//! else answers boot clients there?
+//!
+//! Checks the interface (exists, up, IPv4), the advertised address, the ports netboot needs
+//! (naming the process that holds one, from /proc), then sends ONE PXE DISCOVER on that
+//! interface only and reports every DHCP and proxy-DHCP server that answers. Another server
+//! handing out a boot file is the classic "machines boot the wrong thing" cause, so it is
+//! reported loudly.
+//!
+//! Exit codes: 0 no problem, 1 a problem found, 2 usage error or the checks could not run.
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use netboot_compiler::ServerOverrides;
+use netboot_manifest::{DhcpMode, MacAddr};
+
+mod frame;
+mod ports;
+mod probe;
+
+#[derive(clap::Args)]
+pub struct DoctorArgs {
+    /// The interface on the boot network [default: the fleet's `interface`].
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// The address netboot will advertise [default: the fleet's `address`]; must be on IF.
+    #[arg(long, value_name = "IPV4")]
+    pub address: Option<Ipv4Addr>,
+    /// Take the interface, address and ports from this fleet's `server` block.
+    #[arg(long, value_name = "FLEET.kdl")]
+    pub fleet: Option<PathBuf>,
+    /// How long to listen for answers to the DISCOVER.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub listen_seconds: u64,
+    /// HTTP port to check [default: the fleet's, or 8080].
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// TFTP port to check [default: the fleet's, or 69].
+    #[arg(long, value_name = "PORT")]
+    pub tftp_port: Option<u16>,
+    /// Check the interface and ports only; send nothing on the network.
+    #[arg(long)]
+    pub no_discover: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Info,
+    Warn,
+    Fail,
+}
+
+struct Report {
+    lines: Vec<(Level, String)>,
+}
+
+impl Report {
+    fn add(&mut self, level: Level, text: impl Into<String>) {
+        let tag = match level {
+            Level::Ok => "ok  ",
+            Level::Info => "    ",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        };
+        let text = text.into();
+        println!("{tag}  {text}");
+        self.lines.push((level, text));
+    }
+
+    fn problems(&self) -> usize {
+        self.lines.iter().filter(|(l, _)| *l == Level::Fail).count()
+    }
+}
+
+/// What to check, after the fleet and the flags are combined.
+struct Settings {
+    interface: String,
+    address: Option<Ipv4Addr>,
+    http_port: u16,
+    tftp_port: u16,
+    dhcp: bool,
+}
+
+pub fn run(args: DoctorArgs) -> ExitCode {
+    let settings = match settle(&args) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("netboot doctor: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut report = Report { lines: Vec::new() };
+    let ready = check_interface(&settings, &mut report);
+    check_ports(&settings, &mut report);
+    if args.no_discover {
+        report.add(Level::Info, "no DISCOVER sent (--no-discover)");
+    } else if let Some(mac) = ready {
+        if let Err(message) = listen(&settings, mac, args.listen_seconds, &mut report) {
+            report.add(Level::Fail, message);
+            println!("could not probe the network (root is needed to use ports 67/68)");
+            return ExitCode::from(2);
+        }
+    } else {
+        report.add(Level::Info, "no DISCOVER sent: the interface is not usable");
+    }
+    match report.problems() {
+        0 => {
+            println!("no problems found");
+            ExitCode::SUCCESS
+        }
+        n => {
+            println!("{n} problem(s) found");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn settle(args: &DoctorArgs) -> Result<Settings, String> {
+    let server = match &args.fleet {
+        Some(fleet) => {
+            let overrides = ServerOverrides {
+                interface: args.interface.clone(),
+                address: args.address,
+                ..ServerOverrides::default()
+            };
+            let compiled = netboot_compiler::compile(fleet, &overrides).map_err(|f| {
+                format!(
+                    "{} does not compile (run `netboot check` on it):\n{f}",
+                    fleet.display()
+                )
+            })?;
+            Some(compiled.manifest.server)
+        }
+        None => None,
+    };
+    let interface = args
+        .interface
+        .clone()
+        .or_else(|| server.as_ref().and_then(|s| s.interface.clone()))
+        .ok_or("give --interface (or a --fleet whose server block names one)")?;
+    Ok(Settings {
+        interface,
+        address: args.address.or(server.as_ref().and_then(|s| s.address)),
+        http_port: args
+            .http_port
+            .or(server.as_ref().map(|s| s.http_port))
+            .unwrap_or(8080),
+        tftp_port: args
+            .tftp_port
+            .or(server.as_ref().map(|s| s.tftp_port))
+            .unwrap_or(69),
+        dhcp: !matches!(&server, Some(s) if s.dhcp != DhcpMode::Proxy),
+    })
+}
+
+/// The interface's MAC when it is there, up and has IPv4 (so a DISCOVER can go out).
+fn check_interface(s: &Settings, report: &mut Report) -> Option<MacAddr> {
+    let sys = PathBuf::from("/sys/class/net").join(&s.interface);
+    if s.interface.contains('/') || !sys.exists() {
+        let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        report.add(
+            Level::Fail,
+            format!(
+                "interface {} does not exist (interfaces here: {})",
+                s.interface,
+                names.join(", ")
+            ),
+        );
+        return None;
+    }
+    let read = |f: &str| std::fs::read_to_string(sys.join(f)).unwrap_or_default();
+    let flags = u32::from_str_radix(read("flags").trim().trim_start_matches("0x"), 16).unwrap_or(0);
+    let operstate = read("operstate").trim().to_string();
+    let mac: Option<MacAddr> = read("address").trim().parse().ok();
+    let mut usable = true;
+    if flags & 1 == 0 {
+        report.add(
+            Level::Fail,
+            format!(
+                "interface {} is down (`ip link set {} up`)",
+                s.interface, s.interface
+            ),
+        );
+        usable = false;
+    } else if operstate == "down" || operstate == "lowerlayerdown" {
+        report.add(
+            Level::Fail,
+            format!("interface {} is up but has no link (operstate {operstate}): is the cable or bridge port connected?", s.interface),
+        );
+        usable = false;
+    } else {
+        report.add(
+            Level::Ok,
+            format!(
+                "interface {} is up (operstate {operstate}, mac {})",
+                s.interface,
+                mac.map_or("unknown".into(), |m| m.to_string())
+            ),
+        );
+    }
+    let v4: Vec<(Ipv4Addr, u8)> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.name == s.interface)
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(a) => Some((a.ip, a.prefixlen)),
+            if_addrs::IfAddr::V6(_) => None,
+        })
+        .collect();
+    if v4.is_empty() {
+        report.add(
+            Level::Fail,
+            format!(
+                "interface {} has no IPv4 address: clients could not reach this server",
+                s.interface
+            ),
+        );
+        usable = false;
+    } else {
+        let list: Vec<String> = v4.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+        report.add(
+            Level::Ok,
+            format!("IPv4 on {}: {}", s.interface, list.join(", ")),
+        );
+    }
+    if let Some(address) = s.address {
+        match netboot_runtime::address::resolve(Some(address), Some(&s.interface)) {
+            Ok(_) => report.add(
+                Level::Ok,
+                format!("address {address} is on {}", s.interface),
+            ),
+            Err(e) => report.add(Level::Fail, e.to_string()),
+        }
+    }
+    match (usable, mac) {
+        (true, Some(mac)) => Some(mac),
+        (true, None) => {
+            report.add(
+                Level::Warn,
+                format!("interface {} has no MAC address to send from", s.interface),
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+/// What makes an answer a boot server's: a boot file, or a proxy speaking PXE (it may hand
+/// out a menu in option 43 and the file on port 4011). `None` for a plain DHCP server.
+fn pxe_competitor(o: &crate::discover::Offer) -> Option<String> {
+    let pxe = o
+        .vendor_class
+        .as_deref()
+        .is_some_and(|v| v.starts_with("PXEClient"));
+    match (&o.boot_file, o.yiaddr.is_unspecified() && pxe) {
+        (Some(file), _) => Some(format!("hands out boot file {file}")),
+        (None, true) => Some("a proxy answering PXE clients".into()),
+        (None, false) => None,
+    }
+}
+
+fn check_ports(s: &Settings, report: &mut Report) {
+    let mut wanted = Vec::new();
+    if s.dhcp {
+        wanted.push((67, false, "proxy-DHCP"));
+        wanted.push((4011, false, "PXE boot server"));
+    }
+    wanted.push((s.tftp_port, false, "TFTP"));
+    wanted.push((s.http_port, true, "HTTP"));
+    for (port, tcp, what) in wanted {
+        let proto = if tcp { "tcp" } else { "udp" };
+        let holders = ports::holders(port, tcp);
+        if !holders.is_empty() {
+            let who: Vec<String> = holders
+                .iter()
+                .map(|h| match &h.process {
+                    Some((pid, name)) => format!("{name} (pid {pid}) on {}", h.local),
+                    None => format!("socket inode {} on {}", h.inode, h.local),
+                })
+                .collect();
+            report.add(
+                Level::Fail,
+                format!(
+                    "port {port}/{proto} ({what}) is taken by {}",
+                    who.join(", ")
+                ),
+            );
+            continue;
+        }
+        let bound = if tcp {
+            TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).map(drop)
+        } else {
+            std::net::UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).map(drop)
+        };
+        match bound {
+            Ok(()) => report.add(Level::Ok, format!("port {port}/{proto} ({what}) is free")),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => report.add(
+                Level::Warn,
+                format!("port {port}/{proto} ({what}): cannot test without root (serve needs root or CAP_NET_BIND_SERVICE)"),
+            ),
+            Err(e) => report.add(
+                Level::Fail,
+                format!("port {port}/{proto} ({what}) cannot be bound: {e}"),
+            ),
+        }
+    }
+}
+
+fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Result<(), String> {
+    let xid = probe::random_xid();
+    report.add(
+        Level::Info,
+        format!(
+            "sending one PXE DISCOVER (BIOS, xid {xid:#010x}, from {mac}) on {} and listening {seconds} s",
+            s.interface
+        ),
+    );
+    let heard = probe::probe(&s.interface, mac, xid, Duration::from_secs(seconds))?;
+    let mut dhcp_servers = 0;
+    for h in &heard {
+        let o = &h.offer;
+        let id = o.server_id.unwrap_or(h.from);
+        let who = format!(
+            "{} (mac {}, server id {id})",
+            h.from,
+            h.mac.map_or("unknown".into(), |m| m.to_string())
+        );
+        let boot = match &o.boot_file {
+            Some(f) => format!("boot file {f}, next-server {}", o.siaddr),
+            None => "no boot file".into(),
+        };
+        let ours = s.address == Some(id) || s.address == Some(h.from);
+        if o.yiaddr.is_unspecified() {
+            let pxe = o
+                .vendor_class
+                .as_deref()
+                .map_or(String::new(), |v| format!(", echoes {v}"));
+            report.add(
+                Level::Info,
+                format!("{who}: proxy-DHCP {}{pxe}; {boot}", o.message_type),
+            );
+        } else {
+            dhcp_servers += 1;
+            report.add(
+                Level::Info,
+                format!(
+                    "{who}: DHCP server, {} of address {}; {boot}",
+                    o.message_type, o.yiaddr
+                ),
+            );
+        }
+        if ours {
+            report.add(
+                Level::Info,
+                format!("{id} is this server's own address: that answer is netboot's"),
+            );
+        } else if let Some(what) = pxe_competitor(o) {
+            report.add(
+                Level::Fail,
+                format!(
+                    "WARNING: {} is another PXE server ({what}): machines may boot from it instead of netboot; turn off its PXE/boot options on this segment",
+                    h.from
+                ),
+            );
+        }
+    }
+    if heard.is_empty() {
+        report.add(
+            Level::Fail,
+            format!("nothing answered in {seconds} s: no DHCP server on this segment, so clients get no address (proxy-DHCP never gives one); servers that ping an address before offering it (dnsmasq waits 3 s) need --listen-seconds 6"),
+        );
+    } else if dhcp_servers == 0 {
+        report.add(
+            Level::Fail,
+            "no DHCP server offered an address: only proxies answered, so clients get no address",
+        );
+    } else {
+        report.add(
+            Level::Ok,
+            format!(
+                "{} answer(s), {dhcp_servers} from DHCP server(s) offering addresses",
+                heard.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::Offer;
+
+    fn offer(yiaddr: [u8; 4], file: Option<&str>, class: Option<&str>) -> Offer {
+        Offer {
+            message_type: "OFFER".into(),
+            xid: 1,
+            chaddr: MacAddr([2, 0, 0, 0, 0, 1]),
+            yiaddr: yiaddr.into(),
+            siaddr: Ipv4Addr::UNSPECIFIED,
+            server_id: None,
+            server_name: None,
+            boot_file: file.map(str::to_string),
+            vendor_class: class.map(str::to_string),
+            vendor_options: None,
+            client_guid_echoed: false,
+        }
+    }
+
+    #[test]
+    fn a_plain_dhcp_server_is_no_competitor() {
+        assert_eq!(pxe_competitor(&offer([10, 0, 0, 5], None, None)), None);
+    }
+
+    #[test]
+    fn a_boot_file_or_a_pxe_proxy_is() {
+        assert!(pxe_competitor(&offer([10, 0, 0, 5], Some("pxelinux.0"), None)).is_some());
+        assert!(pxe_competitor(&offer([0, 0, 0, 0], None, Some("PXEClient"))).is_some());
+    }
+}
