@@ -7,7 +7,8 @@ mod vm;
 
 use std::time::Duration;
 
-use vm::{fleet, Booted, Firmware, Lab};
+use vm::fleet::{self, Save};
+use vm::{Booted, Firmware, Lab};
 
 /// Listed in the fleet with profile "pinned".
 const KNOWN_MAC: &str = "52:54:00:e2:e0:01";
@@ -106,18 +107,21 @@ fn known_mac_gets_its_profile_unknown_mac_the_menu_default() {
 #[ignore = "needs root and qemu: run by .ci/run"]
 fn editing_the_fleet_while_serving_changes_the_next_boot() {
     let (mut lab, path) = serving_lab();
+    let pinned = r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="pinned""#;
+    let changed = r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="changed""#;
     let before = lab.boot(Firmware::Bios, RELOADED_MAC);
     assert_word(&before, "netboot-profile=pinned");
 
-    fleet::edit(
-        &path,
-        r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="pinned""#,
-        r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="changed""#,
-    );
+    fleet::edit(&path, pinned, changed, Save::InPlace);
     // The promise is "live within a second"; give it a little more.
     std::thread::sleep(Duration::from_millis(1500));
-
     let after = lab.boot(Firmware::Bios, RELOADED_MAC);
     assert_word(&after, "netboot-profile=changed");
     assert_word(&after, "host=reloaded");
+
+    // Saved the other way editors save: the watch must survive the old file being replaced.
+    fleet::edit(&path, changed, pinned, Save::Rename);
+    std::thread::sleep(Duration::from_millis(1500));
+    let back = lab.boot(Firmware::Bios, RELOADED_MAC);
+    assert_word(&back, "netboot-profile=pinned");
 }

@@ -23,12 +23,29 @@ pub fn write(lab: &Lab, name: &str) -> PathBuf {
     path
 }
 
-/// Edits the fleet in place (as an editor saving over the file would) by replacing `from`
-/// with `to`, which must occur.
-pub fn edit(path: &std::path::Path, from: &str, to: &str) {
+/// How an edit reaches the disk; editors do both, and a watcher must see both.
+#[derive(Clone, Copy, Debug)]
+pub enum Save {
+    /// Truncate and rewrite the same file (nano, `>`).
+    InPlace,
+    /// Write a new file next to it and rename it over the old one (vim, most IDEs): the
+    /// watched inode goes away.
+    Rename,
+}
+
+/// Edits the fleet by replacing `from` with `to` (which must occur), saved as `save` says.
+pub fn edit(path: &std::path::Path, from: &str, to: &str, save: Save) {
     let text = std::fs::read_to_string(path).expect("read fleet");
     assert!(text.contains(from), "fleet has no {from:?} to edit");
-    std::fs::write(path, text.replace(from, to)).expect("write edited fleet");
+    let text = text.replace(from, to);
+    match save {
+        Save::InPlace => std::fs::write(path, text).expect("write edited fleet"),
+        Save::Rename => {
+            let tmp = path.with_extension("kdl.new");
+            std::fs::write(&tmp, text).expect("write edited fleet copy");
+            std::fs::rename(&tmp, path).expect("rename edited fleet over the old one");
+        }
+    }
 }
 
 /// Starts `netboot serve FLEET --interface eth0 --address <server> --http-port 8080` in the
