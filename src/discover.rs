@@ -13,6 +13,22 @@ use netboot_manifest::{ClientKind, MacAddr};
 /// A DISCOVER from firmware of `kind` (or from iPXE for [`ClientKind::Ipxe`], which then
 /// announces `ipxe_arch`).
 pub fn discover(kind: ClientKind, mac: MacAddr, xid: u32, ipxe_arch: u16) -> Vec<u8> {
+    message(MessageType::Discover, kind, mac, xid, ipxe_arch)
+}
+
+/// The REQUEST that UEFI firmware sends to a proxy's port 4011 after an offer without PXE
+/// options.
+pub fn request_4011(kind: ClientKind, mac: MacAddr, xid: u32) -> Vec<u8> {
+    message(MessageType::Request, kind, mac, xid, 0)
+}
+
+fn message(
+    message: MessageType,
+    kind: ClientKind,
+    mac: MacAddr,
+    xid: u32,
+    ipxe_arch: u16,
+) -> Vec<u8> {
     let (vendor, arch) = match kind {
         ClientKind::Bios => ("PXEClient:Arch:00000:UNDI:002001", 0),
         ClientKind::EfiX64 => ("PXEClient:Arch:00007:UNDI:003016", 7),
@@ -36,7 +52,7 @@ pub fn discover(kind: ClientKind, mac: MacAddr, xid: u32, ipxe_arch: u16) -> Vec
     );
     msg.set_flags(Flags::default().set_broadcast());
     let opts = msg.opts_mut();
-    opts.insert(DhcpOption::MessageType(MessageType::Discover));
+    opts.insert(DhcpOption::MessageType(message));
     opts.insert(DhcpOption::ClassIdentifier(vendor.into_bytes()));
     opts.insert(DhcpOption::ClientSystemArchitecture(Architecture::from(
         arch,

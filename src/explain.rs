@@ -156,6 +156,9 @@ struct DhcpStep {
     /// Who asks: the firmware or iPXE, with its vendor class.
     request: String,
     offer: Option<Offer>,
+    /// UEFI PXE firmware, offered no PXE options, asks again on port 4011: the ACK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_4011: Option<Offer>,
     /// Why the proxy stays silent.
     ignored: Option<String>,
 }
@@ -391,14 +394,30 @@ fn ask(
     };
     let from = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
     match answer(&request, Port::Dhcp67, from, m, server) {
-        Decision::Reply(reply) => DhcpStep {
-            request: who,
-            offer: Offer::parse(&reply.bytes),
-            ignored: None,
-        },
+        Decision::Reply(reply) => {
+            let offer = Offer::parse(&reply.bytes);
+            let uefi_pxe = matches!(kind, ClientKind::EfiX64 | ClientKind::EfiArm64);
+            let ack_4011 = match &offer {
+                Some(o) if uefi_pxe && o.vendor_options.is_none() => {
+                    let request = crate::discover::request_4011(kind, mac, 0x6e65_7462);
+                    match answer(&request, Port::Pxe4011, from, m, server) {
+                        Decision::Reply(r) => Offer::parse(&r.bytes),
+                        Decision::Ignore(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            DhcpStep {
+                request: who,
+                offer,
+                ack_4011,
+                ignored: None,
+            }
+        }
         Decision::Ignore(why) => DhcpStep {
             request: who,
             offer: None,
+            ack_4011: None,
             ignored: Some(match why {
                 Ignored::NoAnswer(k) => format!("the manifest has no DHCP answer for {k}"),
                 other => other.to_string(),
@@ -561,44 +580,50 @@ fn render_dhcp(o: &mut String, step: &DhcpStep) {
     match (&step.offer, &step.ignored) {
         (Some(offer), _) => {
             *o += &format!("   proxy answers {}:\n", offer.message_type);
-            let mut field = |name: &str, value: String| {
-                *o += &format!("     {name:<14} {value}\n");
-            };
-            field(
-                "yiaddr",
-                format!("{} (a proxy offers no address)", offer.yiaddr),
-            );
-            field("next-server", offer.siaddr.to_string());
-            if let Some(id) = offer.server_id {
-                field("server id (54)", id.to_string());
+            render_offer(o, offer);
+            if let Some(ack) = &step.ack_4011 {
+                *o += &format!(
+                    "   firmware sends REQUEST to port 4011; proxy answers {}:\n",
+                    ack.message_type
+                );
+                render_offer(o, ack);
             }
-            if let Some(s) = &offer.server_name {
-                field("sname (66)", s.clone());
-            }
-            if let Some(f) = &offer.boot_file {
-                field("boot file (67)", f.clone());
-            }
-            if let Some(v) = &offer.vendor_class {
-                field("class (60)", v.clone());
-            }
-            field(
-                "vendor (43)",
-                offer
-                    .vendor_options
-                    .clone()
-                    .map(|v| {
-                        if v == "06 01 08 ff" {
-                            format!("{v} (skip boot server discovery)")
-                        } else {
-                            v
-                        }
-                    })
-                    .unwrap_or_else(|| "absent (UEFI asks again on port 4011)".into()),
-            );
         }
         (None, Some(why)) => *o += &format!("   proxy stays silent: {why}\n"),
         (None, None) => *o += "   proxy answers, but the reply could not be read\n",
     }
+}
+
+fn render_offer(o: &mut String, offer: &Offer) {
+    let mut field = |name: &str, value: String| {
+        *o += &format!("     {name:<14} {value}\n");
+    };
+    field(
+        "yiaddr",
+        format!("{} (a proxy offers no address)", offer.yiaddr),
+    );
+    field("next-server", offer.siaddr.to_string());
+    if let Some(id) = offer.server_id {
+        field("server id (54)", id.to_string());
+    }
+    if let Some(s) = &offer.server_name {
+        field("sname (66)", s.clone());
+    }
+    if let Some(f) = &offer.boot_file {
+        field("boot file (67)", f.clone());
+    }
+    if let Some(v) = &offer.vendor_class {
+        field("class (60)", v.clone());
+    }
+    let vendor = match offer.vendor_options.as_deref() {
+        Some("06 01 08 ff") => "06 01 08 ff (skip boot server discovery)".to_string(),
+        Some(v) => v.to_string(),
+        None if offer.message_type == "OFFER" => {
+            "absent (UEFI firmware asks again on port 4011)".into()
+        }
+        None => "absent".into(),
+    };
+    field("vendor (43)", vendor);
 }
 
 fn render_steps(o: &mut String, steps: &[Step], indent: usize) {
