@@ -366,10 +366,7 @@ fn behaviour(l: &Loaded, route: &str, e: &FileEntry) -> String {
                 .filter(|line| !line.starts_with('#') || line.starts_with("#!"))
                 .flat_map(|line| [line, "\n"])
                 .collect();
-            format!(
-                "script sha256 {} (comments ignored)",
-                short(&sha256_hex(code.as_bytes()))
-            )
+            format!("script {}", short(&sha256_hex(code.as_bytes())))
         }
         None => format!("sha256 {}", short(&e.sha256)),
     }
@@ -406,6 +403,9 @@ fn render(r: &Report) -> String {
     let mut o = format!("--- {}\n+++ {}\n", r.old, r.new);
     for n in &r.notes {
         o += &format!("note: {n}\n");
+    }
+    if !r.machines.is_empty() {
+        o += "note: `script HASH` is the sha256 of a generated script without its comment lines\n";
     }
     if r.is_empty() {
         o += "no differences: every machine boots the same files\n";
