@@ -291,4 +291,31 @@ fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("no problems found"), "{text}");
     assert!(!text.contains("10.77.0.2"), "{text}");
+
+    // netboot itself as the second proxy: it hands out a boot file, so it is reported too.
+    let fleet = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/installer/fleet.kdl");
+    let serve = [
+        env!("CARGO_BIN_EXE_netboot"),
+        "serve",
+        fleet,
+        "--interface",
+        "eth0",
+        "--no-watch",
+    ];
+    lab.spawn("netboot serve", &pxe, &serve);
+    std::thread::sleep(Duration::from_millis(2000));
+    lab.assert_running();
+    let out = run(&doc);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let ours = text
+        .lines()
+        .find(|l| l.contains(&format!("10.77.0.2 (mac {pxe_mac}")))
+        .unwrap_or_else(|| panic!("netboot serve not heard:\n{text}"));
+    assert!(
+        ours.contains("boot file undionly.kpxe, next-server 10.77.0.2"),
+        "{ours}"
+    );
+    assert!(text.contains("hands out boot file undionly.kpxe"), "{text}");
 }
