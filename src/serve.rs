@@ -49,9 +49,6 @@ pub struct ServeArgs {
     /// PXE boot-server discovery port.
     #[arg(long, default_value_t = 4011, hide = true)]
     pub pxe_port: u16,
-    /// HTTP worker threads (each serves one request at a time).
-    #[arg(long, default_value_t = 64, hide = true)]
-    pub http_workers: usize,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -233,7 +230,6 @@ fn settle(
         dhcp,
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
-        http_workers: args.http_workers,
     })
 }
 

@@ -30,7 +30,6 @@ pub struct ServeConfig {
     pub dhcp: bool,
     pub dhcp_port: u16,
     pub pxe_port: u16,
-    pub http_workers: usize,
 }
 
 /// Where each protocol really listens (ports may have been 0 in tests).
@@ -70,7 +69,6 @@ impl Reloader {
 pub struct Runtime {
     reloader: Reloader,
     bound: Bound,
-    http: HttpServer,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -82,16 +80,15 @@ impl Runtime {
         let (sender, receiver) = watch::channel(Arc::new(snapshot));
         let ip = config.address;
 
-        let http = HttpServer::start(
+        let http = HttpServer::bind(
             &HttpConfig {
                 bind: SocketAddrV4::new(ip, config.http_port).into(),
-                workers: config.http_workers,
+                ..HttpConfig::default()
             },
             receiver.clone(),
-        )?;
-        let http_addr = http
-            .local_addr()
-            .unwrap_or_else(|| SocketAddrV4::new(ip, config.http_port).into());
+        )
+        .await?;
+        let http_addr = http.local_addr()?;
 
         let tftp = TftpServer::bind(
             &TftpConfig {
@@ -103,7 +100,7 @@ impl Runtime {
         .await?;
         let tftp_addr = tftp.local_addr()?;
 
-        let mut tasks = vec![tokio::spawn(tftp.run())];
+        let mut tasks = vec![tokio::spawn(http.run()), tokio::spawn(tftp.run())];
         let mut dhcp_addrs = None;
         if config.dhcp {
             let dhcp = DhcpServer::bind(
@@ -140,7 +137,6 @@ impl Runtime {
                 tftp: tftp_addr,
                 dhcp: dhcp_addrs,
             },
-            http,
             tasks,
         })
     }
@@ -153,14 +149,15 @@ impl Runtime {
         self.reloader.clone()
     }
 
-    /// Stops answering. Transfers in flight on TFTP are abandoned (clients retry); HTTP
-    /// workers finish the response they are writing.
+    /// Stops answering. Transfers in flight are abandoned (TFTP clients retry, HTTP clients
+    /// see the connection close before Content-Length is reached).
     pub async fn shutdown(self) {
         for task in &self.tasks {
             task.abort();
         }
-        let http = self.http;
-        let _ = tokio::task::spawn_blocking(move || http.shutdown()).await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 }
 

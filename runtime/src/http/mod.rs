@@ -1,214 +1,171 @@
 //! HTTP: scripts from memory and artifacts from disk, exactly the manifest's HTTP routes, with
-//! HEAD, single Range, Content-Length and an ETag from the sha256.
+//! HEAD, single Range, Content-Length, an ETag from the sha256, and keep-alive.
 //!
-//! [`route`](route::route) decides; this module only moves bytes. tiny_http parses requests
-//! on its own threads and hands them to a fixed pool of workers here, each of which takes the
-//! current snapshot when a request arrives and keeps it until the response is written.
+//! The protocol decisions are pure: [`request`] reads a head, [`route`](route::route) decides
+//! the answer, [`response`] formats it. The socket side is thin: one tokio task per connection
+//! ([`connection`]), artifacts sent with sendfile(2) ([`send`]), and a global cap on
+//! connections so a flood cannot exhaust descriptors; the timeouts in [`HttpConfig`] make sure
+//! a slow or silent client holds its slot only for a bounded time.
 
+mod connection;
 pub mod range;
+pub mod request;
+pub mod response;
 pub mod route;
+mod send;
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Response, Server, StatusCode};
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
-use crate::body::Body;
 use crate::snapshot::Snapshot;
-use route::{Answer, Request};
+use connection::Timeouts;
 
-/// Listening settings.
+/// Listening settings and the bounds every client is held to.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub bind: SocketAddr,
-    /// Requests answered at once; a slow download occupies one worker for its whole length.
-    pub workers: usize,
+    /// Connections served at once; more are answered 503 and closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send a whole request head, from its first byte (and, on a new
+    /// connection, from the accept).
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may sit between requests.
+    pub idle_timeout: Duration,
+    /// Time a response may wait for the client to take more bytes before it is dropped.
+    pub stall_timeout: Duration,
 }
 
-/// A running HTTP server; dropping it does not stop it, [`HttpServer::shutdown`] does.
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: SocketAddr::from(([0, 0, 0, 0], 80)),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A bound HTTP server; [`HttpServer::run`] answers until its task is dropped, which also
+/// drops every connection it was serving.
 pub struct HttpServer {
-    server: Arc<Server>,
-    workers: Vec<JoinHandle<()>>,
+    listener: TcpListener,
+    config: HttpConfig,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
 }
 
 impl HttpServer {
-    /// Binds and starts answering from whatever snapshot `snapshots` holds at each request.
-    pub fn start(
+    /// Binds the listening socket; nothing is answered until [`HttpServer::run`].
+    pub async fn bind(
         config: &HttpConfig,
         snapshots: watch::Receiver<Arc<Snapshot>>,
     ) -> io::Result<HttpServer> {
-        let server = Server::http(config.bind).map_err(|e| {
+        let listener = TcpListener::bind(config.bind).await.map_err(|e| {
             io::Error::new(
-                io::ErrorKind::AddrInUse,
+                e.kind(),
                 format!("cannot listen for HTTP on {}: {e}", config.bind),
             )
         })?;
-        let server = Arc::new(server);
-        let workers = (0..config.workers.max(1))
-            .map(|i| {
-                let server = Arc::clone(&server);
-                let snapshots = snapshots.clone();
-                std::thread::Builder::new()
-                    .name(format!("http-{i}"))
-                    .spawn(move || worker(&server, &snapshots))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(HttpServer { server, workers })
+        raise_descriptor_limit(config.max_connections);
+        Ok(HttpServer {
+            listener,
+            config: config.clone(),
+            snapshots,
+        })
     }
 
     /// The bound address (useful when binding port 0).
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.server_addr().to_ip()
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
     }
 
-    /// Stops accepting and waits for the workers to finish their current response.
-    pub fn shutdown(self) {
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for w in self.workers {
-            let _ = w.join();
-        }
-    }
-}
-
-fn worker(server: &Server, snapshots: &watch::Receiver<Arc<Snapshot>>) {
-    while let Ok(request) = server.recv() {
-        let started = Instant::now();
-        let snapshot = Arc::clone(&snapshots.borrow());
-        let peer = request.remote_addr().copied();
-        let header = |name: &str| {
-            request
-                .headers()
-                .iter()
-                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.as_str().to_owned())
+    /// Accepts connections forever, each served by its own task.
+    pub async fn run(self) {
+        let permits = Arc::new(Semaphore::new(self.config.max_connections.max(1)));
+        let timeouts = Timeouts {
+            header: self.config.header_timeout,
+            idle: self.config.idle_timeout,
+            stall: self.config.stall_timeout,
         };
-        let (range, inm) = (header("Range"), header("If-None-Match"));
-        let method = request.method().as_str().to_owned();
-        let target = request.url().to_owned();
-        let answer = route::route(
-            &Request {
-                method: &method,
-                target: &target,
-                range: range.as_deref(),
-                if_none_match: inm.as_deref(),
-            },
-            &snapshot,
-        );
-        // The answer holds its own Body; the snapshot may be replaced from here on.
-        drop(snapshot);
-        let status = answer.status();
-        let (path, sent) = match &answer {
-            Answer::File { path, len, .. } if method == "GET" => (Some(path.clone()), *len),
-            Answer::File { path, .. } => (Some(path.clone()), 0),
-            _ => (None, 0),
-        };
-        let result = respond(request, answer);
-        let millis = started.elapsed().as_secs_f64() * 1000.0;
-        let peer = peer.map(|p| p.ip().to_string()).unwrap_or_default();
-        match (result, path) {
-            (Ok(()), Some(path)) => tracing::info!(
-                target: "netboot::http",
-                ip = %peer, method = %method, file = %path, status, bytes = sent, ms = millis,
-                "http file done"
-            ),
-            (Ok(()), None) => tracing::info!(
-                target: "netboot::http",
-                ip = %peer, method = %method, target = %target, status,
-                "http refused"
-            ),
-            (Err(e), _) => tracing::warn!(
-                target: "netboot::http",
-                ip = %peer, method = %method, target = %target, status, error = %e,
-                "http response failed"
-            ),
+        let mut connections = JoinSet::new();
+        let mut last_accept_error: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                            refuse_busy(stream, peer);
+                            continue;
+                        };
+                        // Responses are written whole or with MSG_MORE; Nagle would only
+                        // delay the last segment of each.
+                        let _ = stream.set_nodelay(true);
+                        let snapshots = self.snapshots.clone();
+                        connections.spawn(async move {
+                            connection::serve(stream, peer, snapshots, timeouts).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(e) => {
+                        // Out of descriptors or memory: pause rather than spin; log once a second.
+                        let quiet = Duration::from_secs(1);
+                        if !matches!(last_accept_error, Some(t) if t.elapsed() < quiet) {
+                            tracing::warn!(target: "netboot::http", error = %e, "http accept failed");
+                            last_accept_error = Some(Instant::now());
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(done) = connections.join_next(), if !connections.is_empty() => {
+                    if let Err(e) = done {
+                        if e.is_panic() {
+                            tracing::error!(target: "netboot::http", error = %e, "http connection task panicked");
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
-fn respond(request: tiny_http::Request, answer: Answer) -> io::Result<()> {
-    let status = StatusCode(answer.status());
-    match answer {
-        Answer::File {
-            body,
-            start,
-            len,
-            partial,
-            etag,
-            content_type,
-            ..
-        } => {
-            let size = body.len();
-            let mut headers = vec![
-                header("Content-Type", content_type),
-                header("ETag", &etag),
-                header("Accept-Ranges", "bytes"),
-            ];
-            if partial {
-                let end = start + len - 1;
-                headers.push(header(
-                    "Content-Range",
-                    &format!("bytes {start}-{end}/{size}"),
-                ));
-            }
-            let reader = BodyReader {
-                body,
-                pos: start,
-                end: start + len,
-            };
-            let response = Response::new(status, headers, reader, Some(len as usize), None)
-                // Always Content-Length: iPXE and firmware show progress from it.
-                .with_chunked_threshold(usize::MAX);
-            request.respond(response)
-        }
-        Answer::NotModified { etag } => {
-            request.respond(Response::empty(status).with_header(header("ETag", &etag)))
-        }
-        Answer::Unsatisfiable { size } => request.respond(
-            Response::empty(status)
-                .with_header(header("Content-Range", &format!("bytes */{size}"))),
-        ),
-        Answer::Error {
-            status: code,
-            reason,
-        } => {
-            let mut response = Response::from_string(format!("{code} {reason}\n"))
-                .with_status_code(status)
-                .with_header(header("Content-Type", "text/plain; charset=utf-8"));
-            if code == 405 {
-                response.add_header(header("Allow", "GET, HEAD"));
-            }
-            request.respond(response)
-        }
-    }
+/// Over the connection cap: a 503 if the socket takes it at once, then close. Nothing waits on
+/// this client, so a flood of connections costs one accept and one close each.
+fn refuse_busy(stream: TcpStream, peer: SocketAddr) {
+    tracing::debug!(target: "netboot::http", ip = %peer.ip(), "http connection over the cap refused");
+    let _ = stream.try_write(&response::refusal(503, "too many connections"));
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .expect("header names and values here are ASCII without newlines")
-}
-
-/// Streams `pos..end` of a body through tiny_http's writer.
-struct BodyReader {
-    body: Body,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let remaining = self.end.saturating_sub(self.pos);
-        let want = buf.len().min(remaining as usize);
-        if want == 0 {
-            return Ok(0);
+/// Each connection is a descriptor; a soft limit of 1024 (the usual default) would make the
+/// accept fail long before the cap. Raise the soft limit towards the hard one when needed.
+fn raise_descriptor_limit(max_connections: usize) {
+    let want = (max_connections as u64).saturating_add(1024);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= want {
+            return;
         }
-        let n = self.body.read_at(self.pos, &mut buf[..want])?;
-        self.pos += n as u64;
-        Ok(n)
+        let soft = want.min(limit.rlim_max);
+        if soft > limit.rlim_cur {
+            limit.rlim_cur = soft;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+        if soft < want {
+            tracing::warn!(
+                target: "netboot::http",
+                limit = soft, max_connections,
+                "descriptor limit below what the HTTP connection cap needs"
+            );
+        }
     }
 }

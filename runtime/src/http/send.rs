@@ -1,0 +1,179 @@
+//! Writing a response to a non-blocking socket without waiting forever on a client that
+//! stopped reading: every write must make progress within the stall timeout.
+//!
+//! Artifacts go from the open descriptor straight to the socket with sendfile(2), so their
+//! bytes are never copied through user space; where the kernel refuses sendfile for a file
+//! (some filesystems) the fallback is pread + write. Both read at explicit offsets, so one
+//! descriptor serves any number of downloads at once. A file not in the page cache makes
+//! sendfile block this worker thread on the disk, as it does nginx without aio; boot artifacts
+//! are few and hot, so that is accepted.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Largest single sendfile or fallback chunk; sendfile returns early when the socket buffer
+/// fills anyway, this only bounds the fallback buffer.
+const CHUNK: usize = 256 * 1024;
+
+fn stalled(stall: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("client read nothing for {} s", stall.as_secs()),
+    )
+}
+
+/// Writes all of `buf`, each write allowed `stall` to make progress.
+pub async fn write_all(stream: &mut TcpStream, mut buf: &[u8], stall: Duration) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = timeout(stall, stream.write(buf))
+            .await
+            .map_err(|_| stalled(stall))??;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Writes a response head that a file body follows: with MSG_MORE, so the head and the first
+/// file bytes leave in one segment although they come from two system calls.
+pub async fn write_head_more(
+    stream: &TcpStream,
+    mut head: &[u8],
+    stall: Duration,
+) -> io::Result<()> {
+    while !head.is_empty() {
+        timeout(stall, stream.writable())
+            .await
+            .map_err(|_| stalled(stall))??;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            // SAFETY: the pointer and length describe `head`, which outlives the call.
+            let n = unsafe {
+                libc::send(
+                    stream.as_raw_fd(),
+                    head.as_ptr().cast(),
+                    head.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match sent {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => head = &head[n..],
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends `len` bytes of `file` from `offset`, counting them into `sent` as they go (so a
+/// failure still reports how far it got).
+pub async fn send_file(
+    stream: &mut TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    stall: Duration,
+    sent: &mut u64,
+) -> io::Result<()> {
+    let end = offset + len;
+    let mut pos = offset;
+    while pos < end {
+        let want = (end - pos).min(CHUNK as u64) as usize;
+        timeout(stall, stream.writable())
+            .await
+            .map_err(|_| stalled(stall))??;
+        let result = stream.try_io(Interest::WRITABLE, || sendfile(stream, file, pos, want));
+        match result {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => {
+                pos += n as u64;
+                *sent += n as u64;
+            }
+            Err(e) if retry(&e) => {}
+            Err(e) if sendfile_refused(&e) => {
+                tracing::debug!(target: "netboot::http", error = %e, "sendfile refused, copying instead");
+                return copy_file(stream, file, pos, end, stall, sent).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn sendfile(stream: &TcpStream, file: &File, pos: u64, want: usize) -> io::Result<usize> {
+    let mut off =
+        libc::off_t::try_from(pos).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: both descriptors are open for the duration of the call; `off` is a valid
+    // pointer, and passing it leaves the file's own offset alone (shared by other downloads).
+    let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, want) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+async fn copy_file(
+    stream: &mut TcpStream,
+    file: &File,
+    mut pos: u64,
+    end: u64,
+    stall: Duration,
+    sent: &mut u64,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; CHUNK.min((end - pos) as usize)];
+    while pos < end {
+        let want = buf.len().min((end - pos) as usize);
+        let n = loop {
+            match file.read_at(&mut buf[..want], pos) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Err(shrank());
+        }
+        write_all(stream, &buf[..n], stall).await?;
+        pos += n as u64;
+        *sent += n as u64;
+    }
+    Ok(())
+}
+
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Errors with which sendfile says "not for this kind of file", as opposed to a broken
+/// connection.
+fn sendfile_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+    )
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "artifact shrank while being served",
+    )
+}
