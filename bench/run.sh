@@ -286,7 +286,7 @@ say "HTTP $((H1 >> 20)) MiB"
 say "HTTP $H2N clients x $((H2 >> 20)) MiB"
 # shellcheck disable=SC2046
 "$BENCH" http $(http_targets mid64.bin artifacts/mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
-    --size "$H2" --sha256 "$SHA_H2" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9,nofail" >> "$RESULTS"
+    --size "$H2" --sha256 "$SHA_H2" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9;nofail" >> "$RESULTS"
 
 # --- 4. small script, many requests ------------------------------------------------------------
 say "HTTP 300-byte script, wrk 64 connections"

@@ -1,6 +1,6 @@
 //! `netboot-bench table`: result lines -> the markdown table of BENCHMARKS.md.
 //!
-//! Goals (the `goal` field of a netboot line) are comma-separated clauses:
+//! Goals (the `goal` field of a netboot line) are `;`-separated clauses (test names hold commas):
 //! `peer:LABEL:X` (netboot at least X times LABEL, or at most X times for lower-is-better metrics),
 //! `self:TEST:X` (at least X times netboot's own result in TEST, same metric),
 //! `max:X` / `min:X` (netboot's median against a fixed number), `nofail` (zero failures).
@@ -95,7 +95,7 @@ fn render(lines: &[Line], ours: &str) -> String {
             .unwrap_or(&missing);
         let clauses: Vec<&str> = us
             .goal
-            .split(',')
+            .split(';')
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .collect();
@@ -248,7 +248,7 @@ mod tests {
     fn self_goal_compares_with_own_other_test() {
         let lines = vec![
             line("w1", "netboot", 30.0, ""),
-            line("w16", "netboot", 100.0, "self:w1:5,nofail"),
+            line("w16", "netboot", 100.0, "self:w1:5;nofail"),
         ];
         let table = render(&lines, "netboot");
         assert!(
