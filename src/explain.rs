@@ -251,9 +251,12 @@ fn explain(
     let mut notes = Vec::new();
     let server_address = address.or(m.server.address);
     if server_address.is_none() {
+        let from = match &m.server.interface {
+            Some(name) => format!("serve takes it from interface {name}"),
+            None => "serve takes it from --interface or --address".to_string(),
+        };
         notes.push(format!(
-            "the fleet names no server address (it is taken from interface {} at serve time): addresses below show 0.0.0.0; pass --address to see the real ones",
-            m.server.interface.as_deref().unwrap_or("-")
+            "the fleet names no server address ({from}): addresses below show 0.0.0.0; pass --address to see the real ones"
         ));
     }
     let identity = ServerIdentity {

@@ -64,6 +64,44 @@ fn a_taken_port_names_its_holder() {
     );
 }
 
+/// Replaces what changes from run to run (MACs, the xid, the offered address) with names.
+fn normalise(text: &str, names: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (from, to) in names {
+        out = out.replace(from, to);
+    }
+    let cut = |s: &str, after: &str, len: usize, with: &str| match s.find(after) {
+        Some(at) => {
+            let start = at + after.len();
+            let end = (start + len).min(s.len());
+            format!("{}{with}{}", &s[..start], &s[end..])
+        }
+        None => s.to_string(),
+    };
+    out = cut(&out, "xid 0x", 8, "XID");
+    let offered = out
+        .find("OFFER of address ")
+        .map(|at| at + "OFFER of address ".len());
+    if let Some(start) = offered {
+        let end = out[start..].find(';').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "OFFERED");
+    }
+    out
+}
+
+fn golden(name: &str, text: &str) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/cli")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(text, want, "differs from {}", path.display());
+}
+
 /// Namespaces, veths and processes of one test, removed on drop.
 struct Lab {
     tag: String,
@@ -283,6 +321,18 @@ fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
     assert!(line("WARNING: 10.77.0.2").starts_with("FAIL"), "{text}");
     assert!(line("address 10.77.0.10 is on eth0").starts_with("ok"));
     assert!(line("port 67/udp").contains("is free"));
+    let doc_mac = lab.mac(&doc);
+    golden(
+        "doctor-rogue-proxy.txt",
+        &normalise(
+            &text,
+            &[
+                (&doc_mac, "DOC-MAC"),
+                (&srv_mac, "SRV-MAC"),
+                (&pxe_mac, "PXE-MAC"),
+            ],
+        ),
+    );
 
     // With the rogue proxy gone, the segment is healthy.
     lab.stop("pxe proxy");

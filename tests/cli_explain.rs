@@ -189,3 +189,35 @@ fn bad_mac_and_missing_fleet_are_usage_errors() {
     let only_mac = run(&["explain", "52:54:00:00:00:01"]);
     assert_eq!(only_mac.status.code(), Some(2));
 }
+
+#[test]
+fn without_a_server_address_the_placeholder_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.kdl");
+    std::fs::write(
+        &fleet,
+        "loaders { bios \"/usr/lib/ipxe/undionly.kpxe\"; }\nprofile \"local-disk\" { exit; }\ndefault profile=\"local-disk\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .arg("explain")
+        .arg(&fleet)
+        .arg("52:54:00:00:00:01")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("serve takes it from --interface or --address"),
+        "{text}"
+    );
+    assert!(text.contains("http://0.0.0.0:8080/boot.ipxe"), "{text}");
+    assert!(
+        text.contains("exit: the firmware boots its next device"),
+        "{text}"
+    );
+}
