@@ -70,15 +70,11 @@ fn normalise(text: &str, names: &[(&str, &str)]) -> String {
     for (from, to) in names {
         out = out.replace(from, to);
     }
-    let cut = |s: &str, after: &str, len: usize, with: &str| match s.find(after) {
-        Some(at) => {
-            let start = at + after.len();
-            let end = (start + len).min(s.len());
-            format!("{}{with}{}", &s[..start], &s[end..])
-        }
-        None => s.to_string(),
-    };
-    out = cut(&out, "xid 0x", 8, "XID");
+    if let Some(at) = out.find("xid 0x") {
+        let start = at + "xid 0x".len();
+        let end = (start + 8).min(out.len());
+        out.replace_range(start..end, "XID");
+    }
     let offered = out
         .find("OFFER of address ")
         .map(|at| at + "OFFER of address ".len());
