@@ -41,6 +41,9 @@ pub struct DoctorArgs {
     /// TFTP port to check [default: the fleet's, or 69].
     #[arg(long, value_name = "PORT")]
     pub tftp_port: Option<u16>,
+    /// netboot will not run proxy-DHCP here (`serve --no-dhcp`): skip ports 67 and 4011.
+    #[arg(long)]
+    pub no_dhcp: bool,
     /// Check the interface and ports only; send nothing on the network.
     #[arg(long)]
     pub no_discover: bool,
@@ -153,7 +156,7 @@ fn settle(args: &DoctorArgs) -> Result<Settings, String> {
             .tftp_port
             .or(server.as_ref().map(|s| s.tftp_port))
             .unwrap_or(69),
-        dhcp: !matches!(&server, Some(s) if s.dhcp != DhcpMode::Proxy),
+        dhcp: !args.no_dhcp && !matches!(&server, Some(s) if s.dhcp != DhcpMode::Proxy),
     })
 }
 

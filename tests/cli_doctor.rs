@@ -29,6 +29,8 @@ fn unknown_interface_is_a_problem_and_nothing_is_sent() {
         "doctor",
         "--interface",
         "nb-no-such0",
+        // Ports nobody else on a test machine uses: the check binds them for a moment.
+        "--no-dhcp",
         "--http-port",
         "18080",
         "--tftp-port",
@@ -52,6 +54,9 @@ fn a_taken_port_names_its_holder() {
         "--interface",
         "lo",
         "--no-discover",
+        "--no-dhcp",
+        "--tftp-port",
+        "18069",
         "--http-port",
         &port,
     ]);
