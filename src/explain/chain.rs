@@ -426,4 +426,42 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn hostile_scripts_end_without_panics_or_endless_loops() {
+        let f = scripts(&[
+            ("spin.ipxe", ":a\ngoto a\n"),
+            ("self.ipxe", "chain --replace self.ipxe\n"),
+            (
+                "odd.ipxe",
+                "goto\niseq\nchain\nkernel\ninitrd --name\nitem\nchoose --timeout\nmenu\n:\n||\n",
+            ),
+            ("deep.ipxe", "chain ../../../../x.ipxe || goto nowhere\n"),
+        ]);
+        let ctx = Context {
+            platform: "efi",
+            mac_hexhyp: String::new(),
+            script: &f,
+        };
+        assert!(follow("spin.ipxe", &ctx).is_empty());
+        assert_eq!(
+            follow("self.ipxe", &ctx),
+            vec![
+                Step::Script {
+                    route: "self.ipxe".into()
+                },
+                Step::Back {
+                    route: "self.ipxe".into()
+                }
+            ]
+        );
+        let _ = follow("odd.ipxe", &ctx);
+        assert!(follow("deep.ipxe", &ctx).is_empty());
+        assert_eq!(
+            follow("absent.ipxe", &ctx),
+            vec![Step::Missing {
+                route: "absent.ipxe".into()
+            }]
+        );
+    }
 }
