@@ -9,12 +9,50 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs netboot in the repository root and checks stdout and the exit code against
+/// A copy of the examples in a temporary directory, with Debian's loader paths pointing at
+/// stand-ins, so the outputs do not depend on the iPXE package installed here.
+fn examples() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("examples"), &tmp.path().join("examples"));
+    let loaders = tmp.path().join("debian-ipxe");
+    std::fs::create_dir_all(&loaders).unwrap();
+    for loader in ["undionly.kpxe", "ipxe.efi"] {
+        std::fs::write(
+            loaders.join(loader),
+            format!("stand-in for /usr/lib/ipxe/{loader}\n"),
+        )
+        .unwrap();
+    }
+    for entry in std::fs::read_dir(tmp.path().join("examples")).unwrap() {
+        let fleet = entry.unwrap().path().join("fleet.kdl");
+        if let Ok(text) = std::fs::read_to_string(&fleet) {
+            let to = format!("\"{}/", loaders.display());
+            std::fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", &to)).unwrap();
+        }
+    }
+    tmp
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Runs netboot on a copy of the examples and checks stdout and the exit code against
 /// `tests/golden/cli/NAME`.
 fn golden(name: &str, args: &[&str], want_code: i32) {
+    let tmp = examples();
     let out = Command::new(env!("CARGO_BIN_EXE_netboot"))
         .args(args)
-        .current_dir(root())
+        .current_dir(tmp.path())
         .output()
         .expect("run netboot");
     let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
@@ -133,19 +171,19 @@ fn no_loader_for_the_arch_means_nothing_and_exit_1() {
 
 #[test]
 fn frozen_manifest_explains_the_same_chain() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = examples();
     let out = dir.path().join("build");
     let st = Command::new(env!("CARGO_BIN_EXE_netboot"))
         .args(["build", "examples/multi-arch/fleet.kdl", "-o"])
         .arg(&out)
-        .current_dir(root())
+        .current_dir(dir.path())
         .status()
         .unwrap();
     assert!(st.success());
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_netboot"))
             .args(args)
-            .current_dir(root())
+            .current_dir(dir.path())
             .output()
             .unwrap()
     };
