@@ -47,9 +47,19 @@ pub struct DoctorArgs {
     /// Check the interface and ports only; send nothing on the network.
     #[arg(long)]
     pub no_discover: bool,
+    /// `human`: one line per check as it runs; `json`: one object at the end.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 enum Level {
     Ok,
     Info,
@@ -57,8 +67,32 @@ enum Level {
     Fail,
 }
 
+#[derive(serde::Serialize)]
+struct Check {
+    level: Level,
+    text: String,
+}
+
+/// One server that answered the DISCOVER.
+#[derive(serde::Serialize)]
+struct Responder {
+    ip: Ipv4Addr,
+    mac: Option<MacAddr>,
+    /// `dhcp` (offers an address) or `proxy`.
+    kind: &'static str,
+    /// Why it competes with netboot for boot clients, if it does.
+    pxe_server: Option<String>,
+    ours: bool,
+    offer: crate::discover::Offer,
+}
+
+#[derive(serde::Serialize)]
 struct Report {
-    lines: Vec<(Level, String)>,
+    interface: String,
+    #[serde(skip)]
+    live: bool,
+    checks: Vec<Check>,
+    responders: Vec<Responder>,
 }
 
 impl Report {
@@ -70,12 +104,39 @@ impl Report {
             Level::Fail => "FAIL",
         };
         let text = text.into();
-        println!("{tag}  {text}");
-        self.lines.push((level, text));
+        if self.live {
+            println!("{tag}  {text}");
+        }
+        self.checks.push(Check { level, text });
     }
 
     fn problems(&self) -> usize {
-        self.lines.iter().filter(|(l, _)| *l == Level::Fail).count()
+        self.checks
+            .iter()
+            .filter(|c| c.level == Level::Fail)
+            .count()
+    }
+
+    /// The closing line (human) or the whole report (JSON), and the exit code.
+    fn finish(self, code: u8) -> ExitCode {
+        let problems = self.problems();
+        if self.live {
+            match (code, problems) {
+                (2, _) => {
+                    println!("could not probe the network (root is needed to use ports 67/68)")
+                }
+                (_, 0) => println!("no problems found"),
+                (_, n) => println!("{n} problem(s) found"),
+            }
+        } else {
+            let mut value = serde_json::to_value(&self).expect("reports always serialise");
+            value["problems"] = problems.into();
+            value["ok"] = (code == 0).into();
+            crate::discover::emit(
+                &(serde_json::to_string_pretty(&value).expect("JSON values serialise") + "\n"),
+            );
+        }
+        ExitCode::from(code)
     }
 }
 
@@ -96,7 +157,12 @@ pub fn run(args: DoctorArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut report = Report { lines: Vec::new() };
+    let mut report = Report {
+        interface: settings.interface.clone(),
+        live: args.format == Format::Human,
+        checks: Vec::new(),
+        responders: Vec::new(),
+    };
     let ready = check_interface(&settings, &mut report);
     check_ports(&settings, &mut report);
     if args.no_discover {
@@ -104,22 +170,13 @@ pub fn run(args: DoctorArgs) -> ExitCode {
     } else if let Some(mac) = ready {
         if let Err(message) = listen(&settings, mac, args.listen_seconds, &mut report) {
             report.add(Level::Fail, message);
-            println!("could not probe the network (root is needed to use ports 67/68)");
-            return ExitCode::from(2);
+            return report.finish(2);
         }
     } else {
         report.add(Level::Info, "no DISCOVER sent: the interface is not usable");
     }
-    match report.problems() {
-        0 => {
-            println!("no problems found");
-            ExitCode::SUCCESS
-        }
-        n => {
-            println!("{n} problem(s) found");
-            ExitCode::from(1)
-        }
-    }
+    let code = if report.problems() == 0 { 0 } else { 1 };
+    report.finish(code)
 }
 
 fn settle(args: &DoctorArgs) -> Result<Settings, String> {
@@ -363,12 +420,25 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
                 ),
             );
         }
+        let competitor = pxe_competitor(o);
+        report.responders.push(Responder {
+            ip: h.from,
+            mac: h.mac,
+            kind: if o.yiaddr.is_unspecified() {
+                "proxy"
+            } else {
+                "dhcp"
+            },
+            pxe_server: competitor.clone(),
+            ours,
+            offer: o.clone(),
+        });
         if ours {
             report.add(
                 Level::Info,
                 format!("{id} is this server's own address: that answer is netboot's"),
             );
-        } else if let Some(what) = pxe_competitor(o) {
+        } else if let Some(what) = competitor {
             report.add(
                 Level::Fail,
                 format!(

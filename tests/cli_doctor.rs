@@ -335,6 +335,29 @@ fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
         ),
     );
 
+    // The same as JSON, for scripts.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &doc, env!("CARGO_BIN_EXE_netboot")])
+        .args(["doctor", "--interface", "eth0", "--listen-seconds", "5"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let responders = json["responders"].as_array().unwrap();
+    let by_ip = |ip: &str| {
+        responders
+            .iter()
+            .find(|r| r["ip"] == ip)
+            .unwrap_or_else(|| panic!("{ip} missing in {json}"))
+    };
+    assert_eq!(by_ip("10.77.0.1")["kind"], "dhcp");
+    assert_eq!(by_ip("10.77.0.1")["mac"], srv_mac.as_str());
+    assert!(by_ip("10.77.0.1")["pxe_server"].is_null());
+    assert_eq!(by_ip("10.77.0.2")["kind"], "proxy");
+    assert!(by_ip("10.77.0.2")["pxe_server"].is_string());
+    assert_eq!(json["problems"], 1);
+
     // With the rogue proxy gone, the segment is healthy.
     lab.stop("pxe proxy");
     let out = run(&doc);
