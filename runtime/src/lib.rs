@@ -7,6 +7,7 @@ pub mod dhcp;
 pub mod http;
 pub mod server;
 pub mod snapshot;
+pub mod status;
 pub mod tftp;
 
 pub use body::Body;
