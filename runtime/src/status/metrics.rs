@@ -222,7 +222,7 @@ impl Counters {
             "gauge",
             "1 if the last reload succeeded or none happened yet, 0 if it failed.",
         );
-        let ok = self.last_reload.map_or(true, |(ok, _)| ok);
+        let ok = !matches!(self.last_reload, Some((false, _)));
         let _ = writeln!(out, "netboot_last_reload_success {}", u8::from(ok));
 
         family(

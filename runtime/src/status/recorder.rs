@@ -207,7 +207,7 @@ impl Events {
         };
         let state = lock(&shared.state);
         let mut machines: Vec<MachineLog> = state.machines.values().cloned().collect();
-        machines.sort_by(|a, b| b.seq.cmp(&a.seq));
+        machines.sort_by_key(|m| std::cmp::Reverse(m.seq));
         View {
             machines,
             counters: state.counters.clone(),

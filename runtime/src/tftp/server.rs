@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netboot_manifest::Protocol;
+use netboot_manifest::Protocol::{self, Tftp};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
@@ -21,6 +21,7 @@ use super::request::{self, Incoming};
 use super::send_window;
 use super::transfer::{Failure, Transfer};
 use crate::snapshot::Snapshot;
+use crate::status::{Event, Events};
 
 /// Listening and protocol settings.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct TftpConfig {
     /// ERROR replies the listening port may send per second (and in one burst); more are
     /// dropped, so spoofed junk cannot be reflected at a victim in volume.
     pub refusals_per_second: u32,
+    /// Where finished, failed and refused transfers are reported for the status page.
+    pub events: Events,
 }
 
 impl Default for TftpConfig {
@@ -56,6 +59,7 @@ impl Default for TftpConfig {
             max_window_bytes: limits.max_window_bytes,
             max_transfers: 512,
             refusals_per_second: 200,
+            events: Events::default(),
         }
     }
 }
@@ -163,12 +167,13 @@ impl TftpServer {
             let settings = options::negotiate(&options, body.len(), &limits);
             let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
             let file = route.to_owned();
+            let events = self.config.events.clone();
             tokio::spawn(async move {
                 let started = Instant::now();
                 let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
                 let result = drive(local, peer, transfer, &ticket).await;
                 drop(ticket);
-                log(peer, &file, started, result);
+                log(peer, &file, started, result, &events);
             });
         }
     }
@@ -186,6 +191,8 @@ impl TftpServer {
             return;
         }
         let dropped = std::mem::take(&mut self.dropped);
+        let ip = peer.ip();
+        (self.config.events).record(Event::refused(Tftp, ip, file.unwrap_or(""), msg));
         // The name is the client's: escaped, so it cannot forge log lines.
         let file = file.unwrap_or("").escape_debug();
         tracing::warn!(
@@ -261,8 +268,10 @@ fn log(
     file: &str,
     started: Instant,
     result: Result<Transfer, (String, Transfer)>,
+    events: &Events,
 ) {
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    let ms = took.as_secs_f64() * 1000.0;
     let ip = peer.ip().to_string();
     let (error, t) = match result {
         Ok(t) => match t.outcome() {
@@ -272,6 +281,7 @@ fn log(
                     ip, file, bytes = t.len(), ms, blksize = t.blksize(),
                     windowsize = t.windowsize(), "tftp file done"
                 );
+                events.record(Event::done(Tftp, peer.ip(), file, t.len(), took));
                 return;
             }
             // UEFI PXE asks once for the OACK only, to learn tsize, then says so with an
@@ -300,4 +310,6 @@ fn log(
         ip, file, bytes = t.bytes_acked(), size = t.len(), ms, blksize = t.blksize(),
         windowsize = t.windowsize(), error, "tftp transfer failed"
     );
+    let bytes = t.bytes_acked();
+    events.record(Event::failed(Tftp, peer.ip(), file, bytes, took, &error));
 }
