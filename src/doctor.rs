@@ -269,15 +269,7 @@ fn check_interface(s: &Settings, report: &mut Report) -> Option<MacAddr> {
             ),
         );
     }
-    let v4: Vec<(Ipv4Addr, u8)> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|i| i.name == s.interface)
-        .filter_map(|i| match i.addr {
-            if_addrs::IfAddr::V4(a) => Some((a.ip, a.prefixlen)),
-            if_addrs::IfAddr::V6(_) => None,
-        })
-        .collect();
+    let v4 = ipv4_of(&s.interface);
     if v4.is_empty() {
         report.add(
             Level::Fail,
@@ -330,6 +322,19 @@ fn pxe_competitor(o: &crate::discover::Offer) -> Option<String> {
     }
 }
 
+/// The interface's IPv4 addresses with their prefix lengths.
+fn ipv4_of(interface: &str) -> Vec<(Ipv4Addr, u8)> {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.name == interface)
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(a) => Some((a.ip, a.prefixlen)),
+            if_addrs::IfAddr::V6(_) => None,
+        })
+        .collect()
+}
+
 fn check_ports(s: &Settings, report: &mut Report) {
     let mut wanted = Vec::new();
     if s.dhcp {
@@ -349,10 +354,20 @@ fn check_ports(s: &Settings, report: &mut Report) {
                     None => format!("socket inode {} on {}", h.inode, h.local),
                 })
                 .collect();
+            let running = holders.iter().any(|h| {
+                h.process
+                    .as_ref()
+                    .is_some_and(|(_, name)| name == "netboot")
+            });
+            let hint = if running {
+                " (netboot is already serving here: stop it first, or ignore this for a running server)"
+            } else {
+                ""
+            };
             report.add(
                 Level::Fail,
                 format!(
-                    "port {port}/{proto} ({what}) is taken by {}",
+                    "port {port}/{proto} ({what}) is taken by {}{hint}",
                     who.join(", ")
                 ),
             );
@@ -387,6 +402,7 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
         ),
     );
     let heard = probe::probe(&s.interface, mac, xid, Duration::from_secs(seconds))?;
+    let local = ipv4_of(&s.interface);
     let mut dhcp_servers = 0;
     for h in &heard {
         let o = &h.offer;
@@ -400,7 +416,10 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
             Some(f) => format!("boot file {f}, next-server {}", o.siaddr),
             None => "no boot file".into(),
         };
-        let ours = s.address == Some(id) || s.address == Some(h.from);
+        // An answer from this machine is netboot's own (or at least not another host's).
+        let ours = [id, h.from]
+            .iter()
+            .any(|a| s.address == Some(*a) || local.iter().any(|(l, _)| l == a));
         if o.yiaddr.is_unspecified() {
             let pxe = o
                 .vendor_class
@@ -436,7 +455,7 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
         if ours {
             report.add(
                 Level::Info,
-                format!("{id} is this server's own address: that answer is netboot's"),
+                format!("{id} is this machine's own address: that answer is netboot's"),
             );
         } else if let Some(what) = competitor {
             report.add(
