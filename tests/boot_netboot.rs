@@ -125,3 +125,23 @@ fn editing_the_fleet_while_serving_changes_the_next_boot() {
     let back = lab.boot(Firmware::Bios, RELOADED_MAC);
     assert_word(&back, "netboot-profile=pinned");
 }
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_broken_edit_keeps_the_last_good_fleet_serving() {
+    let (mut lab, path) = serving_lab();
+    fleet::edit(
+        &path,
+        r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="pinned""#,
+        r#"host "reloaded" mac="52:54:00:e2:e0:02" profile="no-such-profile""#,
+        Save::InPlace,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let booted = lab.boot(Firmware::Bios, RELOADED_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    let log = lab.daemon_log("netboot");
+    assert!(
+        log.contains("no-such-profile"),
+        "netboot did not log the broken fleet's diagnostic:\n{log}"
+    );
+}
