@@ -22,6 +22,8 @@ use super::route::{self, Answer, Request};
 use super::send;
 use crate::body::Body;
 use crate::snapshot::Snapshot;
+use crate::status::http_exchange::{exchange_event, page_answer};
+use crate::status::Events;
 
 /// Bodies up to this size leave in the same write as their head.
 const COALESCE: u64 = 64 * 1024;
@@ -44,6 +46,7 @@ pub async fn serve(
     peer: SocketAddr,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     timeouts: Timeouts,
+    events: Events,
 ) {
     let mut buf = Vec::new();
     let mut first = true;
@@ -76,7 +79,7 @@ pub async fn serve(
         first = false;
         buf.drain(..head.head_len);
         let keep_alive = head.keep_alive;
-        if respond(&mut stream, peer, head, &snapshots, &timeouts)
+        if respond(&mut stream, peer, head, &snapshots, &timeouts, &events)
             .await
             .is_err()
         {
@@ -159,10 +162,14 @@ async fn respond(
     head: RequestHead,
     snapshots: &watch::Receiver<Arc<Snapshot>>,
     timeouts: &Timeouts,
+    events: &Events,
 ) -> io::Result<()> {
     let started = Instant::now();
-    let answer = {
-        let snapshot = Arc::clone(&snapshots.borrow());
+    let snapshot = Arc::clone(&snapshots.borrow());
+    // `/`, `/metrics`, `/status.json` first, unless the manifest lists the same route.
+    let page = page_answer(events, &head.method, &head.target, &snapshot);
+    let is_page = page.is_some();
+    let answer = page.unwrap_or_else(|| {
         route::route(
             &Request {
                 method: &head.method,
@@ -172,14 +179,22 @@ async fn respond(
             },
             &snapshot,
         )
-        // The answer holds its own Body: a reload from here on does not change its bytes.
-    };
+    });
+    // The answer holds its own Body: a reload from here on does not change its bytes.
+    drop(snapshot);
     let status = answer.status();
     let out = response::head(&answer, head.keep_alive, head.method == "HEAD");
     let mut sent = 0u64;
     let result = write_answer(stream, &answer, &out, timeouts.stall, &mut sent).await;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    let ms = took.as_secs_f64() * 1000.0;
     let ip = peer.ip();
+    let agent = head.user_agent.as_deref();
+    let event = exchange_event(ip, &head.target, agent, &answer, &result, sent, took);
+    // The status page's own fetches are no machine's boot.
+    if let Some(event) = event.filter(|_| !is_page) {
+        events.record(event);
+    }
     let method = head.method.as_str();
     match (&result, &answer) {
         (Ok(()), Answer::File { path, .. }) => tracing::info!(

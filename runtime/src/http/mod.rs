@@ -24,6 +24,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::snapshot::Snapshot;
+use crate::status::Events;
 use connection::Timeouts;
 
 /// Listening settings and the bounds every client is held to.
@@ -39,6 +40,8 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     /// Time a response may wait for the client to take more bytes before it is dropped.
     pub stall_timeout: Duration,
+    /// When on: answers `/`, `/metrics` and `/status.json` from it, and reports each exchange.
+    pub events: Events,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +52,7 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(60),
+            events: Events::default(),
         }
     }
 }
@@ -108,8 +112,9 @@ impl HttpServer {
                         // delay the last segment of each.
                         let _ = stream.set_nodelay(true);
                         let snapshots = self.snapshots.clone();
+                        let events = self.config.events.clone();
                         connections.spawn(async move {
-                            connection::serve(stream, peer, snapshots, timeouts).await;
+                            connection::serve(stream, peer, snapshots, timeouts, events).await;
                             drop(permit);
                         });
                     }

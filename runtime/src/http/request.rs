@@ -15,6 +15,8 @@ pub struct RequestHead {
     pub target: String,
     pub range: Option<String>,
     pub if_none_match: Option<String>,
+    /// Shown on the status page; any bytes accepted (lossily), as it is never acted on.
+    pub user_agent: Option<String>,
     /// The client wants the connection kept open after this response (HTTP/1.1 unless
     /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`). False also when the
     /// request announces a body: we never read one, so the connection cannot be reused.
@@ -98,6 +100,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
 
     let mut range = None;
     let mut if_none_match = None;
+    let mut user_agent = None;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
     let mut has_body = false;
@@ -109,6 +112,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
             range.get_or_insert(text(value)?);
         } else if name.eq_ignore_ascii_case("if-none-match") {
             if_none_match.get_or_insert(text(value)?);
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            user_agent.get_or_insert_with(|| String::from_utf8_lossy(value).into_owned());
         } else if name.eq_ignore_ascii_case("connection") {
             for token in text(value)?.split(',') {
                 let token = token.trim();
@@ -138,6 +143,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
         target: target.to_owned(),
         range,
         if_none_match,
+        user_agent,
         keep_alive,
         head_len: skipped + head_len,
     }))
@@ -191,6 +197,7 @@ mod tests {
         assert_eq!(head.method, "GET");
         assert_eq!(head.target, "/boot.ipxe?mac=52:54:00:00:00:11");
         assert_eq!(head.range, None);
+        assert_eq!(head.user_agent.as_deref(), Some("iPXE/1.21.1"));
         assert!(head.keep_alive);
         assert_eq!(head.head_len, buf.len());
     }

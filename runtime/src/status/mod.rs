@@ -16,6 +16,7 @@
 
 pub mod escape;
 pub mod event;
+pub mod http_exchange;
 pub mod json;
 pub mod metrics;
 pub mod neighbors;
