@@ -112,7 +112,7 @@ fn decide(
 
 /// The manifest's answer for this client: its kind's entry, except that an iPXE client the
 /// fleet names by MAC gets its own host script.
-fn boot_target<'m>(
+pub(super) fn boot_target<'m>(
     manifest: &'m Manifest,
     client: &Client,
     mac: MacAddr,
@@ -129,7 +129,7 @@ fn boot_target<'m>(
     Ok((entry.protocol, entry.path.as_str()))
 }
 
-fn http_url(server: &ServerIdentity, path: &str) -> String {
+pub(super) fn http_url(server: &ServerIdentity, path: &str) -> String {
     let mut url = format!("http://{}:{}/", server.addr, server.http_port);
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -218,7 +218,7 @@ fn encode(
 /// asks again on 4011, which is the path every UEFI firmware handles (some ignore an offer that
 /// tells them to skip discovery). A client that asked for a boot item gets it echoed, as a PXE
 /// boot server must.
-fn vendor_options(request: &Request, client: &Client) -> Option<Vec<u8>> {
+pub(super) fn vendor_options(request: &Request, client: &Client) -> Option<Vec<u8>> {
     if client.class != VendorClass::PxeClient {
         return None;
     }

@@ -1,4 +1,6 @@
 //! Proxy-DHCP: answers PXE and HTTP-boot clients on UDP 67 and 4011, never offers an address.
+//! Full-DHCP mode ([`full`]) is the exception for isolated labs: there netboot is the only
+//! DHCP server and hands out addresses from a range, with leases kept on disk.
 //!
 //! The protocol lives in pure functions over bytes ([`answer`]); [`DhcpServer`] is only the
 //! socket loop around them. A proxy coexists with the LAN's own DHCP server: it stays silent
@@ -8,6 +10,10 @@
 mod answer;
 mod classify;
 mod destination;
+mod full;
+mod full_setup;
+mod lease;
+pub mod leases_file;
 mod options;
 mod request;
 mod server;
@@ -15,6 +21,10 @@ mod server;
 pub use answer::{answer, Decision, Ignored, Reply, ServerIdentity};
 pub use classify::{classify, Client, NotOurs, VendorClass};
 pub use destination::destination;
+pub use full::{decide_full, FullConfig, FullDecision, FullReply, Silence};
+pub use full_setup::{netmask_of, FullDhcp, FullSettings, FullSetupError};
+pub use lease::{Exhausted, Lease, LeaseState, LeaseTable, Pool, PoolError, Refusal};
+pub use leases_file::LeasesFileError;
 pub use options::{OptionError, Options};
 pub use request::{MalformedRequest, MessageType, Request};
 pub use server::{DhcpConfig, DhcpServer};

@@ -2,14 +2,17 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::answer::{answer, Decision, ServerIdentity};
+use super::full::{decide_full, FullDecision};
+use super::full_setup::FullDhcp;
+use super::leases_file;
 use super::Port;
 use crate::Snapshot;
 
@@ -33,6 +36,14 @@ pub struct DhcpServer {
     pxe: UdpSocket,
     identity: ServerIdentity,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Full-DHCP mode: port 67 hands out addresses (port 4011 stays proxy).
+    full: Option<Mutex<FullState>>,
+}
+
+struct FullState {
+    dhcp: FullDhcp,
+    /// The lease table version last written to disk.
+    saved: u64,
 }
 
 /// Log target of every proxy-DHCP event, so operators can filter on `netboot::dhcp`.
@@ -64,7 +75,21 @@ impl DhcpServer {
                 http_port: config.http_port,
             },
             snapshots,
+            full: None,
         })
+    }
+
+    /// Binds like [`DhcpServer::bind`], but answers port 67 as the segment's only DHCP
+    /// server, handing out addresses from `full`'s range (see [`super::full`]).
+    pub async fn bind_full(
+        config: &DhcpConfig,
+        full: FullDhcp,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+    ) -> io::Result<DhcpServer> {
+        let mut server = DhcpServer::bind(config, snapshots).await?;
+        let saved = full.leases.version();
+        server.full = Some(Mutex::new(FullState { dhcp: full, saved }));
+        Ok(server)
     }
 
     /// The bound (DHCP, PXE) addresses; useful when the config asked for port 0.
@@ -106,6 +131,11 @@ impl DhcpServer {
             return;
         }
         let snapshot = Arc::clone(&self.snapshots.borrow());
+        if let (Port::Dhcp67, Some(full)) = (port, &self.full) {
+            return self
+                .handle_full(full, socket, packet, source, &snapshot)
+                .await;
+        }
         match answer(packet, port, source, snapshot.manifest(), &self.identity) {
             Decision::Ignore(reason) => {
                 tracing::debug!(target: LOG, %source, port = port.number(), %reason, "dhcp packet ignored");
@@ -124,6 +154,84 @@ impl DhcpServer {
                         port = port.number(),
                         to = %reply.destination,
                         "dhcp answer"
+                    ),
+                    Err(e) => tracing::warn!(
+                        target: LOG,
+                        mac = %reply.mac,
+                        to = %reply.destination,
+                        error = %e,
+                        "dhcp answer could not be sent"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+impl DhcpServer {
+    async fn handle_full(
+        &self,
+        full: &Mutex<FullState>,
+        socket: &UdpSocket,
+        packet: &[u8],
+        source: SocketAddrV4,
+        snapshot: &Snapshot,
+    ) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // Decide and save under the lock, so the file never lags a lease already answered.
+        let decision = {
+            let mut guard = full.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let FullState {
+                dhcp:
+                    FullDhcp {
+                        config,
+                        leases,
+                        lease_file,
+                    },
+                saved,
+            } = &mut *guard;
+            let decision = decide_full(packet, source, snapshot.manifest(), config, leases, now);
+            let version = leases.version();
+            if version != *saved {
+                match leases_file::save(lease_file, &leases.persistent()) {
+                    Ok(()) => *saved = version,
+                    Err(e) => {
+                        tracing::error!(target: LOG, error = %e, "leases not saved; a restart would forget them")
+                    }
+                }
+            }
+            decision
+        };
+        match decision {
+            FullDecision::Silent(reason @ super::full::Silence::OtherServer { .. }) => {
+                tracing::warn!(target: LOG, %source, %reason, "dhcp request for another server");
+            }
+            FullDecision::Silent(reason) => {
+                tracing::debug!(target: LOG, %source, %reason, "dhcp packet not answered");
+            }
+            FullDecision::Reply(reply) => {
+                let sent = socket
+                    .send_to(&reply.bytes, SocketAddr::V4(reply.destination))
+                    .await;
+                let message = format!("{:?}", reply.message).to_uppercase();
+                let (kind, file) = reply
+                    .boot
+                    .as_ref()
+                    .map_or(("-".to_string(), "-"), |(k, f)| (k.to_string(), f.as_str()));
+                let refused = reply.refused.as_ref().map(ToString::to_string);
+                match sent {
+                    Ok(_) => tracing::info!(
+                        target: LOG,
+                        mac = %reply.mac,
+                        message = %message,
+                        ip = %reply.ip,
+                        kind = %kind,
+                        file = %file,
+                        refused = refused.as_deref().unwrap_or("-"),
+                        to = %reply.destination,
+                        "dhcp full answer"
                     ),
                     Err(e) => tracing::warn!(
                         target: LOG,

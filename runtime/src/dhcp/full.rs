@@ -1,0 +1,366 @@
+//! Full-DHCP mode: the decision for one packet on port 67 when netboot is the segment's only
+//! DHCP server (an isolated lab with no router).
+//!
+//! Unlike the proxy it hands out addresses, to every client that asks (PXE or not), and it
+//! answers the whole RFC 2131 exchange: DISCOVER, REQUEST (selecting, init-reboot, renewing,
+//! rebinding), RELEASE, DECLINE and INFORM. A client that is a PXE, HTTP-boot or iPXE client
+//! also gets the same boot answer the proxy would give, in the same OFFER and ACK. Port 4011
+//! stays with the proxy's [`answer`](super::answer), which full mode runs unchanged.
+//!
+//! Pure over its inputs: the lease table and the time are passed in.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use dhcproto::v4::{
+    DhcpOption, DhcpOptions, Flags, HType, Message, MessageType as WireType, Opcode, OptionCode,
+    UnknownOption,
+};
+use dhcproto::Encodable;
+use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol};
+
+use super::answer::{boot_target, http_url, vendor_options, ServerIdentity};
+use super::classify::{classify, Client};
+use super::lease::{Exhausted, LeaseTable, Refusal};
+use super::request::{MalformedRequest, MessageType, Request};
+
+const REQUESTED_IP: u8 = 50;
+const SERVER_ID: u8 = 54;
+const DECLINE: u8 = 4;
+const RELEASE: u8 = 7;
+const SERVER_PORT: u16 = 67;
+const CLIENT_PORT: u16 = 68;
+
+/// What full mode tells every client besides its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullConfig {
+    pub server: ServerIdentity,
+    /// The subnet mask of the server's address on its interface.
+    pub netmask: Ipv4Addr,
+    /// Default gateway (option 3); isolated labs usually have none.
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers (option 6), in order.
+    pub dns: Vec<Ipv4Addr>,
+    pub lease_secs: u32,
+}
+
+/// The outcome for one packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FullDecision {
+    Reply(FullReply),
+    /// No reply; the reason is logged (RELEASE and DECLINE are answered by silence).
+    Silent(Silence),
+}
+
+/// A reply to send, with what it says for the log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullReply {
+    pub bytes: Vec<u8>,
+    pub destination: SocketAddrV4,
+    pub mac: MacAddr,
+    /// OFFER, ACK or NAK.
+    pub message: WireType,
+    /// The address given (0.0.0.0 for a NAK or an INFORM's ACK).
+    pub ip: Ipv4Addr,
+    /// The boot file and client kind, for boot clients the manifest answers.
+    pub boot: Option<(ClientKind, String)>,
+    /// Why a NAK was sent.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a packet got no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Silence {
+    #[error("malformed: {0}")]
+    Malformed(#[from] MalformedRequest),
+    #[error("the client chose the offer of another DHCP server, {server}: two DHCP servers answer on this segment")]
+    OtherServer { server: Ipv4Addr },
+    #[error("a REQUEST that names no address (no option 50 and no ciaddr)")]
+    NoAddress,
+    #[error("{0}")]
+    Exhausted(#[from] Exhausted),
+    #[error("released {0}")]
+    Released(Ipv4Addr),
+    #[error("{ip} declined (in use by another host): quarantined")]
+    Declined { ip: Ipv4Addr },
+    #[error("a {kind} for {ip}, which this client does not hold")]
+    NotHeld { kind: &'static str, ip: Ipv4Addr },
+    #[error("message type {0} is not one a client sends to a server")]
+    MessageType(u8),
+    #[error("cannot encode the reply: {0}")]
+    Encode(String),
+}
+
+/// Decides the answer to `packet`, which arrived on port 67 from `source`, at `now` (seconds
+/// since the Unix epoch), updating `leases`.
+pub fn decide_full(
+    packet: &[u8],
+    source: SocketAddrV4,
+    manifest: &Manifest,
+    config: &FullConfig,
+    leases: &mut LeaseTable,
+    now: u64,
+) -> FullDecision {
+    match decide(packet, source, manifest, config, leases, now) {
+        Ok(reply) => FullDecision::Reply(reply),
+        Err(why) => FullDecision::Silent(why),
+    }
+}
+
+fn decide(
+    packet: &[u8],
+    source: SocketAddrV4,
+    manifest: &Manifest,
+    config: &FullConfig,
+    leases: &mut LeaseTable,
+    now: u64,
+) -> Result<FullReply, Silence> {
+    let request = Request::parse(packet)?;
+    let mac = request.mac;
+    let requested = ipv4_option(&request, REQUESTED_IP);
+    let ours = config.server.addr;
+    match request.message_type {
+        MessageType::Discover => {
+            let ip = leases.offer(mac, requested, now)?;
+            reply(&request, source, manifest, config, Answer::Offer(ip))
+        }
+        MessageType::Request => {
+            let ip = match ipv4_option(&request, SERVER_ID) {
+                // SELECTING: the client names the server whose offer it took.
+                Some(server) if server != ours => {
+                    leases.withdraw_offer(mac);
+                    return Err(Silence::OtherServer { server });
+                }
+                Some(_) => requested.or(unicast(request.ciaddr)),
+                // INIT-REBOOT names its old address in option 50; RENEWING and REBINDING
+                // carry it in ciaddr.
+                None => requested.or(unicast(request.ciaddr)),
+            }
+            .ok_or(Silence::NoAddress)?;
+            let answer = match leases.bind(mac, ip, now) {
+                Ok(lease) => Answer::Ack(lease.ip),
+                Err(refusal) => Answer::Nak(refusal),
+            };
+            reply(&request, source, manifest, config, answer)
+        }
+        MessageType::Inform => reply(&request, source, manifest, config, Answer::Inform),
+        MessageType::Other(DECLINE) => {
+            let ip = requested.ok_or(Silence::NoAddress)?;
+            if ipv4_option(&request, SERVER_ID).is_some_and(|s| s != ours) {
+                return Err(Silence::OtherServer {
+                    server: ipv4_option(&request, SERVER_ID).unwrap_or(ours),
+                });
+            }
+            if leases.decline(mac, ip, now) {
+                Err(Silence::Declined { ip })
+            } else {
+                Err(Silence::NotHeld {
+                    kind: "DECLINE",
+                    ip,
+                })
+            }
+        }
+        MessageType::Other(RELEASE) => {
+            let ip = unicast(request.ciaddr).ok_or(Silence::NoAddress)?;
+            if leases.release(mac, ip, now) {
+                Err(Silence::Released(ip))
+            } else {
+                Err(Silence::NotHeld {
+                    kind: "RELEASE",
+                    ip,
+                })
+            }
+        }
+        MessageType::Other(n) => Err(Silence::MessageType(n)),
+    }
+}
+
+enum Answer {
+    Offer(Ipv4Addr),
+    Ack(Ipv4Addr),
+    Nak(Refusal),
+    Inform,
+}
+
+/// What a boot client is told to fetch, as the proxy would tell it.
+struct Boot {
+    client: Client,
+    protocol: Protocol,
+    file: String,
+}
+
+fn boot(request: &Request, manifest: &Manifest, server: &ServerIdentity) -> Option<Boot> {
+    let client = classify(&request.options).ok()?;
+    let (protocol, path) = boot_target(manifest, &client, request.mac).ok()?;
+    let file = match protocol {
+        Protocol::Tftp => path.to_string(),
+        Protocol::Http => http_url(server, path),
+    };
+    Some(Boot {
+        client,
+        protocol,
+        file,
+    })
+}
+
+fn reply(
+    request: &Request,
+    source: SocketAddrV4,
+    manifest: &Manifest,
+    config: &FullConfig,
+    answer: Answer,
+) -> Result<FullReply, Silence> {
+    let (message, ip, refused) = match answer {
+        Answer::Offer(ip) => (WireType::Offer, ip, None),
+        Answer::Ack(ip) => (WireType::Ack, ip, None),
+        Answer::Inform => (WireType::Ack, Ipv4Addr::UNSPECIFIED, None),
+        Answer::Nak(why) => (WireType::Nak, Ipv4Addr::UNSPECIFIED, Some(why)),
+    };
+    let boot = match message {
+        WireType::Nak => None,
+        _ => boot(request, manifest, &config.server),
+    };
+    let inform = matches!(request.message_type, MessageType::Inform);
+    let bytes = encode(
+        request,
+        message,
+        ip,
+        inform,
+        config,
+        boot.as_ref(),
+        refused.as_ref(),
+    )
+    .map_err(|e| Silence::Encode(e.to_string()))?;
+    Ok(FullReply {
+        bytes,
+        destination: destination(request, source, message == WireType::Nak),
+        mac: request.mac,
+        message,
+        ip,
+        boot: boot.map(|b| (b.client.kind, b.file)),
+        refused,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode(
+    request: &Request,
+    message: WireType,
+    yiaddr: Ipv4Addr,
+    inform: bool,
+    config: &FullConfig,
+    boot: Option<&Boot>,
+    refused: Option<&Refusal>,
+) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
+    let server = config.server.addr;
+    let nak = message == WireType::Nak;
+    let mut flags = Flags::from(request.flags);
+    // RFC 2131 4.3.2: a NAK through a relay must be broadcast on the client's link.
+    if nak && !request.giaddr.is_unspecified() {
+        flags = flags.set_broadcast();
+    }
+    let mut msg = Message::default();
+    msg.set_opcode(Opcode::BootReply)
+        .set_htype(HType::Eth)
+        .set_chaddr(&request.mac.0)
+        .set_xid(request.xid)
+        .set_secs(0)
+        .set_flags(flags)
+        .set_ciaddr(if inform {
+            request.ciaddr
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        })
+        .set_yiaddr(yiaddr)
+        .set_giaddr(request.giaddr);
+
+    let mut opts = DhcpOptions::new();
+    opts.insert(DhcpOption::MessageType(message));
+    opts.insert(DhcpOption::ServerIdentifier(server));
+    if let Some(why) = refused {
+        opts.insert(DhcpOption::Message(why.to_string()));
+    }
+    if !nak {
+        opts.insert(DhcpOption::SubnetMask(config.netmask));
+        if let Some(router) = config.router {
+            opts.insert(DhcpOption::Router(vec![router]));
+        }
+        if !config.dns.is_empty() {
+            opts.insert(DhcpOption::DomainNameServer(config.dns.clone()));
+        }
+        // An INFORM's client configured its address itself: no lease times (RFC 2131 3.4).
+        if !inform {
+            let secs = config.lease_secs;
+            opts.insert(DhcpOption::AddressLeaseTime(secs));
+            opts.insert(DhcpOption::Renewal(secs / 2));
+            opts.insert(DhcpOption::Rebinding(secs / 8 * 7));
+        }
+    }
+    if let Some(boot) = boot {
+        opts.insert(DhcpOption::ClassIdentifier(
+            boot.client.class.as_bytes().to_vec(),
+        ));
+        if let Some(guid) = request.options.get(97) {
+            if guid.len() <= 255 {
+                opts.insert(DhcpOption::ClientMachineIdentifier(guid.to_vec()));
+            }
+        }
+        if let Some(vendor) = vendor_options(request, &boot.client) {
+            opts.insert(DhcpOption::VendorExtensions(vendor));
+        }
+        msg.set_siaddr(server);
+        if boot.protocol == Protocol::Tftp {
+            msg.set_sname_str(server.to_string());
+            opts.insert(DhcpOption::TFTPServerName(server.to_string().into_bytes()));
+        }
+        if boot.file.len() < 128 {
+            msg.set_fname_str(&boot.file);
+        }
+        opts.insert(DhcpOption::BootfileName(boot.file.as_bytes().to_vec()));
+    }
+    if !request.giaddr.is_unspecified() {
+        if let Some(info) = request.options.get(82) {
+            if info.len() <= 255 {
+                opts.insert(DhcpOption::Unknown(UnknownOption::new(
+                    OptionCode::RelayAgentInformation,
+                    info.to_vec(),
+                )));
+            }
+        }
+    }
+    msg.set_opts(opts);
+    msg.to_vec()
+}
+
+/// RFC 2131 4.1, without unicasting to an address the client does not have yet (that needs
+/// an ARP entry a UDP socket cannot add, so such replies are broadcast, which every client
+/// accepts):
+/// - relayed: to the relay's server port;
+/// - a NAK: broadcast, since the client's address is the thing refused;
+/// - ciaddr set (renewing, INFORM): to it on port 68;
+/// - from a unicast source that is not port 68 (a test client on loopback): back to it;
+/// - otherwise broadcast on port 68.
+fn destination(request: &Request, source: SocketAddrV4, nak: bool) -> SocketAddrV4 {
+    if !request.giaddr.is_unspecified() {
+        return SocketAddrV4::new(request.giaddr, SERVER_PORT);
+    }
+    if !nak {
+        if let Some(ciaddr) = unicast(request.ciaddr) {
+            return SocketAddrV4::new(ciaddr, CLIENT_PORT);
+        }
+    }
+    if unicast(*source.ip()).is_some() && source.port() != CLIENT_PORT && source.port() != 0 {
+        return source;
+    }
+    SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+}
+
+fn unicast(ip: Ipv4Addr) -> Option<Ipv4Addr> {
+    (!ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast()).then_some(ip)
+}
+
+fn ipv4_option(request: &Request, code: u8) -> Option<Ipv4Addr> {
+    match request.options.get(code)? {
+        [a, b, c, d] => Some(Ipv4Addr::new(*a, *b, *c, *d)),
+        _ => None,
+    }
+}

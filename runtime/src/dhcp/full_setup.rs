@@ -1,0 +1,201 @@
+//! Settling full-DHCP mode at start-up: the range checked against the server's subnet, the
+//! lease file read back, and the mask taken from the interface.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use super::answer::ServerIdentity;
+use super::full::FullConfig;
+use super::lease::{Lease, LeaseTable, Pool, PoolError};
+use super::leases_file::{self, LeasesFileError};
+
+/// The fleet's full-DHCP settings, as the manifest carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullSettings {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+    pub lease_secs: u32,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+}
+
+/// Everything the full-DHCP loop needs: answers, leases, and where they are saved.
+#[derive(Debug)]
+pub struct FullDhcp {
+    pub config: FullConfig,
+    pub leases: LeaseTable,
+    pub lease_file: PathBuf,
+}
+
+/// Why full-DHCP cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FullSetupError {
+    #[error("full DHCP: {0}")]
+    Pool(#[from] PoolError),
+    #[error("full DHCP: the range {first}-{last} is not on the server's subnet {network}/{prefix} (address {server}); clients would get addresses nobody can route")]
+    OffSubnet {
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        server: Ipv4Addr,
+        network: Ipv4Addr,
+        prefix: u32,
+    },
+    #[error("full DHCP: the router {router} is not on the server's subnet {network}/{prefix}")]
+    RouterOffSubnet {
+        router: Ipv4Addr,
+        network: Ipv4Addr,
+        prefix: u32,
+    },
+    #[error("full DHCP: lease time must be at least 60 seconds, found {0}")]
+    LeaseTime(u32),
+    #[error("full DHCP: {0}")]
+    LeasesFile(#[from] LeasesFileError),
+    #[error("full DHCP: the server address {0} is on no interface of this machine, so its subnet mask is unknown")]
+    NoMask(Ipv4Addr),
+}
+
+impl FullDhcp {
+    /// Checks `settings` against the server's subnet and restores the leases in `lease_file`.
+    /// Returns the leases dropped because the range no longer holds them, for the log.
+    pub fn open(
+        settings: &FullSettings,
+        server: ServerIdentity,
+        netmask: Ipv4Addr,
+        lease_file: PathBuf,
+    ) -> Result<(FullDhcp, Vec<Lease>), FullSetupError> {
+        if settings.lease_secs < 60 {
+            return Err(FullSetupError::LeaseTime(settings.lease_secs));
+        }
+        let mask = u32::from(netmask);
+        let network = Ipv4Addr::from(u32::from(server.addr) & mask);
+        let broadcast = Ipv4Addr::from(u32::from(server.addr) | !mask);
+        let prefix = mask.count_ones();
+        let on_subnet = |ip: Ipv4Addr| u32::from(ip) & mask == u32::from(network);
+        if !on_subnet(settings.first) || !on_subnet(settings.last) {
+            return Err(FullSetupError::OffSubnet {
+                first: settings.first,
+                last: settings.last,
+                server: server.addr,
+                network,
+                prefix,
+            });
+        }
+        if let Some(router) = settings.router.filter(|r| !on_subnet(*r)) {
+            return Err(FullSetupError::RouterOffSubnet {
+                router,
+                network,
+                prefix,
+            });
+        }
+        let mut reserved = vec![server.addr, network, broadcast];
+        reserved.extend(settings.router);
+        let pool = Pool::new(settings.first, settings.last, reserved)?;
+        let mut leases = LeaseTable::new(pool, settings.lease_secs);
+        let dropped = leases.restore(leases_file::load(&lease_file)?);
+        Ok((
+            FullDhcp {
+                config: FullConfig {
+                    server,
+                    netmask,
+                    router: settings.router,
+                    dns: settings.dns.clone(),
+                    lease_secs: settings.lease_secs,
+                },
+                leases,
+                lease_file,
+            },
+            dropped,
+        ))
+    }
+}
+
+/// The subnet mask of `address` on this machine's interfaces.
+pub fn netmask_of(address: Ipv4Addr) -> Result<Ipv4Addr, FullSetupError> {
+    let all = if_addrs::get_if_addrs().map_err(|_| FullSetupError::NoMask(address))?;
+    all.iter()
+        .find_map(|i| match &i.addr {
+            if_addrs::IfAddr::V4(v4) if IpAddr::V4(v4.ip) == IpAddr::V4(address) => {
+                Some(v4.netmask)
+            }
+            _ => None,
+        })
+        .ok_or(FullSetupError::NoMask(address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(first: [u8; 4], last: [u8; 4]) -> FullSettings {
+        FullSettings {
+            first: first.into(),
+            last: last.into(),
+            lease_secs: 3600,
+            router: None,
+            dns: vec![],
+        }
+    }
+
+    const SERVER: ServerIdentity = ServerIdentity {
+        addr: Ipv4Addr::new(10, 0, 0, 1),
+        http_port: 8080,
+    };
+    const MASK: Ipv4Addr = Ipv4Addr::new(255, 255, 255, 0);
+
+    #[test]
+    fn range_and_router_must_be_on_the_subnet() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("leases.json");
+        let err = FullDhcp::open(
+            &settings([10, 0, 1, 5], [10, 0, 1, 9]),
+            SERVER,
+            MASK,
+            file.clone(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not on the server's subnet 10.0.0.0/24"),
+            "{err}"
+        );
+        let mut s = settings([10, 0, 0, 5], [10, 0, 0, 9]);
+        s.router = Some(Ipv4Addr::new(192, 168, 0, 1));
+        assert!(matches!(
+            FullDhcp::open(&s, SERVER, MASK, file.clone()),
+            Err(FullSetupError::RouterOffSubnet { .. })
+        ));
+        s.router = None;
+        s.lease_secs = 5;
+        assert!(matches!(
+            FullDhcp::open(&s, SERVER, MASK, file),
+            Err(FullSetupError::LeaseTime(5))
+        ));
+    }
+
+    #[test]
+    fn server_network_and_broadcast_are_never_leased() {
+        let dir = tempfile::tempdir().unwrap();
+        let (full, dropped) = FullDhcp::open(
+            &settings([10, 0, 0, 0], [10, 0, 0, 255]),
+            SERVER,
+            MASK,
+            dir.path().join("leases.json"),
+        )
+        .unwrap();
+        assert!(dropped.is_empty());
+        let pool = full.leases.pool();
+        for ip in [[10, 0, 0, 0], [10, 0, 0, 1], [10, 0, 0, 255]] {
+            assert!(!pool.contains(ip.into()), "{ip:?}");
+        }
+        assert!(pool.contains(Ipv4Addr::new(10, 0, 0, 2)));
+    }
+
+    #[test]
+    fn loopback_has_a_mask() {
+        assert_eq!(
+            netmask_of(Ipv4Addr::LOCALHOST).unwrap(),
+            Ipv4Addr::new(255, 0, 0, 0)
+        );
+        assert!(netmask_of(Ipv4Addr::new(192, 0, 2, 77)).is_err());
+    }
+}
