@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use dhcproto::v4::{
     Architecture, DhcpOption, Flags, Message, MessageType, OptionCode, UnknownOption,
 };
-use dhcproto::{Decodable, Encodable};
+use dhcproto::Encodable;
 use netboot_manifest::{ClientKind, MacAddr};
 
 /// A DISCOVER from firmware of `kind` (or from iPXE for [`ClientKind::Ipxe`], which then
@@ -98,67 +98,66 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// Reads a reply; `None` when the bytes are not a DHCP reply.
+    /// Reads a reply strictly from its bytes; `None` when they are not a DHCP/BOOTP reply.
+    ///
+    /// Replies come from whatever answers on the segment, so this never trusts a length field:
+    /// the header is read at fixed offsets and the options with the runtime's strict parser
+    /// (dhcproto's decoder asserts on some malformed options).
     pub fn parse(bytes: &[u8]) -> Option<Offer> {
-        let msg = Message::decode(&mut dhcproto::Decoder::new(bytes)).ok()?;
-        if msg.opcode() != dhcproto::v4::Opcode::BootReply {
+        const MAGIC: [u8; 4] = [99, 130, 83, 99];
+        if bytes.len() < 240 || bytes[0] != 2 || bytes[236..240] != MAGIC {
             return None;
         }
-        let opts = msg.opts();
+        let (sname, file) = (&bytes[44..108], &bytes[108..236]);
+        let opts = netboot_runtime::dhcp::Options::parse(&bytes[240..], file, sname).ok()?;
         let text = |b: &[u8]| {
             let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
             let s = String::from_utf8_lossy(&b[..end]).into_owned();
             (!s.is_empty()).then_some(s)
         };
-        let message_type = match opts.msg_type() {
-            Some(t) => format!("{t:?}").to_uppercase(),
-            None => "BOOTP".to_string(),
-        };
-        let server_id = match opts.get(OptionCode::ServerIdentifier) {
-            Some(DhcpOption::ServerIdentifier(a)) => Some(*a),
-            _ => None,
-        };
-        let boot_file = match opts.get(OptionCode::BootfileName) {
-            Some(DhcpOption::BootfileName(b)) => text(b),
-            _ => None,
+        let ipv4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from);
+        // Option 52: the file (1) and sname (2) fields carry options instead of names.
+        let overload = opts.get(52).and_then(|o| o.first().copied()).unwrap_or(0);
+        let message_type = match opts.get(53) {
+            Some([t]) => match t {
+                1 => "DISCOVER",
+                2 => "OFFER",
+                3 => "REQUEST",
+                4 => "DECLINE",
+                5 => "ACK",
+                6 => "NAK",
+                7 => "RELEASE",
+                8 => "INFORM",
+                _ => "UNKNOWN",
+            },
+            _ => "BOOTP",
         }
-        .or_else(|| msg.fname().and_then(text));
-        let server_name =
-            msg.sname()
+        .to_string();
+        let mut chaddr = [0u8; 6];
+        chaddr.copy_from_slice(&bytes[28..34]);
+        Some(Offer {
+            message_type,
+            xid: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+            chaddr: MacAddr(chaddr),
+            yiaddr: ipv4(&bytes[16..20])?,
+            siaddr: ipv4(&bytes[20..24])?,
+            server_id: opts.get(54).and_then(ipv4),
+            server_name: (overload & 2 == 0)
+                .then(|| text(sname))
+                .flatten()
+                .or_else(|| opts.get(66).and_then(text)),
+            boot_file: opts
+                .get(67)
                 .and_then(text)
-                .or_else(|| match opts.get(OptionCode::TFTPServerName) {
-                    Some(DhcpOption::TFTPServerName(b)) => text(b),
-                    _ => None,
-                });
-        let vendor_class = match opts.get(OptionCode::ClassIdentifier) {
-            Some(DhcpOption::ClassIdentifier(b)) => text(b),
-            _ => None,
-        };
-        let vendor_options = match opts.get(OptionCode::VendorExtensions) {
-            Some(DhcpOption::VendorExtensions(b)) => Some(
+                .or_else(|| (overload & 1 == 0).then(|| text(file)).flatten()),
+            vendor_class: opts.get(60).and_then(text),
+            vendor_options: opts.get(43).map(|b| {
                 b.iter()
                     .map(|x| format!("{x:02x}"))
                     .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            _ => None,
-        };
-        let mut chaddr = [0u8; 6];
-        if let Some(src) = msg.chaddr().get(..6) {
-            chaddr.copy_from_slice(src);
-        }
-        Some(Offer {
-            message_type,
-            xid: msg.xid(),
-            chaddr: MacAddr(chaddr),
-            yiaddr: msg.yiaddr(),
-            siaddr: msg.siaddr(),
-            server_id,
-            server_name,
-            boot_file,
-            vendor_class,
-            vendor_options,
-            client_guid_echoed: opts.get(OptionCode::ClientMachineIdentifier).is_some(),
+                    .join(" ")
+            }),
+            client_guid_echoed: opts.get(97).is_some(),
         })
     }
 }
@@ -191,5 +190,53 @@ mod tests {
         let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
         assert_eq!(Offer::parse(&discover(ClientKind::Bios, mac, 1, 0)), None);
         assert_eq!(Offer::parse(b"short"), None);
+    }
+
+    #[test]
+    fn mutated_replies_never_panic() {
+        use dhcproto::v4::Message;
+        let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
+        let mut reply = Message::new_with_id(
+            9,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(10, 0, 0, 5),
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::UNSPECIFIED,
+            &mac.0,
+        );
+        reply.set_opcode(dhcproto::v4::Opcode::BootReply);
+        let opts = reply.opts_mut();
+        opts.insert(DhcpOption::MessageType(MessageType::Offer));
+        opts.insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 1)));
+        opts.insert(DhcpOption::BootfileName(b"pxelinux.0".to_vec()));
+        opts.insert(DhcpOption::ClassIdentifier(b"PXEClient".to_vec()));
+        let valid = reply.to_vec().unwrap();
+        let offer = Offer::parse(&valid).unwrap();
+        assert_eq!(offer.message_type, "OFFER");
+        assert_eq!(offer.boot_file.as_deref(), Some("pxelinux.0"));
+        assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 0, 0, 5));
+        assert_eq!(offer.chaddr, mac);
+
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut v = valid.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % v.len();
+                v[at] = next() as u8;
+            }
+            // Mostly mutate the options area and the hlen byte, where lengths live.
+            let at = 240 + (next() as usize) % (v.len() - 240);
+            v[at] = next() as u8;
+            v[2] = next() as u8;
+            let keep = v.len() - (next() as usize) % 16;
+            v.truncate(keep);
+            let _ = Offer::parse(&v);
+        }
     }
 }

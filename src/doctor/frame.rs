@@ -82,4 +82,33 @@ mod tests {
         v6[0] = 0x65;
         assert_eq!(dhcp_reply(&v6), None);
     }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // xorshift: deterministic noise, plus mutations of a valid reply.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let valid = packet(67, 68, &[2u8; 300]);
+        for round in 0..20_000 {
+            let len = (next() % 400) as usize;
+            let mut buf: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                let at = (next() as usize) % v.len();
+                v[at] = next() as u8;
+                v.truncate(len.max(1).min(v.len()));
+                v
+            };
+            if let Some((_, body)) = dhcp_reply(&buf) {
+                let _ = crate::discover::Offer::parse(body);
+            }
+            buf.clear();
+        }
+    }
 }
