@@ -2,9 +2,10 @@
 # The netboot performance suite: netboot against dnsmasq, tftpd-hpa and nginx, all on loopback,
 # measured by the same clients (bench/src, crate netboot-bench) in the same run.
 #
-# Usage: bash bench/run.sh [--smoke] [--peers-only] [--out DIR]
+# Usage: bash bench/run.sh [--smoke] [--peers-only] [--no-build] [--out DIR]
 #   --smoke       tiny sizes, one repetition, debug build: checks the suite itself (CI), < 1 min
 #   --peers-only  measure the peers only (no netboot build or serve)
+#   --no-build    use the binaries already in $CARGO_TARGET_DIR (default ./target)
 #   --out DIR     where results.jsonl, table.md, machine.txt and the servers' logs go
 #                 (default /tmp/netboot-bench-out)
 # Needs root (apt-get, port 69 for dnsmasq's TFTP, SO_RCVBUFFORCE). Sends traffic to 127.0.0.0/8 only.
@@ -14,13 +15,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMOKE=0
 PEERS_ONLY=0
+BUILD=1
 OUT=/tmp/netboot-bench-out
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1 ;;
         --peers-only) PEERS_ONLY=1 ;;
+        --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -70,10 +73,10 @@ say "building ($PROFILE)"
 crates=(-p netboot-bench)
 [ "$PEERS_ONLY" = 1 ] || crates+=(-p netboot)
 if [ "$PROFILE" = release ]; then
-    (cd "$ROOT" && cargo build --release "${crates[@]}")
+    [ "$BUILD" = 0 ] || (cd "$ROOT" && cargo build --release "${crates[@]}")
     BIN=$CARGO_TARGET_DIR/release
 else
-    (cd "$ROOT" && cargo build "${crates[@]}")
+    [ "$BUILD" = 0 ] || (cd "$ROOT" && cargo build "${crates[@]}")
     BIN=$CARGO_TARGET_DIR/debug
 fi
 BENCH=$BIN/netboot-bench
