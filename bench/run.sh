@@ -230,8 +230,9 @@ EOF
     }
     write_fleet ""
     script_size=$(stat -c %s "$WORK/bench-out/profiles/bench.ipxe")
+    # The compiler trims the trailing space of the unpadded cmdline: padding adds it back.
     if [ "$script_size" -lt 300 ]; then
-        write_fleet "quiet$(printf '%*s' $((300 - script_size - 5)) '' | tr ' ' x)"
+        write_fleet "quiet$(printf '%*s' $((300 - script_size - 6)) '' | tr ' ' x)"
     fi
     cp "$WORK/bench-out/profiles/bench.ipxe" "$FILES/script.ipxe"
     SHA_S=$(sha script.ipxe)
