@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
+use netboot_runtime::status::Event;
 use netboot_runtime::Snapshot;
 
 use crate::logging::{self, LogFormat};
@@ -41,6 +42,9 @@ pub struct ServeArgs {
     /// Do not reload when inputs change.
     #[arg(long)]
     pub no_watch: bool,
+    /// Do not answer the status page (/), /metrics and /status.json over HTTP.
+    #[arg(long)]
+    pub no_status: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// DHCP server port (tests run unprivileged on another).
@@ -230,6 +234,7 @@ fn settle(
         dhcp,
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
+        status: !args.no_status,
     })
 }
 
@@ -268,6 +273,7 @@ fn watch_forever(
                     "reload failed; still serving the last good snapshot\n{message}"
                 );
                 quarantine_stale(&reloader);
+                (reloader.events()).record(Event::reload_failed(&message));
             }
         }
     }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::dhcp::{DhcpConfig, DhcpServer};
 use crate::http::{HttpConfig, HttpServer};
 use crate::snapshot::Snapshot;
+use crate::status::{Event, Events, Limits};
 use crate::tftp::{TftpConfig, TftpServer};
 
 /// Settled listening parameters: flags merged over the manifest's server block.
@@ -30,6 +31,8 @@ pub struct ServeConfig {
     pub dhcp: bool,
     pub dhcp_port: u16,
     pub pxe_port: u16,
+    /// Record what clients do and answer `/`, `/metrics` and `/status.json` over HTTP.
+    pub status: bool,
 }
 
 /// Where each protocol really listens (ports may have been 0 in tests).
@@ -46,6 +49,7 @@ pub struct Bound {
 pub struct Reloader {
     sender: Arc<watch::Sender<Arc<Snapshot>>>,
     reloads: Arc<AtomicU64>,
+    events: Events,
 }
 
 impl Reloader {
@@ -57,7 +61,15 @@ impl Reloader {
         self.sender.send_replace(Arc::new(snapshot));
         let n = self.reloads.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(target: "netboot::reload", reloads = n, files, hosts, "snapshot replaced");
+        self.events.record(Event::reloaded());
         n
+    }
+
+    /// The status recorder, for reporting a reload that failed before reaching [`replace`].
+    ///
+    /// [`replace`]: Reloader::replace
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     pub fn current(&self) -> Arc<Snapshot> {
@@ -79,10 +91,16 @@ impl Runtime {
         log_broken(&snapshot);
         let (sender, receiver) = watch::channel(Arc::new(snapshot));
         let ip = config.address;
+        let events = if config.status {
+            Events::new(Limits::default())
+        } else {
+            Events::default()
+        };
 
         let http = HttpServer::bind(
             &HttpConfig {
                 bind: SocketAddrV4::new(ip, config.http_port).into(),
+                events: events.clone(),
                 ..HttpConfig::default()
             },
             receiver.clone(),
@@ -93,6 +111,7 @@ impl Runtime {
         let tftp = TftpServer::bind(
             &TftpConfig {
                 bind: SocketAddrV4::new(ip, config.tftp_port).into(),
+                events: events.clone(),
                 ..TftpConfig::default()
             },
             receiver.clone(),
@@ -131,6 +150,7 @@ impl Runtime {
             reloader: Reloader {
                 sender: Arc::new(sender),
                 reloads: Arc::new(AtomicU64::new(0)),
+                events,
             },
             bound: Bound {
                 http: http_addr,
