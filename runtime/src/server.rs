@@ -141,7 +141,8 @@ impl Runtime {
                         config.dhcp_port, config.pxe_port
                     ),
                 )
-            })?;
+            })?
+            .with_events(events.clone());
             dhcp_addrs = Some(dhcp.local_addrs());
             tasks.push(tokio::spawn(dhcp.run()));
         }

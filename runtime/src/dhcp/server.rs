@@ -14,6 +14,7 @@ use super::full::{decide_full, FullDecision};
 use super::full_setup::FullDhcp;
 use super::leases_file;
 use super::Port;
+use crate::status::{Event, Events};
 use crate::Snapshot;
 
 /// Where and as whom proxy-DHCP listens.
@@ -38,6 +39,8 @@ pub struct DhcpServer {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Full-DHCP mode: port 67 hands out addresses (port 4011 stays proxy).
     full: Option<Mutex<FullState>>,
+    /// Where answers to boot clients are reported for the status page (off unless set).
+    events: Events,
 }
 
 struct FullState {
@@ -76,7 +79,14 @@ impl DhcpServer {
             },
             snapshots,
             full: None,
+            events: Events::default(),
         })
+    }
+
+    /// Reports every answer to a boot client to `events`.
+    pub fn with_events(mut self, events: Events) -> DhcpServer {
+        self.events = events;
+        self
     }
 
     /// Binds like [`DhcpServer::bind`], but answers port 67 as the segment's only DHCP
@@ -144,6 +154,10 @@ impl DhcpServer {
                 let sent = socket
                     .send_to(&reply.bytes, SocketAddr::V4(reply.destination))
                     .await;
+                if sent.is_ok() {
+                    let event = Event::dhcp(reply.mac, *source.ip(), reply.kind, &reply.file);
+                    self.events.record(event);
+                }
                 match sent {
                     Ok(_) => tracing::info!(
                         target: LOG,
@@ -221,6 +235,9 @@ impl DhcpServer {
                     .as_ref()
                     .map_or(("-".to_string(), "-"), |(k, f)| (k.to_string(), f.as_str()));
                 let refused = reply.refused.as_ref().map(ToString::to_string);
+                if let (Ok(_), Some((kind, file))) = (&sent, &reply.boot) {
+                    (self.events).record(Event::dhcp(reply.mac, reply.ip, *kind, file));
+                }
                 match sent {
                     Ok(_) => tracing::info!(
                         target: LOG,
