@@ -167,6 +167,7 @@ start dnsmasq-tftp dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=roo
     --listen-address=$DNSMASQ_TFTP_ADDR --bind-interfaces --enable-tftp --tftp-root="$FILES" \
     --tftp-max=512 --edns-packet-max=65535 --quiet-tftp --log-facility=-
 wait_listen u "$DNSMASQ_TFTP_ADDR:69" "$LAST_PID"
+DNSMASQ_TFTP_PID=$LAST_PID
 
 # dnsmasq as proxy-DHCP peer. It answers on lo, with a broadcast that stays on lo, to the
 # alternate client port; the client listens on 0.0.0.0:DHCP_CLIENT to hear it.
@@ -175,10 +176,12 @@ start dnsmasq-dhcp dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=roo
     --dhcp-alternate-port=$DNSMASQ_DHCP,$DHCP_CLIENT --dhcp-leasefile="$WORK/dnsmasq.leases" \
     --pxe-service=x86PC,boot,undionly --quiet-dhcp --log-facility=-
 wait_listen u "127.0.0.1:$DNSMASQ_DHCP" "$LAST_PID"
+DNSMASQ_DHCP_PID=$LAST_PID
 
 start tftpd-hpa in.tftpd --foreground --listen --address 127.0.0.1:$HPA_PORT --user root \
     --secure "$FILES"
 wait_listen u "127.0.0.1:$HPA_PORT" "$LAST_PID"
+HPA_PID=$LAST_PID
 
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<EOF
@@ -206,6 +209,7 @@ http {
 EOF
 start nginx nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e stderr
 wait_listen t "127.0.0.1:$NGINX_PORT" "$LAST_PID"
+NGINX_PID=$LAST_PID
 
 NB=()
 SCRIPT_NB=""
@@ -248,15 +252,18 @@ EOF
 fi
 echo "small script: $(stat -c %s "$FILES/script.ipxe") bytes" >> "$OUT/machine.txt"
 
-# Target lists: netboot first, then the peers.
+# Target lists: netboot first, then the peers; each server's process (and its children) is
+# charged the CPU it spends on a test, a number scheduling noise moves less than wall time.
 tftp_targets() { # FILE
-    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_TFTP/$1"
-    echo "--target dnsmasq=$DNSMASQ_TFTP_ADDR:69/$1"
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_TFTP/$1 --cpu-pid netboot=$NB_PID"
+    echo "--target dnsmasq=$DNSMASQ_TFTP_ADDR:69/$1 --cpu-pid dnsmasq=$DNSMASQ_TFTP_PID"
+    # No CPU for tftpd-hpa: its per-transfer children exit before it reaps them, so their time
+    # reaches no counter we can read in time.
     echo "--target tftpd-hpa=127.0.0.1:$HPA_PORT/$1"
 }
 http_targets() { # FILE NETBOOT-PATH
-    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_HTTP/$2"
-    echo "--target nginx=127.0.0.1:$NGINX_PORT/$1"
+    [ ${#NB[@]} -eq 0 ] || echo "--target netboot=127.0.0.1:$NB_HTTP/$2 --cpu-pid netboot=$NB_PID"
+    echo "--target nginx=127.0.0.1:$NGINX_PORT/$1 --cpu-pid nginx=$NGINX_PID"
 }
 RESULTS=$OUT/results.jsonl
 MIB_T1=$((T1 >> 20))
@@ -301,8 +308,8 @@ say "HTTP 300-byte script, wrk 64 connections"
 
 # --- 5. proxy-DHCP ------------------------------------------------------------------------------
 dhcp_targets=()
-[ ${#NB[@]} -eq 0 ] || dhcp_targets+=(--target "netboot=127.0.0.1:$NB_DHCP")
-dhcp_targets+=(--target "dnsmasq=127.0.0.1:$DNSMASQ_DHCP")
+[ ${#NB[@]} -eq 0 ] || dhcp_targets+=(--target "netboot=127.0.0.1:$NB_DHCP" --cpu-pid "netboot=$NB_PID")
+dhcp_targets+=(--target "dnsmasq=127.0.0.1:$DNSMASQ_DHCP" --cpu-pid "dnsmasq=$DNSMASQ_DHCP_PID")
 for inflight in 1 16; do
     say "proxy-DHCP DISCOVER->OFFER, $inflight in flight"
     p99goal=""

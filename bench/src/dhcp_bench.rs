@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::dhcp_wire;
 use crate::record::{Better, Record};
+use crate::server_cpu::{pid_for, CpuPid, Meter};
 use crate::stats::percentile;
 use crate::target::Target;
 
@@ -35,6 +36,9 @@ pub struct Args {
     /// Set the BOOTP broadcast flag, as PXE ROMs do.
     #[arg(long)]
     broadcast_flag: bool,
+    /// Server process to charge CPU time to, LABEL=PID (repeatable; optional).
+    #[arg(long = "cpu-pid")]
+    cpu_pids: Vec<CpuPid>,
     #[arg(long, default_value = "")]
     goal_rate: String,
     #[arg(long, default_value = "")]
@@ -45,6 +49,8 @@ struct Rep {
     rate: f64,
     latencies_ms: Vec<f64>,
     failures: u64,
+    /// Server CPU seconds, when its process was given.
+    cpu: Option<f64>,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -58,7 +64,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut reps: Vec<Vec<Rep>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
-            reps[i].push(one_rep(args, &sock, target.addr, &mut xid)?);
+            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let mut rep = one_rep(args, &sock, target.addr, &mut xid)?;
+            rep.cpu = meter.stop();
+            reps[i].push(rep);
         }
     }
     for (target, reps) in args.targets.iter().zip(&reps) {
@@ -87,6 +96,22 @@ pub fn run(args: &Args) -> Result<(), String> {
                 samples,
                 failures,
                 goal,
+            }
+            .print();
+        }
+        let cpu: Vec<f64> = reps
+            .iter()
+            .filter_map(|r| Some(r.cpu? * 1e6 / r.latencies_ms.len().max(1) as f64))
+            .collect();
+        if !cpu.is_empty() {
+            Record {
+                test: &args.test,
+                metric: "server CPU µs/OFFER",
+                target: &target.label,
+                better: Better::Lower,
+                samples: cpu,
+                failures,
+                goal: "",
             }
             .print();
         }
@@ -158,6 +183,7 @@ fn one_rep(
         rate: latencies_ms.len() as f64 / start.elapsed().as_secs_f64(),
         latencies_ms,
         failures,
+        cpu: None,
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::http_get;
 use crate::record::{Better, Record};
+use crate::server_cpu::{pid_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 
 #[derive(clap::Args)]
@@ -23,6 +24,9 @@ pub struct Args {
     clients: usize,
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Server process to charge CPU time to, LABEL=PID (repeatable; optional).
+    #[arg(long = "cpu-pid")]
+    cpu_pids: Vec<CpuPid>,
     #[arg(long, default_value = "")]
     goal: String,
 }
@@ -30,13 +34,16 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<(), String> {
     let sha = parse_sha256(&args.sha256)?;
     let mut results: Vec<Vec<(Duration, u64)>> = args.targets.iter().map(|_| Vec::new()).collect();
+    let mut cpu: Vec<Vec<f64>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
+            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
             results[i].push(one_rep(args, target, sha));
+            cpu[i].extend(meter.stop());
         }
     }
     let bytes = args.size as f64 * args.clients as f64;
-    for (target, reps) in args.targets.iter().zip(&results) {
+    for ((target, reps), cpu) in args.targets.iter().zip(&results).zip(&cpu) {
         Record {
             test: &args.test,
             metric: "MB/s",
@@ -50,6 +57,18 @@ pub fn run(args: &Args) -> Result<(), String> {
             goal: &args.goal,
         }
         .print();
+        if !cpu.is_empty() {
+            Record {
+                test: &args.test,
+                metric: "server CPU ms/MB",
+                target: &target.label,
+                better: Better::Lower,
+                samples: cpu.iter().map(|s| s * 1e3 / (bytes / 1e6)).collect(),
+                failures: reps.iter().map(|(_, f)| f).sum(),
+                goal: "",
+            }
+            .print();
+        }
     }
     Ok(())
 }

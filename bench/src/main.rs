@@ -15,6 +15,7 @@ mod fleet_gen;
 mod http_bench;
 mod http_get;
 mod record;
+mod server_cpu;
 mod stats;
 mod table;
 mod target;

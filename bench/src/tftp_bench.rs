@@ -5,6 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::record::{Better, Record};
+use crate::server_cpu::{pid_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 use crate::tftp_client::{self, Request};
 
@@ -34,6 +35,9 @@ pub struct Args {
     /// Retransmission timeout in milliseconds.
     #[arg(long, default_value_t = 500)]
     timeout_ms: u64,
+    /// Server process to charge CPU time to, LABEL=PID (repeatable; optional).
+    #[arg(long = "cpu-pid")]
+    cpu_pids: Vec<CpuPid>,
     /// Goal for netboot's throughput (see `table`).
     #[arg(long, default_value = "")]
     goal: String,
@@ -45,6 +49,8 @@ struct Rep {
     failures: u64,
     timeouts: u64,
     negotiated: Option<(usize, u16)>,
+    /// Server CPU seconds, when its process was given.
+    cpu: Option<f64>,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -52,7 +58,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut reps: Vec<Vec<Rep>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
-            reps[i].push(one_rep(args, target, sha));
+            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let mut rep = one_rep(args, target, sha);
+            rep.cpu = meter.stop();
+            reps[i].push(rep);
         }
     }
     for (target, reps) in args.targets.iter().zip(&reps) {
@@ -78,6 +87,23 @@ pub fn run(args: &Args) -> Result<(), String> {
             goal: &args.goal,
         }
         .print();
+        let cpu: Vec<f64> = reps
+            .iter()
+            .filter_map(|r| r.cpu)
+            .map(|s| s * 1e3 / (bytes / 1e6))
+            .collect();
+        if !cpu.is_empty() {
+            Record {
+                test: &args.test,
+                metric: "server CPU ms/MB",
+                target: &target.label,
+                better: Better::Lower,
+                samples: cpu,
+                failures,
+                goal: "",
+            }
+            .print();
+        }
         if args.clients > 1 {
             Record {
                 test: &args.test,
@@ -121,6 +147,7 @@ fn one_rep(args: &Args, target: &Target, sha: [u8; 32]) -> Rep {
         failures: 0,
         timeouts: 0,
         negotiated: None,
+        cpu: None,
     };
     for worker in workers {
         match worker.join() {

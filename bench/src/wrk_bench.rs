@@ -4,6 +4,7 @@ use std::process::Command;
 
 use crate::http_get;
 use crate::record::{Better, Record};
+use crate::server_cpu::{pid_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 
 #[derive(clap::Args)]
@@ -25,6 +26,9 @@ pub struct Args {
     duration: u32,
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Server process to charge CPU time to, LABEL=PID (repeatable; optional).
+    #[arg(long = "cpu-pid")]
+    cpu_pids: Vec<CpuPid>,
     #[arg(long, default_value = "")]
     goal: String,
 }
@@ -36,6 +40,8 @@ pub struct WrkRun {
     pub p99_us: f64,
     /// Non-2xx/3xx responses plus socket errors.
     pub errors: u64,
+    /// Server CPU microseconds per request, when its process was given.
+    pub cpu_us_per_request: Option<f64>,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -58,6 +64,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
             let url = format!("http://{}/{}", target.addr, target.path);
+            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
             let out = Command::new("wrk")
                 .args([
                     "-t",
@@ -69,8 +76,11 @@ pub fn run(args: &Args) -> Result<(), String> {
                 .output()
                 .map_err(|e| format!("running wrk: {e}"))?;
             let text = String::from_utf8_lossy(&out.stdout);
-            runs[i]
-                .push(parse_wrk(&text).ok_or_else(|| format!("cannot read wrk output:\n{text}"))?);
+            let mut run =
+                parse_wrk(&text).ok_or_else(|| format!("cannot read wrk output:\n{text}"))?;
+            let requests = run.requests_per_sec * f64::from(args.duration);
+            run.cpu_us_per_request = meter.stop().map(|s| s * 1e6 / requests);
+            runs[i].push(run);
         }
     }
     for (target, runs) in args.targets.iter().zip(&runs) {
@@ -95,6 +105,19 @@ pub fn run(args: &Args) -> Result<(), String> {
             goal: "",
         }
         .print();
+        let cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_us_per_request).collect();
+        if !cpu.is_empty() {
+            Record {
+                test: &args.test,
+                metric: "server CPU µs/req",
+                target: &target.label,
+                better: Better::Lower,
+                samples: cpu,
+                failures: errors,
+                goal: "",
+            }
+            .print();
+        }
     }
     Ok(())
 }
@@ -121,6 +144,7 @@ pub fn parse_wrk(text: &str) -> Option<WrkRun> {
         requests_per_sec: rps?,
         p99_us: p99?,
         errors,
+        cpu_us_per_request: None,
     })
 }
 
@@ -166,7 +190,8 @@ Transfer/sec:      9.00MB
             Some(WrkRun {
                 requests_per_sec: 24691.2,
                 p99_us: 2250.0,
-                errors: 7
+                errors: 7,
+                cpu_us_per_request: None
             })
         );
     }
