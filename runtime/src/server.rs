@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::dhcp::{DhcpConfig, DhcpServer};
+use crate::dhcp::{DhcpConfig, DhcpServer, FullDhcp};
 use crate::http::{HttpConfig, HttpServer};
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events, Limits};
@@ -88,6 +88,17 @@ impl Runtime {
     /// Binds every socket first, so a port already in use fails start-up as a whole instead of
     /// leaving a server that answers DHCP but cannot deliver the file it names.
     pub async fn start(config: &ServeConfig, snapshot: Snapshot) -> io::Result<Runtime> {
+        Runtime::start_with(config, snapshot, None).await
+    }
+
+    /// Like [`Runtime::start`]; with `full`, port 67 runs full-DHCP mode (addresses from its
+    /// range, leases in its file) instead of proxy-DHCP. Port 4011 answers as a proxy either
+    /// way.
+    pub async fn start_with(
+        config: &ServeConfig,
+        snapshot: Snapshot,
+        full: Option<FullDhcp>,
+    ) -> io::Result<Runtime> {
         log_broken(&snapshot);
         let (sender, receiver) = watch::channel(Arc::new(snapshot));
         let ip = config.address;
@@ -122,27 +133,33 @@ impl Runtime {
         let mut tasks = vec![tokio::spawn(http.run()), tokio::spawn(tftp.run())];
         let mut dhcp_addrs = None;
         if config.dhcp {
-            let dhcp = DhcpServer::bind(
-                &DhcpConfig {
-                    server_addr: ip,
-                    http_port: http_addr.port(),
-                    interface: config.interface.clone(),
-                    dhcp_port: config.dhcp_port,
-                    pxe_port: config.pxe_port,
-                },
-                receiver.clone(),
-            )
-            .await
-            .map_err(|e| {
-                context(
-                    e,
-                    format!(
-                        "cannot listen for proxy-DHCP on ports {} and {}",
-                        config.dhcp_port, config.pxe_port
-                    ),
-                )
-            })?
-            .with_events(events.clone());
+            let dhcp_config = DhcpConfig {
+                server_addr: ip,
+                http_port: http_addr.port(),
+                interface: config.interface.clone(),
+                dhcp_port: config.dhcp_port,
+                pxe_port: config.pxe_port,
+            };
+            let mode = if full.is_some() {
+                "full DHCP"
+            } else {
+                "proxy-DHCP"
+            };
+            let bound = match full {
+                Some(full) => DhcpServer::bind_full(&dhcp_config, full, receiver.clone()).await,
+                None => DhcpServer::bind(&dhcp_config, receiver.clone()).await,
+            };
+            let dhcp = bound
+                .map_err(|e| {
+                    context(
+                        e,
+                        format!(
+                            "cannot listen for {mode} on ports {} and {}",
+                            config.dhcp_port, config.pxe_port
+                        ),
+                    )
+                })?
+                .with_events(events.clone());
             dhcp_addrs = Some(dhcp.local_addrs());
             tasks.push(tokio::spawn(dhcp.run()));
         }

@@ -20,7 +20,7 @@ pub struct FullSettings {
 }
 
 /// Everything the full-DHCP loop needs: answers, leases, and where they are saved.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FullDhcp {
     pub config: FullConfig,
     pub leases: LeaseTable,
