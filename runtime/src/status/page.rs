@@ -41,10 +41,13 @@ details ol{margin:.3em 0;padding-left:1.4em;font-size:.85em}
 /// The whole page for `view`, with `serving` describing the snapshot answering right now.
 pub fn render(view: &View, serving: &Serving, now: SystemTime) -> String {
     let mut out = String::with_capacity(4096 + view.machines.len() * 2048);
+    // The empty icon keeps browsers from asking for /favicon.ico, which would show up here
+    // as a 404 from the viewer's own machine.
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
+         <link rel=\"icon\" href=\"data:,\">\
          <title>netboot status</title><style>{STYLE}</style></head><body>\n\
          <h1>netboot status</h1>\n"
     );
@@ -478,9 +481,9 @@ mod tests {
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;"));
         // Only our own tags: every `<` opens one of these.
         let ours = [
-            "!DOCTYPE", "html", "/html", "head", "/head", "meta", "title", "/title", "style",
-            "/style", "body", "/body", "h1", "/h1", "p", "/p", "span", "/span", "br", "a", "/a",
-            "div", "/div", "strong", "/strong", "ul", "/ul", "li", "/li", "table", "/table",
+            "!DOCTYPE", "html", "/html", "head", "/head", "meta", "link", "title", "/title",
+            "style", "/style", "body", "/body", "h1", "/h1", "p", "/p", "span", "/span", "br", "a",
+            "/a", "div", "/div", "strong", "/strong", "ul", "/ul", "li", "/li", "table", "/table",
             "thead", "/thead", "tbody", "/tbody", "tr", "/tr", "th", "/th", "td", "/td", "details",
             "/details", "summary", "/summary", "ol", "/ol",
         ];
