@@ -55,13 +55,38 @@ pub struct Server {
     pub dhcp: DhcpMode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How netboot takes part in DHCP. One mode per fleet, so one interface never runs both.
+///
+/// `proxy` and `off` serialise as plain strings; `full` as `{"full": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DhcpMode {
     /// Answer PXE and HTTP-boot clients only, never offer an address.
     Proxy,
     /// Do not run DHCP at all (another server is configured to point at us).
     Off,
+    /// Be the segment's only DHCP server (an isolated lab with no router): lease addresses
+    /// from a range to every client, and give boot clients the proxy's boot answer too.
+    Full(FullDhcpConfig),
+}
+
+/// Full-DHCP settings. The subnet mask is not here: the runtime takes it from the interface
+/// that holds the server address, so it cannot disagree with the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullDhcpConfig {
+    /// First address of the range (inclusive).
+    pub first: Ipv4Addr,
+    /// Last address of the range (inclusive).
+    pub last: Ipv4Addr,
+    /// Lease length in seconds.
+    pub lease_time: u32,
+    /// Default gateway (option 3); `None` in a lab with no router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers (option 6), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<Ipv4Addr>,
 }
 
 /// The kind of boot client, as told by DHCP options 93, 60 and 77.
@@ -254,7 +279,9 @@ impl<'de> Deserialize<'de> for MacAddr {
 pub enum ManifestError {
     #[error("manifest is not valid JSON for this version: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("manifest format {found} is not supported (this netboot reads format {FORMAT_VERSION})")]
+    #[error(
+        "manifest format {found} is not supported (this netboot reads format {FORMAT_VERSION})"
+    )]
     Format { found: u32 },
 }
 
@@ -301,6 +328,27 @@ mod tests {
             assert_eq!(k.as_str().parse::<ClientKind>().unwrap(), k);
         }
         assert!("uefi".parse::<ClientKind>().is_err());
+    }
+
+    #[test]
+    fn dhcp_modes_keep_their_json() {
+        let json = |m: &DhcpMode| serde_json::to_string(m).unwrap();
+        assert_eq!(json(&DhcpMode::Proxy), r#""proxy""#);
+        assert_eq!(json(&DhcpMode::Off), r#""off""#);
+        let full = DhcpMode::Full(FullDhcpConfig {
+            first: Ipv4Addr::new(10, 0, 0, 100),
+            last: Ipv4Addr::new(10, 0, 0, 200),
+            lease_time: 3600,
+            router: None,
+            dns: vec![Ipv4Addr::new(10, 0, 0, 1)],
+        });
+        let text = json(&full);
+        assert_eq!(
+            text,
+            r#"{"full":{"first":"10.0.0.100","last":"10.0.0.200","lease_time":3600,"dns":["10.0.0.1"]}}"#
+        );
+        assert_eq!(serde_json::from_str::<DhcpMode>(&text).unwrap(), full);
+        assert!(serde_json::from_str::<DhcpMode>(r#"{"full":{"first":"10.0.0.1"}}"#).is_err());
     }
 
     #[test]
