@@ -11,6 +11,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::fleet::*;
 use crate::suggest;
 
+#[path = "decode_full_dhcp.rs"]
+mod full_dhcp;
+
 /// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
     let doc: KdlDocument = match src.text.parse() {
@@ -416,7 +419,10 @@ impl Decoder<'_> {
                 continue;
             }
             self.check_entries(child, 1, &[]);
-            self.no_children(child);
+            // `dhcp "full"` has a block of settings; the other modes and settings take none.
+            if key != "dhcp" {
+                self.no_children(child);
+            }
             match key {
                 "interface" => {
                     server.interface =
@@ -467,10 +473,23 @@ impl Decoder<'_> {
                 "dhcp" => {
                     if let Some(s) = self.string_arg(child, 0, "a DHCP mode", "dhcp \"proxy\"") {
                         match s.value.as_str() {
-                            "proxy" => server.dhcp = Some(Spanned::new(DhcpMode::Proxy, s.span)),
-                            "off" => server.dhcp = Some(Spanned::new(DhcpMode::Off, s.span)),
+                            "proxy" => {
+                                self.no_children(child);
+                                server.dhcp = Some(Spanned::new(DhcpMode::Proxy, s.span));
+                            }
+                            "off" => {
+                                self.no_children(child);
+                                server.dhcp = Some(Spanned::new(DhcpMode::Off, s.span));
+                            }
+                            "full" => {
+                                if let Some(full) = self.full_dhcp(child, s.span) {
+                                    server.dhcp = Some(Spanned::new(DhcpMode::Full(full), s.span));
+                                }
+                            }
                             other => {
-                                let help = suggest::help_for(other, ["proxy", "off"], "mode");
+                                self.no_children(child);
+                                let help =
+                                    suggest::help_for(other, ["proxy", "off", "full"], "mode");
                                 self.error(
                                     "fleet::bad-value",
                                     format!("unknown DHCP mode `{other}`"),

@@ -21,6 +21,7 @@ mod files;
 pub mod fleet;
 mod generate;
 mod output;
+mod remote;
 mod render;
 mod suggest;
 mod template;
@@ -29,6 +30,7 @@ mod validate;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
 pub use generate::CMDLINE_MAX;
 pub use output::write_output;
+pub use remote::{cached_path, url_artifacts, UrlArtifact, UrlArtifacts};
 
 /// Command-line overrides of the fleet's `server` block, applied before rendering so
 /// templates (`{{ server }}`) name the address the server will really answer on.
@@ -60,6 +62,16 @@ pub struct Compiled {
 /// Fails with every error found (and the warnings alongside); [`Failure::is_io`] tells an
 /// unreadable fleet file apart from an invalid one.
 pub fn compile(path: &Path, overrides: &ServerOverrides) -> Result<Compiled, Failure> {
+    compile_with(path, overrides, None)
+}
+
+/// [`compile`], with `url=` artifacts found in the download cache `artifact_cache` (see
+/// [`url_artifacts`]) served locally as `artifacts/<name>` instead of booted from their URL.
+pub fn compile_with(
+    path: &Path,
+    overrides: &ServerOverrides,
+    artifact_cache: Option<&Path>,
+) -> Result<Compiled, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| Failure::io(path, &e))?;
     let abs = std::path::absolute(path).map_err(|e| Failure::io(path, &e))?;
     let fleet_dir = abs
@@ -72,9 +84,12 @@ pub fn compile(path: &Path, overrides: &ServerOverrides) -> Result<Compiled, Fai
     let src = SourceFile::new(path, text);
 
     let mut diags = diagnostic::Diagnostics::default();
-    let Some(fleet) = decode::decode(&src, &mut diags) else {
+    let Some(mut fleet) = decode::decode(&src, &mut diags) else {
         return Err(Failure::new(diags.into_sorted()));
     };
+    if let Some(cache) = artifact_cache {
+        remote::localize(&mut fleet, cache);
+    }
     let checked = validate::validate(&fleet, &src, &fleet_dir, overrides, &mut diags);
     if diags.has_errors() {
         return Err(Failure::new(diags.into_sorted()));

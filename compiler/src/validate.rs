@@ -236,7 +236,7 @@ impl<'f> Validator<'f, '_> {
             dhcp: if o.no_dhcp {
                 DhcpMode::Off
             } else {
-                s.dhcp.as_ref().map_or(DhcpMode::Proxy, |d| d.value)
+                s.dhcp.as_ref().map_or(DhcpMode::Proxy, |d| d.value.clone())
             },
         }
     }
