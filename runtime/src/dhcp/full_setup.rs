@@ -19,6 +19,18 @@ pub struct FullSettings {
     pub dns: Vec<Ipv4Addr>,
 }
 
+impl From<&netboot_manifest::FullDhcpConfig> for FullSettings {
+    fn from(c: &netboot_manifest::FullDhcpConfig) -> FullSettings {
+        FullSettings {
+            first: c.first,
+            last: c.last,
+            lease_secs: c.lease_time,
+            router: c.router,
+            dns: c.dns.clone(),
+        }
+    }
+}
+
 /// Everything the full-DHCP loop needs: answers, leases, and where they are saved.
 #[derive(Debug, Clone)]
 pub struct FullDhcp {

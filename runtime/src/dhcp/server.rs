@@ -97,6 +97,9 @@ impl DhcpServer {
         snapshots: watch::Receiver<Arc<Snapshot>>,
     ) -> io::Result<DhcpServer> {
         let mut server = DhcpServer::bind(config, snapshots).await?;
+        let mut full = full;
+        // The HTTP port may have been settled after `full` was made (port 0 in tests).
+        full.config.server = server.identity;
         let saved = full.leases.version();
         server.full = Some(Mutex::new(FullState { dhcp: full, saved }));
         Ok(server)
