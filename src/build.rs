@@ -1,10 +1,13 @@
-//! `netboot build`: compile a fleet and write the output directory atomically.
+//! `netboot build`: download `url=` artifacts into the cache, compile the fleet and write the
+//! output directory atomically.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use netboot_compiler::{compile, write_output, ServerOverrides};
+use netboot_compiler::{compile_with, url_artifacts, write_output, Diagnostic, ServerOverrides};
+
+use crate::fetch::{ArtifactCache, FetchError};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -16,6 +19,20 @@ pub struct BuildArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+    /// Artifact cache for `url=` artifacts [default: $XDG_CACHE_HOME/netboot, else
+    /// ~/.cache/netboot]; files are kept as `sha256/<hex>`.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Download nothing: every `url=` artifact must already be in the cache.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// The artifact cache named by `--cache`, or the default one.
+pub fn cache_from(flag: Option<&Path>) -> Option<ArtifactCache> {
+    flag.map(Path::to_path_buf)
+        .or_else(ArtifactCache::default_root)
+        .map(ArtifactCache::new)
 }
 
 /// Settings that override the fleet's `server` block (shared by build and check).
@@ -52,7 +69,18 @@ pub fn default_output(fleet: &Path) -> PathBuf {
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
-    let compiled = match compile(&args.fleet, &args.overrides.to_overrides()) {
+    let cache = cache_from(args.cache.as_deref());
+    if let Err(code) = fetch_all(&args.fleet, cache.as_ref(), args.offline) {
+        return code;
+    }
+    let spinner = crate::fetch::spinner("compiling");
+    let compiled = compile_with(
+        &args.fleet,
+        &args.overrides.to_overrides(),
+        cache.as_ref().map(ArtifactCache::root),
+    );
+    spinner.finish_and_clear();
+    let compiled = match compiled {
         Ok(c) => c,
         Err(failure) => {
             eprintln!("{failure}");
@@ -75,4 +103,90 @@ pub fn run(args: BuildArgs) -> ExitCode {
         compiled.generated.len()
     );
     ExitCode::SUCCESS
+}
+
+/// Brings every downloadable `url=` artifact into the cache, reporting all that fail at once,
+/// each pointing at its line in the fleet.
+fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Result<(), ExitCode> {
+    let found = match url_artifacts(fleet) {
+        Ok(found) => found,
+        Err(failure) => {
+            // The compile that follows reports the same problems with everything else.
+            if failure.is_io() {
+                eprintln!("{failure}");
+                return Err(ExitCode::from(2));
+            }
+            return Ok(());
+        }
+    };
+    let wanted: Vec<_> = found
+        .artifacts
+        .iter()
+        .filter(|a| a.downloadable())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some(cache) = cache else {
+        eprintln!("netboot build: the fleet has url= artifacts but no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache DIR");
+        return Err(ExitCode::from(2));
+    };
+    let mut problems = Vec::new();
+    for a in wanted {
+        let Some(sha256) = a.sha256.as_deref() else {
+            continue;
+        };
+        if cache.cached(sha256).is_some() {
+            continue;
+        }
+        let problem = if offline {
+            Diagnostic::error(
+                "fleet::not-cached",
+                format!(
+                    "artifact `{}` is not in the cache, and --offline forbids downloading it",
+                    a.name
+                ),
+            )
+            .label(a.url_span, "not downloaded yet")
+            .help(format!(
+                "run `netboot build` once without --offline, or put the file at {}",
+                cache.path(sha256).display()
+            ))
+        } else {
+            eprintln!("downloading {} from {}", a.name, a.url);
+            match cache.fetch(&a.url, sha256, &a.name) {
+                Ok(_) => continue,
+                Err(e @ FetchError::Mismatch { .. }) => Diagnostic::error(
+                    "fleet::sha256-mismatch",
+                    format!(
+                        "artifact `{}` downloaded, but it is not the file the fleet names",
+                        a.name
+                    ),
+                )
+                .label(a.url_span, "downloaded from here")
+                .help(format!(
+                    "{e}; nothing was kept. If the file changed upstream on purpose, update sha256"
+                )),
+                Err(e) => Diagnostic::error(
+                    "fleet::download-failed",
+                    format!("cannot download artifact `{}`", a.name),
+                )
+                .label(a.url_span, "from here")
+                .help(format!("{e}; `--offline` builds from the cache only")),
+            }
+        };
+        problems.push(problem.in_source(&found.source));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprint!("{}", p.render());
+    }
+    eprintln!(
+        "netboot build: {} artifact{} could not be fetched; nothing was written",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Err(ExitCode::from(1))
 }

@@ -213,7 +213,7 @@ fn settle(args: &DoctorArgs) -> Result<Settings, String> {
             .tftp_port
             .or(server.as_ref().map(|s| s.tftp_port))
             .unwrap_or(69),
-        dhcp: !args.no_dhcp && !matches!(&server, Some(s) if s.dhcp != DhcpMode::Proxy),
+        dhcp: !args.no_dhcp && !matches!(&server, Some(s) if s.dhcp == DhcpMode::Off),
     })
 }
 

@@ -12,10 +12,12 @@ mod diff;
 mod discover;
 mod doctor;
 mod explain;
+mod fetch;
 mod init;
 mod logging;
 mod privilege;
 mod serve;
+mod serve_full_dhcp;
 mod watch;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.

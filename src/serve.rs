@@ -53,6 +53,13 @@ pub struct ServeArgs {
     /// PXE boot-server discovery port.
     #[arg(long, default_value_t = 4011, hide = true)]
     pub pxe_port: u16,
+    /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/netboot")]
+    pub state_dir: PathBuf,
+    /// Artifact cache of `netboot build` (`url=` artifacts found there are served locally)
+    /// [default: $XDG_CACHE_HOME/netboot, else ~/.cache/netboot].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -96,7 +103,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
 
     let server_block = snapshot.manifest().server.clone();
-    let runtime = Runtime::start(&config, snapshot)
+    let full = crate::serve_full_dhcp::open(&args, &config, &snapshot.manifest().server)?;
+    let runtime = Runtime::start_with(&config, snapshot, full)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(user) = &args.user {
@@ -134,6 +142,8 @@ enum Origin {
     Fleet {
         path: PathBuf,
         overrides: ServerOverrides,
+        /// `netboot build`'s artifact cache: cached `url=` artifacts are served locally.
+        cache: Option<PathBuf>,
     },
     Manifest(PathBuf),
 }
@@ -153,6 +163,8 @@ impl Origin {
                     tftp_port: args.tftp_port,
                     no_dhcp: args.no_dhcp,
                 },
+                cache: crate::build::cache_from(args.cache.as_deref())
+                    .map(|c| c.root().to_path_buf()),
             },
             (None, Some(manifest)) => Origin::Manifest(absolute(manifest)?),
             _ => return Err("give either a fleet or --manifest, not both".into()),
@@ -162,8 +174,12 @@ impl Origin {
     /// A snapshot and the files to watch for the next one.
     fn load(&self) -> Result<(Snapshot, BTreeSet<PathBuf>), String> {
         match self {
-            Origin::Fleet { path, overrides } => {
-                let compiled = netboot_compiler::compile(path, overrides)
+            Origin::Fleet {
+                path,
+                overrides,
+                cache,
+            } => {
+                let compiled = netboot_compiler::compile_with(path, overrides, cache.as_deref())
                     .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
                 let base = path.parent().unwrap_or(Path::new("."));
                 for warning in &compiled.warnings {
@@ -219,7 +235,7 @@ fn settle(
         interface.as_deref(),
     )
     .map_err(|e| e.to_string())?;
-    let dhcp = !args.no_dhcp && server.dhcp == DhcpMode::Proxy;
+    let dhcp = !args.no_dhcp && server.dhcp != DhcpMode::Off;
     if dhcp && interface.is_none() {
         tracing::warn!(
             "proxy-DHCP is not bound to an interface: it answers on every interface; \

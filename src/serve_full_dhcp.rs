@@ -1,0 +1,69 @@
+//! `netboot serve` with `dhcp "full"`: settling full-DHCP mode before the sockets open.
+//!
+//! Full mode hands out addresses, so it is held to stricter rules than proxy mode: it must be
+//! bound to one interface (a full DHCP server answering on every interface would hand lab
+//! addresses to the office LAN), and its leases live in `--state-dir` so a restart keeps them.
+//! Whether another DHCP server already answers on the segment is what `netboot doctor
+//! --interface IF` finds out; at run time a client's REQUEST naming another server is logged
+//! as a warning.
+
+use netboot_manifest::{DhcpMode, Server};
+use netboot_runtime::dhcp::{netmask_of, FullDhcp, FullSettings, ServerIdentity};
+use netboot_runtime::server::ServeConfig;
+
+use crate::serve::ServeArgs;
+
+/// The lease file's name inside `--state-dir`.
+pub const LEASE_FILE: &str = "dhcp-leases.json";
+
+/// Full-DHCP state for the runtime, or `None` when the fleet runs proxy or no DHCP.
+pub fn open(
+    args: &ServeArgs,
+    config: &ServeConfig,
+    server: &Server,
+) -> Result<Option<FullDhcp>, String> {
+    let DhcpMode::Full(settings) = &server.dhcp else {
+        return Ok(None);
+    };
+    if !config.dhcp {
+        return Ok(None);
+    }
+    let Some(interface) = &config.interface else {
+        return Err(
+            "full DHCP hands out addresses, so it must be bound to the lab's interface: \
+             set `interface` in the server block or pass --interface"
+                .into(),
+        );
+    };
+    let netmask = netmask_of(config.address).map_err(|e| e.to_string())?;
+    let lease_file = args.state_dir.join(LEASE_FILE);
+    let identity = ServerIdentity {
+        addr: config.address,
+        http_port: config.http_port,
+    };
+    let (full, dropped) = FullDhcp::open(
+        &FullSettings::from(settings),
+        identity,
+        netmask,
+        lease_file.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    for lease in dropped {
+        tracing::warn!(
+            target: "netboot::dhcp",
+            mac = %lease.mac,
+            ip = %lease.ip,
+            "lease dropped: the address is no longer in the range"
+        );
+    }
+    tracing::info!(
+        target: "netboot::dhcp",
+        interface = %interface,
+        range = %format!("{}-{}", settings.first, settings.last),
+        netmask = %netmask,
+        leases = full.leases.persistent().len(),
+        lease_file = %lease_file.display(),
+        "full DHCP: this server leases addresses; run `netboot doctor --interface {interface}` to make sure no other DHCP server answers here"
+    );
+    Ok(Some(full))
+}
