@@ -127,7 +127,11 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
         "{known}"
     );
     assert!(cell(&known, "dhcp").contains("ipxe →"), "{known}");
-    assert_eq!(cell(&known, "loader"), "—", "the iPXE ROM needs no loader");
+    assert_eq!(
+        cell(&known, "loader"),
+        "— already iPXE",
+        "the ROM needs no loader"
+    );
     assert!(
         cell(&known, "script").contains("hosts/52-54-00-e2-e0-01.ipxe"),
         "{known}"

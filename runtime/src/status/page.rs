@@ -7,7 +7,7 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use netboot_manifest::Protocol;
+use netboot_manifest::{ClientKind, Protocol};
 
 use super::escape::{html, push};
 use super::event::Event;
@@ -31,7 +31,7 @@ th{background:#f0f0f1;font-weight:600}
 .step{margin:.1em 0;padding:.1em .3em;border-radius:3px;background:#edfaef;border-left:3px solid #00a32a}
 .step.failed{background:#fcf0f1;border-left-color:#d63638}
 .step.notlisted{background:#f6f7f7;border-left-color:#8c8f94}
-.file{font-family:ui-monospace,monospace;word-break:break-all}
+.file{font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 .meta{display:block;color:#50575e;font-size:.85em}
 .errors li{color:#b32d2e}
 .broken{background:#fcf0f1;border:1px solid #d63638;padding:.5em 1em}
@@ -205,7 +205,10 @@ fn machine_row(out: &mut String, log: &MachineLog, serving: &Serving, now: Syste
             step_cell(out, step);
             any = true;
         }
-        if !any {
+        if !any && stage == Stage::Loader && latest.is_some_and(starts_in_ipxe) {
+            // SeaBIOS in QEMU, or a NIC flashed with iPXE: nothing to chainload.
+            out.push_str("<span class=\"none\">— already iPXE</span>");
+        } else if !any {
             out.push_str("<span class=\"none\">—</span>");
         }
         out.push_str("</td>");
@@ -241,6 +244,11 @@ fn machine_row(out: &mut String, log: &MachineLog, serving: &Serving, now: Syste
         let _ = write!(out, "<span class=\"dim\">{earlier} in earlier boots</span>");
     }
     out.push_str("</td></tr>\n");
+}
+
+/// Whether the attempt's first DHCP answer went to a client that already runs iPXE.
+fn starts_in_ipxe(attempt: &Attempt) -> bool {
+    attempt.stage(Stage::Dhcp).next().and_then(|s| s.kind) == Some(ClientKind::Ipxe)
 }
 
 fn step_cell(out: &mut String, step: &Step) {
@@ -442,6 +450,8 @@ mod tests {
         assert!(page.contains("hosts/52-54-00-e2-e0-01.ipxe"));
         assert!(page.contains("iPXE/1.21.1"));
         assert!(page.contains("no reload since start"));
+        // The firmware asked first, so a loader was expected (and came).
+        assert!(!page.contains("already iPXE"));
         assert!(page.contains("Fleet <span class=\"file\">0123456789ab</span> · 7 files · 1 hosts"));
         assert!(!page.contains("id=\"empty\""));
     }
@@ -526,6 +536,9 @@ mod tests {
         assert!(!page.contains("kernel <span class=\"file\">kernel</span>: reset</li>"));
         assert!(page.contains("1 in earlier boots"));
         assert!(page.contains("(2 boots seen)"));
+        assert!(page.contains(
+            "<td class=\"stage-loader\"><span class=\"none\">— already iPXE</span></td>"
+        ));
         assert!(page.contains("data-reached=\"script\""));
     }
 

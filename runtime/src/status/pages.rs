@@ -45,15 +45,17 @@ impl Page {
 
     /// The page's body, from what `events` recorded and the snapshot serving now.
     pub fn render(self, events: &Events, snapshot: &Snapshot, now: SystemTime) -> String {
-        let view = events.view();
-        let serving = Serving::of(snapshot);
         match self {
-            Page::Status => page::render(&view, &serving, now),
-            Page::Json => json::render(&view, &serving, now),
-            Page::Metrics => view.counters.render(Gauges {
-                routes_out_of_service: serving.broken.len(),
-                machines: view.machines.len(),
-            }),
+            Page::Status => page::render(&events.view(), &Serving::of(snapshot), now),
+            Page::Json => json::render(&events.view(), &Serving::of(snapshot), now),
+            // Scraped often: counters only, not a copy of every machine's history.
+            Page::Metrics => {
+                let (counters, machines) = events.counters();
+                counters.render(Gauges {
+                    routes_out_of_service: snapshot.broken().len(),
+                    machines,
+                })
+            }
         }
     }
 }

@@ -194,6 +194,18 @@ impl Events {
         state.record(event, at);
     }
 
+    /// The counters and how many machines are remembered: all `/metrics` needs, without
+    /// copying the history a [`View`] holds.
+    pub fn counters(&self) -> (Counters, usize) {
+        match &self.shared {
+            None => (Counters::default(), 0),
+            Some(shared) => {
+                let state = lock(&shared.state);
+                (state.counters.clone(), state.machines.len())
+            }
+        }
+    }
+
     /// Everything recorded so far; an off recorder gives an empty view.
     pub fn view(&self) -> View {
         let Some(shared) = &self.shared else {
@@ -580,6 +592,8 @@ mod tests {
         let b = a.clone();
         b.record(dhcp(mac(1)));
         assert_eq!(a.view().machines.len(), 1);
+        assert_eq!(a.counters().1, 1);
+        assert_eq!(a.counters().0, b.view().counters);
         assert_eq!(a, b);
         assert_ne!(a, Events::with_neighbors(Limits::default(), NoNeighbors));
         assert_eq!(Events::default(), Events::default());
