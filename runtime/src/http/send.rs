@@ -17,9 +17,11 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-/// Largest single sendfile or fallback chunk; sendfile returns early when the socket buffer
-/// fills anyway, this only bounds the fallback buffer.
+/// The fallback's copy buffer.
 const CHUNK: usize = 256 * 1024;
+/// Largest count asked of one sendfile call. On a non-blocking socket sendfile returns once
+/// the socket buffer is full, so a large count only saves calls and never holds the thread.
+const SENDFILE_MAX: u64 = 1 << 30;
 
 fn stalled(stall: Duration) -> io::Error {
     io::Error::new(
@@ -92,7 +94,7 @@ pub async fn send_file(
     let end = offset + len;
     let mut pos = offset;
     while pos < end {
-        let want = (end - pos).min(CHUNK as u64) as usize;
+        let want = (end - pos).min(SENDFILE_MAX) as usize;
         timeout(stall, stream.writable())
             .await
             .map_err(|_| stalled(stall))??;
@@ -176,4 +178,70 @@ fn shrank() -> io::Error {
         io::ErrorKind::UnexpectedEof,
         "artifact shrank while being served",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// Both kernel paths deliver the same bytes at an offset: sendfile, and the pread + write
+    /// copy used where sendfile is refused.
+    #[tokio::test]
+    async fn sendfile_and_copy_send_the_same_window() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(&data).unwrap();
+        let file = tmp.reopen().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stall = Duration::from_secs(10);
+        for copy in [false, true] {
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            let reader = tokio::spawn(async move {
+                let mut got = Vec::new();
+                client.read_to_end(&mut got).await.unwrap();
+                got
+            });
+            let (start, end) = (12_345u64, 2_900_000u64);
+            let mut sent = 0;
+            if copy {
+                copy_file(&mut server, &file, start, end, stall, &mut sent).await
+            } else {
+                send_file(&mut server, &file, start, end - start, stall, &mut sent).await
+            }
+            .unwrap();
+            assert_eq!(sent, end - start);
+            drop(server);
+            let got = reader.await.unwrap();
+            assert!(got == data[start as usize..end as usize], "copy={copy}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_announced_is_an_error() {
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(b"short").unwrap();
+        let file = tmp.reopen().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let stall = Duration::from_secs(10);
+        let mut sent = 0;
+        let err = send_file(&mut server, &file, 0, 100, stall, &mut sent)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(sent, 5);
+        let mut sent = 0;
+        let err = copy_file(&mut server, &file, 0, 100, stall, &mut sent)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
 }
