@@ -87,6 +87,48 @@ fn a_broken_fleet_edit_shows_as_a_failed_reload() {
     assert_eq!(server.http_status("hosts/52-54-00-00-00-11.ipxe"), 200);
 }
 
+#[test]
+#[ignore = "needs chromium: run by .ci/run"]
+fn chromium_shows_hostile_client_text_as_text() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    let attack = "<img src=x onerror=\"document.title='owned'\">";
+    let http = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-A",
+            attack,
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/hosts/52-54-00-00-00-11.ipxe",
+            server.http
+        ))
+        .status()
+        .unwrap();
+    assert!(http.success());
+    // A TFTP file name is any bytes the client likes.
+    assert!(server.tftp_fails("<b>bold</b>"));
+
+    let scratch = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/", server.http);
+    let dom = status_support::dump_dom(None, scratch.path(), &url);
+    assert!(dom.contains("<title>netboot status</title>"), "{dom}");
+    assert!(
+        !dom.contains("<img"),
+        "an element came from a client:\n{dom}"
+    );
+    assert!(
+        !dom.contains("<b>"),
+        "an element came from a client:\n{dom}"
+    );
+    assert!(dom.contains("&lt;img src=x"), "{dom}");
+    assert!(dom.contains("&lt;b&gt;bold&lt;/b&gt;"), "{dom}");
+}
+
 /// Listed in tests/fixtures/vm/lab.kdl as host "known".
 const KNOWN_MAC: &str = "52:54:00:e2:e0:01";
 /// Not listed: walks the default menu.
