@@ -175,3 +175,70 @@ impl Decoder<'_> {
         ok.then_some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use netboot_manifest::{DhcpMode, FullDhcpConfig};
+    use std::net::Ipv4Addr;
+
+    fn compile(server: &str) -> Result<crate::Compiled, crate::Failure> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.kdl");
+        std::fs::write(
+            &path,
+            format!("server {{ {server} }}\nprofile \"p\" {{ exit }}\ndefault profile=\"p\"\n"),
+        )
+        .unwrap();
+        crate::compile(&path, &crate::ServerOverrides::default())
+    }
+
+    #[test]
+    fn full_mode_reaches_the_manifest_with_its_defaults() {
+        let c = compile(
+            r#"interface "br0"; dhcp "full" { range "10.0.0.100" "10.0.0.200"; router "10.0.0.1"; dns "10.0.0.1" "10.0.0.2"; }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.manifest.server.dhcp,
+            DhcpMode::Full(FullDhcpConfig {
+                first: Ipv4Addr::new(10, 0, 0, 100),
+                last: Ipv4Addr::new(10, 0, 0, 200),
+                lease_time: super::DEFAULT_LEASE_SECS,
+                router: Some(Ipv4Addr::new(10, 0, 0, 1)),
+                dns: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
+            })
+        );
+        // --no-dhcp still wins over the fleet.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.kdl");
+        std::fs::write(
+            &path,
+            "server { dhcp \"full\" { range \"10.0.0.1\" \"10.0.0.9\"; }; }\nprofile \"p\" { exit }\ndefault profile=\"p\"\n",
+        )
+        .unwrap();
+        let overrides = crate::ServerOverrides {
+            no_dhcp: true,
+            ..Default::default()
+        };
+        let c = crate::compile(&path, &overrides).unwrap();
+        assert_eq!(c.manifest.server.dhcp, DhcpMode::Off);
+    }
+
+    #[test]
+    fn a_mistyped_setting_is_named_with_a_suggestion() {
+        let err = compile(r#"dhcp "full" { range "10.0.0.1" "10.0.0.9"; routr "10.0.0.1"; netmask "255.255.255.0"; }"#)
+            .unwrap_err();
+        let codes: Vec<&str> = err.diagnostics().iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["fleet::unknown-node", "fleet::unknown-node"]);
+        assert!(err.diagnostics()[0]
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("router"));
+        let err = compile(r#"dhcp "full" { range "10.0.0.1"; }"#).unwrap_err();
+        assert_eq!(err.diagnostics()[0].code, "fleet::missing-value");
+        let err = compile(r#"dhcp "full" { dns "10.0.0.300"; range "10.0.0.1" "10.0.0.2"; }"#)
+            .unwrap_err();
+        assert_eq!(err.diagnostics()[0].code, "fleet::bad-ip");
+    }
+}
