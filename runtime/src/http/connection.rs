@@ -197,6 +197,12 @@ async fn respond(
     }
     let method = head.method.as_str();
     match (&result, &answer) {
+        // A status page left open reloads every 2 s: not worth an info line each time.
+        (Ok(()), Answer::File { path, .. }) if is_page => tracing::debug!(
+            target: "netboot::http",
+            ip = %ip, method, page = %path, status, bytes = sent, ms,
+            "http status page"
+        ),
         (Ok(()), Answer::File { path, .. }) => tracing::info!(
             target: "netboot::http",
             ip = %ip, method, file = %path, status, bytes = sent, ms,
