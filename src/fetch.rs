@@ -11,7 +11,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 /// Where downloaded artifacts live.
@@ -175,18 +175,26 @@ fn progress_bar(length: Option<u64>, label: &str) -> ProgressBar {
     bar
 }
 
-/// A spinner for work that may take more than a moment (hashing large artifacts); hidden
-/// unless stderr is a TTY, and shown only after a short delay so quick builds stay quiet.
+/// A spinner for work that may take more than a moment (hashing large artifacts): drawn on
+/// stderr only when it is a terminal, and only once the work has lasted half a second, so
+/// quick builds stay quiet. Call `finish_and_clear` when done.
 pub fn spinner(message: &str) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner().with_style(
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()).with_style(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(message.to_string());
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let later = bar.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        if !later.is_finished() {
+            later.set_draw_target(ProgressDrawTarget::stderr());
+            later.enable_steady_tick(Duration::from_millis(120));
+        }
+    });
     bar
 }
 
