@@ -24,10 +24,12 @@
 pub mod assets;
 pub mod control;
 pub mod fleet;
+pub mod impair;
 pub mod lab;
 pub mod netns;
 pub mod process;
 pub mod qemu;
+pub mod restart;
 
 pub use assets::Assets;
 pub use lab::Lab;
