@@ -24,8 +24,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// Download nothing: every `url=` artifact must already be in the cache.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_download")]
     pub offline: bool,
+    /// Download nothing, and let machines fetch `url=` artifacts that are not cached from
+    /// their URLs (cached ones are still served locally).
+    #[arg(long)]
+    pub no_download: bool,
 }
 
 /// The artifact cache named by `--cache`, or the default one.
@@ -70,8 +74,10 @@ pub fn default_output(fleet: &Path) -> PathBuf {
 
 pub fn run(args: BuildArgs) -> ExitCode {
     let cache = cache_from(args.cache.as_deref());
-    if let Err(code) = fetch_all(&args.fleet, cache.as_ref(), args.offline) {
-        return code;
+    if !args.no_download {
+        if let Err(code) = fetch_all(&args.fleet, cache.as_ref(), args.offline) {
+            return code;
+        }
     }
     let spinner = crate::fetch::spinner("compiling");
     let compiled = compile_with(

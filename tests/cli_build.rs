@@ -98,11 +98,13 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn build(fleet: &Path, out: &Path) {
+    // The homelab example names artifacts on the internet: tests never download them.
     let o = netboot(&[
         "build",
         fleet.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
+        "--no-download",
     ]);
     assert!(
         o.status.success(),
@@ -290,6 +292,7 @@ fn build_refuses_to_replace_a_directory_that_is_not_a_build() {
         fleet.to_str().unwrap(),
         "-o",
         precious.to_str().unwrap(),
+        "--no-download",
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replace"));

@@ -221,3 +221,25 @@ fn without_the_cache_a_url_artifact_boots_from_its_url() {
     assert!(!compiled.manifest.files.contains_key("artifacts/vmlinuz"));
     assert_eq!(server.hits.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn no_download_leaves_uncached_artifacts_to_their_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let server = origin("200 OK", KERNEL);
+    let fleet = fleet(dir.path(), &server.url, &sha256_hex(KERNEL));
+    let run = netboot(&[
+        "build",
+        s(&fleet),
+        "-o",
+        s(&out),
+        "--cache",
+        s(&dir.path().join("cache")),
+        "--no-download",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+    let script = fs::read_to_string(out.join("profiles/p.ipxe")).unwrap();
+    assert!(script.contains(&server.url), "{script}");
+    assert!(!manifest(&out).files.contains_key("artifacts/vmlinuz"));
+}
