@@ -13,17 +13,30 @@ pub trait Neighbors: Send + Sync {
     fn mac_of(&self, ip: IpAddr) -> Option<MacAddr>;
 }
 
-/// The kernel's ARP table, read on each lookup (it is small and lives in memory).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcArp;
+/// The kernel's ARP table. Re-read at most every [`ProcArp::REFRESH`]: a lookup happens for
+/// every HTTP and TFTP request from an IP not yet tied to a MAC (loopback clients never are),
+/// and reading `/proc` per request halved the small-script request rate.
+#[derive(Debug, Default)]
+pub struct ProcArp {
+    cache: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl ProcArp {
+    pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+}
 
 impl Neighbors for ProcArp {
     fn mac_of(&self, ip: IpAddr) -> Option<MacAddr> {
         let IpAddr::V4(ip) = ip else {
             return None;
         };
-        let table = std::fs::read_to_string("/proc/net/arp").ok()?;
-        arp_lookup(&table, ip)
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = matches!(&*cache, Some((at, _)) if at.elapsed() < Self::REFRESH);
+        if !fresh {
+            let table = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
+            *cache = Some((std::time::Instant::now(), table));
+        }
+        arp_lookup(cache.as_ref().map_or("", |(_, t)| t.as_str()), ip)
     }
 }
 
@@ -92,6 +105,6 @@ garbage line
     #[test]
     fn ipv6_is_never_in_the_arp_table() {
         assert_eq!(NoNeighbors.mac_of(Ipv4Addr::LOCALHOST.into()), None);
-        assert_eq!(ProcArp.mac_of("::1".parse().unwrap()), None);
+        assert_eq!(ProcArp::default().mac_of("::1".parse().unwrap()), None);
     }
 }

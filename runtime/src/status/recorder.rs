@@ -137,7 +137,7 @@ impl Eq for Events {}
 impl Events {
     /// A recorder that maps IPs to MACs with the kernel's ARP table when nothing else does.
     pub fn new(limits: Limits) -> Events {
-        Events::with_neighbors(limits, ProcArp)
+        Events::with_neighbors(limits, ProcArp::default())
     }
 
     pub fn with_neighbors(limits: Limits, neighbors: impl Neighbors + 'static) -> Events {
