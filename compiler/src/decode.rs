@@ -1083,7 +1083,7 @@ impl Decoder<'_> {
         group_has_target: bool,
     ) -> Option<HostDecl> {
         let misspelt = self.check_entries(node, 1, &["mac", "profile", "menu", "cmdline-append"]);
-        self.no_children(node);
+        let labels = self.labels(node);
         let name = self.name_arg(node, "host")?;
         let mac = match self.string_prop(node, "mac") {
             Some(s) => match s.value.parse::<MacAddr>() {
@@ -1144,8 +1144,29 @@ impl Decoder<'_> {
             mac,
             target,
             cmdline_append,
+            labels,
             group,
         })
+    }
+
+    /// A host's `label "key" "value"` children (the only children a host takes).
+    fn labels(&mut self, node: &KdlNode) -> std::collections::BTreeMap<String, String> {
+        let mut labels = std::collections::BTreeMap::new();
+        for child in children(node) {
+            if child.name().value() != "label" {
+                self.unknown_node(child, &["label"], "in a host");
+                continue;
+            }
+            self.check_entries(child, 2, &[]);
+            let example = r#"label "role" "database""#;
+            let key = self.string_arg(child, 0, "a label name", example);
+            let value = self.string_arg(child, 1, "a label value", example);
+            if let (Some(key), Some(value)) = (key, value) {
+                self.check_name(&key, "label");
+                labels.insert(key.value, value.value);
+            }
+        }
+        labels
     }
 }
 

@@ -250,6 +250,8 @@ pub struct HostDecl {
     /// Its own `profile=`/`menu=`, overriding the group's.
     pub target: Option<Target>,
     pub cmdline_append: Option<Spanned<String>>,
+    /// `label "key" "value"` children: free-form facts templates read as `labels.key`.
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Index into [`Fleet::groups`].
     pub group: Option<usize>,
 }

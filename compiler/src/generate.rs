@@ -141,6 +141,7 @@ pub fn generate(
                     host: Some(h.name.value.clone()),
                     mac: Some(mac.value.to_string()),
                     group: Some(group.unwrap_or("").to_string()),
+                    labels: Some(h.labels.clone()),
                 };
                 let Some(body) = g.body(pi, &vars, Some(h)) else {
                     continue;

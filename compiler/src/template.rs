@@ -8,9 +8,9 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The variables a template may use.
-pub const VARIABLES: [&str; 4] = ["server", "host", "mac", "group"];
+pub const VARIABLES: [&str; 5] = ["server", "host", "mac", "group", "labels"];
 /// The ones that differ per machine, so a profile shared by unknown machines cannot use them.
-pub const HOST_VARIABLES: [&str; 3] = ["host", "mac", "group"];
+pub const HOST_VARIABLES: [&str; 4] = ["host", "mac", "group", "labels"];
 
 /// One machine's values; `server` is absent when the fleet gives no address.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -23,6 +23,9 @@ pub struct Vars {
     pub mac: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The host's labels; `labels.role` on a host without a `role` label is an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 pub struct Templates {
