@@ -179,9 +179,38 @@ impl Origin {
                 overrides,
                 cache,
             } => {
-                let compiled = netboot_compiler::compile_with(path, overrides, cache.as_deref())
-                    .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
-                let base = path.parent().unwrap_or(Path::new("."));
+                // An artifact replaced between hashing and opening is caught by re-hashing what
+                // was opened; compiling again then sees the new file. Bounded: a file rewritten
+                // faster than we compile is taken out of service instead.
+                let mut attempts = 0;
+                let (compiled, snapshot) = loop {
+                    let started = std::time::SystemTime::now();
+                    let compiled =
+                        netboot_compiler::compile_with(path, overrides, cache.as_deref())
+                            .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
+                    let base = path.parent().unwrap_or(Path::new("."));
+                    let snapshot = Snapshot::from_compiled(
+                        compiled.manifest.clone(),
+                        &compiled.generated,
+                        base,
+                    );
+                    let changed = snapshot.mismatched_since(started);
+                    attempts += 1;
+                    if changed.is_empty() {
+                        break (compiled, snapshot);
+                    }
+                    if attempts == 3 {
+                        for (route, reason) in &changed {
+                            tracing::error!(route = %route, %reason, "route taken out of service");
+                        }
+                        let snapshot = snapshot.without(&changed);
+                        break (compiled, snapshot);
+                    }
+                    tracing::info!(
+                        routes = changed.len(),
+                        "artifacts changed while compiling; compiling again"
+                    );
+                };
                 for warning in &compiled.warnings {
                     let record = warning.to_record();
                     tracing::warn!(
@@ -191,8 +220,6 @@ impl Origin {
                 }
                 let mut inputs = compiled.inputs.clone();
                 inputs.insert(path.clone());
-                let snapshot =
-                    Snapshot::from_compiled(compiled.manifest, &compiled.generated, base);
                 Ok((snapshot, inputs))
             }
             Origin::Manifest(path) => {

@@ -166,6 +166,49 @@ impl Snapshot {
             .collect()
     }
 
+    /// Routes whose open file's inode changed (written, or renamed into place: both update
+    /// ctime) at or after `since`, and whose bytes no longer hash to the manifest's sha256.
+    ///
+    /// An in-memory compile hashes each artifact by path and the snapshot opens it again a
+    /// moment later; a same-size file renamed over it in between would otherwise be served
+    /// under the old sha256 (and ETag). Only files touched since `since` are re-hashed.
+    pub fn mismatched_since(&self, since: std::time::SystemTime) -> BTreeMap<String, String> {
+        use std::os::unix::fs::MetadataExt;
+        let since = since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut out = BTreeMap::new();
+        for (route, body) in &self.bodies {
+            let Body::File { file, .. } = body else {
+                continue;
+            };
+            // Second granularity, and one second of slack for clocks that round down.
+            let touched = file.metadata().map_or(true, |m| m.ctime() >= since - 1);
+            if !touched {
+                continue;
+            }
+            let Some(entry) = self.manifest.files.get(route) else {
+                continue;
+            };
+            match hash_body(body) {
+                Ok(sha) if sha == entry.sha256 => {}
+                Ok(sha) => {
+                    out.insert(
+                        route.clone(),
+                        format!(
+                            "changed while compiling: sha256 is {sha}, compiled as {}",
+                            entry.sha256
+                        ),
+                    );
+                }
+                Err(e) => {
+                    out.insert(route.clone(), format!("cannot read: {e}"));
+                }
+            }
+        }
+        out
+    }
+
     /// This snapshot with `routes` taken out of service for the given reasons.
     pub fn without(&self, routes: &BTreeMap<String, String>) -> Snapshot {
         let mut bodies = self.bodies.clone();
@@ -323,6 +366,31 @@ mod tests {
             snap.open("k", Protocol::Http).is_some(),
             "the original is untouched"
         );
+    }
+
+    #[test]
+    fn a_same_size_file_renamed_in_after_hashing_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::SystemTime::now();
+        // The compiler hashed "OLD!"; a same-size file was renamed over it before the open.
+        std::fs::write(dir.path().join("kernel.new"), b"NEW!").unwrap();
+        std::fs::rename(dir.path().join("kernel.new"), dir.path().join("kernel")).unwrap();
+        let mut files = BTreeMap::new();
+        let src = Source::Artifact {
+            path: "kernel".into(),
+        };
+        files.insert("k".into(), entry(b"OLD!", src, true, true));
+        let snap = Snapshot::from_compiled(manifest_with(files), &BTreeMap::new(), dir.path());
+        assert!(snap.open("k", Protocol::Http).is_some(), "sizes match");
+        let changed = snap.mismatched_since(started);
+        assert!(
+            changed["k"].contains("changed while compiling"),
+            "{changed:?}"
+        );
+
+        // A file untouched since long before the compile is not re-hashed or reported.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
+        assert!(snap.mismatched_since(later).is_empty());
     }
 
     #[test]
