@@ -144,6 +144,12 @@ fn a_tftp_client_that_asks_again_gets_the_whole_file_after_a_server_crash() {
         "{} bytes",
         got.len()
     );
+    // curl exits once it has sent the last ACK; the server logs the transfer when that ACK
+    // arrives, a moment later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log(2).contains("tftp file done") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(
         server.log(2).contains("tftp file done"),
         "the restarted server did not serve the retry:\n{}",
