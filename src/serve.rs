@@ -200,11 +200,7 @@ impl Origin {
                         break (compiled, snapshot);
                     }
                     if attempts == 3 {
-                        for (route, reason) in &changed {
-                            tracing::error!(route = %route, %reason, "route taken out of service");
-                        }
-                        let snapshot = snapshot.without(&changed);
-                        break (compiled, snapshot);
+                        break (compiled, take_out_of_service(&snapshot, &changed));
                     }
                     tracing::info!(
                         routes = changed.len(),
@@ -330,10 +326,18 @@ fn quarantine_stale(reloader: &Reloader) {
     if stale.is_empty() {
         return;
     }
-    for (route, reason) in &stale {
+    reloader.replace(take_out_of_service(&current, &stale));
+}
+
+/// `snapshot` without `routes`, each logged with the reason its bytes cannot be trusted.
+fn take_out_of_service(
+    snapshot: &Snapshot,
+    routes: &std::collections::BTreeMap<String, String>,
+) -> Snapshot {
+    for (route, reason) in routes {
         tracing::error!(target: "netboot::reload", route = %route, %reason, "route taken out of service");
     }
-    reloader.replace(current.without(&stale));
+    snapshot.without(routes)
 }
 
 async fn wait_for_stop() {
