@@ -146,7 +146,7 @@ impl Harness {
         run.after_start(&settings);
 
         while !input.is_empty() {
-            match input.byte() % 5 {
+            match input.byte() % 6 {
                 0 => {
                     let at = run
                         .t
@@ -171,11 +171,12 @@ impl Harness {
                     let block = u16::from_be_bytes([input.byte(), input.byte()]);
                     run.packet(&ack(block));
                 }
-                _ => {
+                4 => {
                     let n = usize::from(input.byte());
                     let datagram = input.take(n).to_vec();
                     run.packet(&datagram);
                 }
+                _ => run.prefetch(),
             }
         }
         if cfg & 8 == 0 {
@@ -509,6 +510,19 @@ impl Run {
         self.check_state();
     }
 
+    /// Reading ahead (which the driver does after every send) changes nothing in flight and
+    /// nothing the model can see; what it read shows in the next window's bytes.
+    fn prefetch(&mut self) {
+        let before = self.out();
+        self.t.prefetch();
+        assert_eq!(
+            self.out(),
+            before,
+            "reading ahead changed what is in flight"
+        );
+        self.check_state();
+    }
+
     /// A client that acknowledges every window in full completes the transfer in as many
     /// rounds as there are windows.
     fn finish_with_a_good_client(&mut self) {
@@ -522,6 +536,7 @@ impl Run {
             } else {
                 self.window_last
             };
+            self.prefetch();
             self.packet(&ack(block as u16));
         }
         assert!(

@@ -168,6 +168,61 @@ fn silence_gets_retransmissions_with_backoff_then_an_error() {
     assert!(client.recv_within(Duration::from_millis(500)).is_none());
 }
 
+/// A lone transfer with a fast client polls for its ACKs instead of sleeping; a client that
+/// answers every block with a stale ACK, as fast as it can, must still see the transfer time
+/// out, and the server must keep serving others.
+#[test]
+fn a_flood_of_stale_acks_cannot_keep_a_transfer_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TftpConfig {
+        timeout: Duration::from_millis(100),
+        retries: 2,
+        ..TftpConfig::default()
+    };
+    let server = start_with(
+        snapshot(&[File::Memory("f", pattern(5000, 1))], dir.path()),
+        config,
+    );
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!(block(&p), 1);
+    let flooder = client.sock.try_clone().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // ACK 0: acknowledges nothing, so it is dropped and the deadline stands.
+                if flooder.send_to(&[0, 4, 0, 0], tid).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    };
+    let started = Instant::now();
+    let error = loop {
+        let Some((p, _)) = client.recv_within(Duration::from_secs(3)) else {
+            break None;
+        };
+        if opcode(&p) == 5 {
+            break Some(p);
+        }
+        assert_eq!((opcode(&p), block(&p)), (3, 1), "only block 1 is resent");
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    let took = started.elapsed();
+    let error = error.unwrap_or_else(|| panic!("no timeout error under {sent} stale ACKs"));
+    expect_error(&error, 0);
+    // 100 + 200 + 400 ms of backoff, with room for a loaded machine.
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
+    let other = Client::new(server.addr);
+    assert_eq!(other.fetch("f", 512, 1), pattern(5000, 1));
+}
+
 #[test]
 fn a_client_error_stops_the_transfer() {
     let dir = tempfile::tempdir().unwrap();

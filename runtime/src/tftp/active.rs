@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Transfers {
     table: Arc<Mutex<Table>>,
+    /// Tickets alive, replaced ones included: read on every block, so kept outside the lock.
+    in_flight: Arc<AtomicUsize>,
     max: usize,
 }
 
@@ -48,6 +50,7 @@ pub enum Admission {
 /// A transfer's place in the table, given back when dropped.
 pub struct Ticket {
     table: Arc<Mutex<Table>>,
+    in_flight: Arc<AtomicUsize>,
     peer: SocketAddr,
     id: u64,
     /// Set by the transfer once the client has acknowledged something.
@@ -60,6 +63,7 @@ impl Transfers {
     pub fn new(max: usize) -> Transfers {
         Transfers {
             table: Arc::default(),
+            in_flight: Arc::default(),
             max,
         }
     }
@@ -93,8 +97,10 @@ impl Transfers {
                 cancel: Arc::clone(&cancel),
             },
         );
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         Admission::Start(Ticket {
             table: Arc::clone(&self.table),
+            in_flight: Arc::clone(&self.in_flight),
             peer,
             id,
             answered,
@@ -114,8 +120,16 @@ impl Transfers {
     }
 }
 
+impl Ticket {
+    /// Whether this is the only transfer in flight.
+    pub fn alone(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 1
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut table = match self.table.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
@@ -182,5 +196,21 @@ mod tests {
         assert!(matches!(t.admit(peer(3), b"x"), Admission::Busy));
         drop(a);
         let _c = start(t.admit(peer(3), b"x"));
+    }
+
+    #[test]
+    fn a_transfer_is_alone_only_while_no_other_is_in_flight() {
+        let t = Transfers::new(8);
+        let a = start(t.admit(peer(1), b"x"));
+        assert!(a.alone());
+        let b = start(t.admit(peer(2), b"x"));
+        assert!(!a.alone() && !b.alone());
+        drop(b);
+        assert!(a.alone());
+        // A replaced transfer still runs until it sees the cancel: it still counts.
+        let c = start(t.admit(peer(1), b"y"));
+        assert!(!c.alone());
+        drop(a);
+        assert!(c.alone());
     }
 }

@@ -7,8 +7,9 @@
 //! a spoofed flood could otherwise reflect. [`server`] is the thin tokio loop around them:
 //! `active` keeps the table of transfers in flight (a repeated request is told from a new one),
 //! `recv_dst` learns the address each request was sent to on a wildcard bind so replies come
-//! from it, and `send_window` hands each window to the kernel at once (UDP GSO, else
-//! `sendmmsg`).
+//! from it, `send_window` hands each window to the kernel at once (UDP GSO, else
+//! `sendmmsg`), and `busy_poll` lets a lone transfer with a fast client poll for its ACKs
+//! rather than sleep between them.
 //!
 //! Memory is bounded per transfer (one window buffer, at most `max_window_bytes`, reused for
 //! every window and retransmission) and in total (`max_transfers`); time is bounded by the
@@ -25,6 +26,7 @@
 //! change the bytes and the size announced by tsize, and no boot loader asks for it.
 
 mod active;
+mod busy_poll;
 pub mod options;
 pub mod packet;
 mod recv_dst;

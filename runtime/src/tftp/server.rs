@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::active::{Admission, Ticket, Transfers};
+use super::busy_poll::{self, BusyPoll};
 use super::options::{self, Limits};
 use super::packet::{self, ErrorCode};
 use super::recv_dst::Listener;
@@ -227,37 +228,65 @@ async fn drive(
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut sender = send_window::Sender::default();
+    let mut busy = BusyPoll::default();
+    let mut sent_at = Instant::now();
     loop {
         let (bytes, ends) = transfer.outgoing();
-        if let Err(e) = sender.send_all(&socket, bytes, ends).await {
-            if e.kind() == io::ErrorKind::ConnectionRefused {
-                return Err(("the client's port is closed".into(), transfer));
+        if !ends.is_empty() {
+            if let Err(e) = sender.send_all(&socket, bytes, ends).await {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    return Err(("the client's port is closed".into(), transfer));
+                }
+                // Anything else is treated like a lost datagram: the timer retransmits.
+                tracing::debug!(target: "netboot::tftp", error = %e, "tftp send failed");
             }
-            // Anything else is treated like a lost datagram: the timer retransmits.
-            tracing::debug!(target: "netboot::tftp", error = %e, "tftp send failed");
+            sent_at = Instant::now();
+            // The client has the turn: read its next block now rather than after its ACK.
+            transfer.prefetch();
         }
         let Some(deadline) = transfer.next_deadline() else {
             return Ok(transfer);
         };
-        timer.as_mut().reset(deadline.into());
-        tokio::select! {
-            received = socket.recv(&mut buf) => match received {
-                Ok(n) => {
-                    transfer.on_packet(&buf[..n], Instant::now());
-                    if transfer.client_answered() {
-                        ticket.answered.store(true, Ordering::Release);
+        // The deadline is checked here too: a client whose useless datagrams always arrive
+        // within the poll would otherwise never let the timer run.
+        let now = Instant::now();
+        if now >= deadline {
+            transfer.on_timeout(now);
+            continue;
+        }
+        let polled = busy
+            .budget(ticket.alone())
+            .and_then(|budget| busy_poll::recv(&socket, &mut buf, budget.min(deadline - now)));
+        let received = match polled {
+            Some(received) => received,
+            None => {
+                timer.as_mut().reset(deadline.into());
+                tokio::select! {
+                    received = socket.recv(&mut buf) => received,
+                    () = &mut timer => {
+                        transfer.on_timeout(Instant::now());
+                        continue;
+                    }
+                    () = ticket.cancel.notified() => {
+                        return Err(("replaced by a newer request from the same port".into(), transfer));
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(("the client's port is closed".into(), transfer));
+            }
+        };
+        match received {
+            Ok(n) => {
+                let now = Instant::now();
+                busy.observe(now - sent_at);
+                transfer.on_packet(&buf[..n], now);
+                if transfer.client_answered() {
+                    ticket.answered.store(true, Ordering::Release);
                 }
-                Err(e) => {
-                    tracing::debug!(target: "netboot::tftp", error = %e, "tftp receive failed");
-                }
-            },
-            () = &mut timer => transfer.on_timeout(Instant::now()),
-            () = ticket.cancel.notified() => {
-                return Err(("replaced by a newer request from the same port".into(), transfer));
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(("the client's port is closed".into(), transfer));
+            }
+            Err(e) => {
+                tracing::debug!(target: "netboot::tftp", error = %e, "tftp receive failed");
             }
         }
     }

@@ -59,6 +59,12 @@ pub struct Transfer {
     /// retransmission; `ends[i]` is where datagram `i` ends.
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// A lockstep transfer's next block, read ahead while the client's ACK is on its way
+    /// (see [`Transfer::prefetch`]), laid out like `out`; `ahead` is its block number, 0 for
+    /// none.
+    next: Vec<u8>,
+    next_ends: Vec<usize>,
+    ahead: u64,
     /// Whether the last event asks the driver to send `out`.
     send: bool,
     retries: u32,
@@ -84,6 +90,9 @@ impl Transfer {
             window_last: 0,
             out: Vec::new(),
             ends: Vec::new(),
+            next: Vec::new(),
+            next_ends: Vec::new(),
+            ahead: 0,
             send: false,
             retries: 0,
             deadline: None,
@@ -202,6 +211,25 @@ impl Transfer {
         }
     }
 
+    /// Reads ahead the block a full ACK of the one in flight will ask for, so that ACK is
+    /// answered without waiting for a read. Only lockstep transfers (windowsize 1, what PXE
+    /// ROMs speak) read ahead, one block: their speed is one block per round trip, and the
+    /// extra buffer stays a single block. Call it after sending, while the client has the turn;
+    /// what [`Transfer::datagrams`] holds is unchanged.
+    pub fn prefetch(&mut self) {
+        let first = self.window_last + 1;
+        let idle = self.is_finished() || self.windowsize != 1 || first > self.last_block;
+        if idle || self.ahead == first {
+            return;
+        }
+        let (next, ends) = (&mut self.next, &mut self.next_ends);
+        // A failed read is left for the real one, which reports it.
+        self.ahead = match lay_out(&self.body, self.blksize, first, first, next, ends) {
+            Ok(()) => first,
+            Err(_) => 0,
+        };
+    }
+
     /// The deadline passed: retransmit what is in flight, or give up.
     pub fn on_timeout(&mut self, now: Instant) {
         self.send = false;
@@ -248,44 +276,25 @@ impl Transfer {
         }
     }
 
-    /// Reads blocks `acked+1 ..` (up to a window) with one read and lays them out as DATA
-    /// datagrams in `out`.
+    /// Lays out blocks `acked+1 ..` (up to a window) as DATA datagrams in `out`, from the block
+    /// read ahead when it is the one wanted, else with one read.
     fn send_window(&mut self, now: Instant) {
         let first = self.acked + 1;
         let last = (self.acked + self.windowsize).min(self.last_block);
-        let count = (last - first + 1) as usize;
-        let start = (first - 1) * self.blksize as u64;
-        let want = ((last * self.blksize as u64).min(self.body.len()) - start) as usize;
-        // Read the window after room for every header, then slide each block down to sit
-        // behind its header: one read per window, and the buffer is reused between windows.
-        let headers = 4 * count;
-        self.out.clear();
-        self.out.resize(headers + want, 0);
-        match self.body.read_at(start, &mut self.out[headers..]) {
-            Ok(n) if n == want => {}
-            Ok(n) => {
-                let msg = format!(
-                    "file ended after {} of {} bytes",
-                    start + n as u64,
-                    self.len()
-                );
-                return self.fail_read(msg);
-            }
-            Err(e) => return self.fail_read(e.to_string()),
+        if self.ahead != 0 && self.ahead == first && first == last {
+            std::mem::swap(&mut self.out, &mut self.next);
+            std::mem::swap(&mut self.ends, &mut self.next_ends);
+        } else if let Err(msg) = lay_out(
+            &self.body,
+            self.blksize,
+            first,
+            last,
+            &mut self.out,
+            &mut self.ends,
+        ) {
+            return self.fail_read(msg);
         }
-        self.ends.clear();
-        let mut pos = 0;
-        for i in 0..count {
-            let src = headers + i * self.blksize;
-            let len = self.blksize.min(headers + want - src);
-            let block = first + i as u64;
-            self.out[pos..pos + 2].copy_from_slice(&packet::OP_DATA.to_be_bytes());
-            self.out[pos + 2..pos + 4].copy_from_slice(&(block as u16).to_be_bytes());
-            self.out.copy_within(src..src + len, pos + 4);
-            pos += 4 + len;
-            self.ends.push(pos);
-        }
-        self.out.truncate(pos);
+        self.ahead = 0;
         self.window_last = last;
         self.arm(now);
     }
@@ -323,7 +332,56 @@ impl Transfer {
             self.out = Vec::new();
             self.ends = Vec::new();
         }
+        self.next = Vec::new();
+        self.next_ends = Vec::new();
+        self.ahead = 0;
     }
+}
+
+/// Reads blocks `first..=last` of `body` with one read and lays them out as DATA datagrams in
+/// `out`, datagram `i` ending at `ends[i]`. The buffers are reused: nothing is allocated once
+/// they have grown to a window.
+fn lay_out(
+    body: &Body,
+    blksize: usize,
+    first: u64,
+    last: u64,
+    out: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+) -> Result<(), String> {
+    let count = (last - first + 1) as usize;
+    let start = (first - 1) * blksize as u64;
+    let want = ((last * blksize as u64).min(body.len()) - start) as usize;
+    // Read the window after room for every header, then slide each block down to sit behind
+    // its header.
+    let headers = 4 * count;
+    out.clear();
+    out.resize(headers + want, 0);
+    match body.read_at(start, &mut out[headers..]) {
+        Ok(n) if n == want => {}
+        Ok(n) => {
+            let len = body.len();
+            return Err(format!(
+                "file ended after {} of {len} bytes",
+                start + n as u64
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    ends.clear();
+    let mut pos = 0;
+    for i in 0..count {
+        let src = headers + i * blksize;
+        let len = blksize.min(headers + want - src);
+        let block = first + i as u64;
+        out[pos..pos + 2].copy_from_slice(&packet::OP_DATA.to_be_bytes());
+        out[pos + 2..pos + 4].copy_from_slice(&(block as u16).to_be_bytes());
+        out.copy_within(src..src + len, pos + 4);
+        pos += 4 + len;
+        ends.push(pos);
+    }
+    out.truncate(pos);
+    Ok(())
 }
 
 fn kind(p: &Packet<'_>) -> &'static str {
@@ -607,6 +665,66 @@ mod tests {
         assert!(matches!(t.outcome(), Some(Err(Failure::Read(_)))));
     }
 
+    #[test]
+    fn a_block_read_ahead_is_sent_on_the_next_ack_and_leaves_the_one_in_flight_alone() {
+        let file = body(1300);
+        let now = Instant::now();
+        let mut t = Transfer::start(file.clone(), &settings(512, 1, false), 5, now);
+        assert_eq!(blocks(&t), [1]);
+        let first = data(&t);
+        t.prefetch();
+        // What is in flight is unchanged, and a timeout retransmits exactly it.
+        assert_eq!(data(&t), first);
+        t.on_timeout(now + Duration::from_secs(2));
+        assert_eq!(data(&t), first);
+        t.prefetch(); // already read ahead: nothing happens
+        t.on_packet(&ack(1), now);
+        let second = data(&t);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].0, 2);
+        let mut expect = vec![0; 512];
+        file.read_at(512, &mut expect).unwrap();
+        assert_eq!(second[0].1, expect);
+        // The last block is short, and after it there is nothing to read ahead.
+        t.prefetch();
+        t.on_packet(&ack(2), now);
+        assert_eq!(data(&t)[0].1.len(), 1300 - 1024);
+        t.prefetch();
+        t.on_packet(&ack(3), now);
+        assert_eq!(t.outcome(), Some(Ok(())));
+    }
+
+    #[test]
+    fn windowed_transfers_do_not_read_ahead() {
+        let mut t = Transfer::start(body(5000), &settings(512, 4, false), 5, Instant::now());
+        t.prefetch();
+        assert_eq!(t.ahead, 0);
+        assert!(t.next.is_empty());
+    }
+
+    #[test]
+    fn a_read_ahead_that_fails_is_left_to_the_real_read_to_report() {
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(&[1u8; 600]).unwrap();
+        let b = Body::File {
+            file: Arc::new(tmp.reopen().unwrap()),
+            len: 2000,
+            modified: None,
+        };
+        let now = Instant::now();
+        let mut t = Transfer::start(b, &settings(512, 1, false), 5, now);
+        assert_eq!(blocks(&t), [1]);
+        t.prefetch();
+        assert!(
+            t.outcome().is_none(),
+            "read-ahead failures are not the transfer's yet"
+        );
+        t.on_packet(&ack(1), now);
+        assert!(matches!(t.outcome(), Some(Err(Failure::Read(_)))));
+        assert_eq!(error_code(&t), 0);
+    }
+
     /// A cheap stand-in for the fuzz target: random datagrams, many of them ACK-shaped, never
     /// panic the listener's classifier or a transfer, and a transfer never sends more than a
     /// window per event or a datagram larger than a block.
@@ -622,7 +740,8 @@ mod tests {
         };
         let now = Instant::now();
         let file = body(100_000);
-        let mut t = Transfer::start(file.clone(), &settings(512, 8, true), 3, now);
+        let mut windowsize = 8;
+        let mut t = Transfer::start(file.clone(), &settings(512, windowsize, true), 3, now);
         let mut clock = now;
         for round in 0..20_000 {
             let r = next();
@@ -640,12 +759,19 @@ mod tests {
                 t.on_packet(&d, clock);
             }
             let out: Vec<&[u8]> = t.datagrams().collect();
-            assert!(out.len() <= 8, "more than a window at once");
+            assert!(
+                out.len() <= usize::from(windowsize),
+                "more than a window at once"
+            );
             assert!(out.iter().all(|d| d.len() <= 4 + 512));
+            if r % 3 == 0 {
+                t.prefetch();
+            }
             if t.is_finished() {
                 assert_eq!(t.next_deadline(), None);
                 let oack = round % 2 == 0;
-                t = Transfer::start(file.clone(), &settings(512, 8, oack), 3, clock);
+                windowsize = if round % 3 == 0 { 1 } else { 8 };
+                t = Transfer::start(file.clone(), &settings(512, windowsize, oack), 3, clock);
             }
         }
     }
@@ -768,12 +894,14 @@ mod tests {
                 in_window = 0;
                 send(&mut net, now, false, ack((expect - 1) as u16));
             }
-            // What the server's last event produced is sent once, right after that event.
+            // What the server's last event produced is sent once, right after that event,
+            // and the next block is read ahead while the client has the turn, as the driver does.
             if std::mem::take(&mut server_acted) {
                 for d in server.datagrams() {
                     sent_by_server += 1;
                     send(&mut net, now, true, d.to_vec());
                 }
+                server.prefetch();
             }
         }
         assert_eq!(
