@@ -369,3 +369,9 @@ fi
 "$BENCH" table "$RESULTS" > "$OUT/table.md"
 say "results (medians; MB = 10^6 bytes; $OUT/results.jsonl has every sample)"
 cat "$OUT/table.md"
+# A failed or corrupt download fails the run (the smoke run in CI checks the suite this way);
+# unmet goals do not: tiny sizes on a debug build measure nothing.
+if grep -q '"failures":[1-9]' "$RESULTS"; then
+    echo "run.sh: some downloads failed or were corrupt; see the Failures column" >&2
+    exit 1
+fi
