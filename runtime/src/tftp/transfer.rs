@@ -19,6 +19,10 @@ use crate::body::Body;
 /// Retransmission delays double from the negotiated timeout up to this many times it.
 const MAX_BACKOFF_FACTOR: u32 = 8;
 
+/// Largest window read ahead: one 65464-byte lockstep block, or 16 blocks of 1468 or 4096. It
+/// is a second buffer per transfer, so larger windows (which amortise the read anyway) do not.
+const READ_AHEAD_BYTES: usize = 64 << 10;
+
 /// How a transfer ended badly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
@@ -59,9 +63,8 @@ pub struct Transfer {
     /// retransmission; `ends[i]` is where datagram `i` ends.
     out: Vec<u8>,
     ends: Vec<usize>,
-    /// A lockstep transfer's next block, read ahead while the client's ACK is on its way
-    /// (see [`Transfer::prefetch`]), laid out like `out`; `ahead` is its block number, 0 for
-    /// none.
+    /// The next window, read ahead while the client's ACK is on its way (see
+    /// [`Transfer::prefetch`]), laid out like `out`; `ahead` is its first block, 0 for none.
     next: Vec<u8>,
     next_ends: Vec<usize>,
     ahead: u64,
@@ -211,20 +214,22 @@ impl Transfer {
         }
     }
 
-    /// Reads ahead the block a full ACK of the one in flight will ask for, so that ACK is
-    /// answered without waiting for a read. Only lockstep transfers (windowsize 1, what PXE
-    /// ROMs speak) read ahead, one block: their speed is one block per round trip, and the
-    /// extra buffer stays a single block. Call it after sending, while the client has the turn;
+    /// Reads ahead the window a full ACK of the one in flight will ask for, so that ACK is
+    /// answered without waiting for a read: a transfer goes at one window per round trip, and
+    /// for lockstep (windowsize 1, what PXE ROMs speak) the read is a good part of it. Windows
+    /// up to `READ_AHEAD_BYTES` only. Call it after sending, while the client has the turn;
     /// what [`Transfer::datagrams`] holds is unchanged.
     pub fn prefetch(&mut self) {
         let first = self.window_last + 1;
-        let idle = self.is_finished() || self.windowsize != 1 || first > self.last_block;
+        let small = self.windowsize as usize * self.blksize <= READ_AHEAD_BYTES;
+        let idle = self.is_finished() || !small || first > self.last_block;
         if idle || self.ahead == first {
             return;
         }
+        let last = (self.window_last + self.windowsize).min(self.last_block);
         let (next, ends) = (&mut self.next, &mut self.next_ends);
         // A failed read is left for the real one, which reports it.
-        self.ahead = match lay_out(&self.body, self.blksize, first, first, next, ends) {
+        self.ahead = match lay_out(&self.body, self.blksize, first, last, next, ends) {
             Ok(()) => first,
             Err(_) => 0,
         };
@@ -276,12 +281,13 @@ impl Transfer {
         }
     }
 
-    /// Lays out blocks `acked+1 ..` (up to a window) as DATA datagrams in `out`, from the block
-    /// read ahead when it is the one wanted, else with one read.
+    /// Lays out blocks `acked+1 ..` (up to a window) as DATA datagrams in `out`, from the window
+    /// read ahead when it starts there (after a full ACK; it then ends where this one would),
+    /// else with one read.
     fn send_window(&mut self, now: Instant) {
         let first = self.acked + 1;
         let last = (self.acked + self.windowsize).min(self.last_block);
-        if self.ahead != 0 && self.ahead == first && first == last {
+        if self.ahead != 0 && self.ahead == first {
             std::mem::swap(&mut self.out, &mut self.next);
             std::mem::swap(&mut self.ends, &mut self.next_ends);
         } else if let Err(msg) = lay_out(
@@ -695,8 +701,41 @@ mod tests {
     }
 
     #[test]
-    fn windowed_transfers_do_not_read_ahead() {
-        let mut t = Transfer::start(body(5000), &settings(512, 4, false), 5, Instant::now());
+    fn a_window_read_ahead_is_used_after_a_full_ack_and_dropped_after_a_partial_one() {
+        let file = body(10_000);
+        let now = Instant::now();
+        let fresh = |acks: &[u16]| {
+            let mut t = Transfer::start(file.clone(), &settings(512, 4, false), 5, now);
+            for &a in acks {
+                t.on_packet(&ack(a), now);
+            }
+            t
+        };
+        for acks in [&[4u16][..], &[2], &[4, 6], &[4, 8, 12, 16]] {
+            let mut ahead = fresh(acks);
+            let mut plain = fresh(acks);
+            ahead.prefetch();
+            assert_eq!(
+                data(&ahead),
+                data(&plain),
+                "prefetch changed what is in flight"
+            );
+            let next = acks.last().unwrap() + 4;
+            ahead.on_packet(&ack(next), now);
+            plain.on_packet(&ack(next), now);
+            assert_eq!(data(&ahead), data(&plain), "after ACKs {acks:?}, {next}");
+            ahead.on_packet(&ack(next - 2), now); // stale: changes nothing
+            ahead.prefetch();
+            ahead.on_packet(&ack(next + 2), now); // partial: the read-ahead is not it
+            plain.on_packet(&ack(next + 2), now);
+            assert_eq!(data(&ahead), data(&plain), "after a partial ACK");
+        }
+    }
+
+    #[test]
+    fn windows_larger_than_the_read_ahead_limit_are_not_read_ahead() {
+        let s = settings(8192, 16, false);
+        let mut t = Transfer::start(body(500_000), &s, 5, Instant::now());
         t.prefetch();
         assert_eq!(t.ahead, 0);
         assert!(t.next.is_empty());
