@@ -22,6 +22,7 @@ mod target;
 mod tftp_bench;
 mod tftp_client;
 mod tftp_wire;
+mod udp_batch;
 mod udp_buffers;
 mod wrk_bench;
 

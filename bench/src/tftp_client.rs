@@ -8,6 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::tftp_wire::{self, Packet};
+use crate::udp_batch::Batch;
 use crate::udp_buffers;
 
 /// What the socket loop must do next.
@@ -220,14 +221,22 @@ pub fn fetch(req: &Request) -> Result<Outcome, String> {
         .map_err(|e| e.to_string())?;
     let request = tftp_wire::rrq(&req.file, req.blksize, req.windowsize, true);
     let mut rx = Receiver::new(req.blksize, req.windowsize);
-    let mut buf = vec![0u8; usize::from(req.blksize).max(512) + 4];
+    let size = usize::from(req.blksize).max(512) + 4;
+    let mut first = vec![0u8; size];
+    let mut batch = Batch::new(size);
     let mut peer: Option<SocketAddr> = None;
     let mut timeouts = 0u32;
     let mut consecutive = 0u32;
     sock.send_to(&request, req.server)
         .map_err(|e| format!("send request: {e}"))?;
     loop {
-        let (n, from) = match sock.recv_from(&mut buf) {
+        // Until the server's transfer port is known, one datagram at a time with its source;
+        // then the socket is connected to it and read a batch per call.
+        let received = match peer {
+            None => sock.recv_from(&mut first).map(|(n, from)| (n, Some(from))),
+            Some(_) => batch.recv(&sock).map(|n| (n, None)),
+        };
+        let (count, from) = match received {
             Ok(r) => r,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 timeouts += 1;
@@ -250,31 +259,37 @@ pub fn fetch(req: &Request) -> Result<Outcome, String> {
             }
             Err(e) => return Err(format!("receive: {e}")),
         };
-        match peer {
-            None if from.ip() == req.server.ip() => {
-                // The server answers from a fresh port (its transfer ID); only that port counts now.
-                peer = Some(from);
-                sock.connect(from).map_err(|e| format!("connect: {e}"))?;
+        if let Some(from) = from {
+            if from.ip() != req.server.ip() {
+                continue;
             }
-            Some(p) if p == from => {}
-            _ => continue,
+            // The server answers from a fresh port (its transfer ID); only that port counts now.
+            peer = Some(from);
+            sock.connect(from).map_err(|e| format!("connect: {e}"))?;
         }
         consecutive = 0;
-        match rx.on_packet(&buf[..n]) {
-            Step::Wait | Step::ResendRequest => {}
-            Step::Ack(block) => send_ack(&sock, peer, block)?,
-            Step::Finish(block) => {
-                send_ack(&sock, peer, block)?;
-                let (blksize, windowsize) = rx.negotiated();
-                return Ok(Outcome {
-                    bytes: rx.bytes,
-                    sha256: rx.hasher.finalize().into(),
-                    timeouts,
-                    blksize,
-                    windowsize,
-                });
+        for i in 0..if from.is_some() { 1 } else { count } {
+            let datagram = if from.is_some() {
+                &first[..count]
+            } else {
+                batch.get(i)
+            };
+            match rx.on_packet(datagram) {
+                Step::Wait | Step::ResendRequest => {}
+                Step::Ack(block) => send_ack(&sock, peer, block)?,
+                Step::Finish(block) => {
+                    send_ack(&sock, peer, block)?;
+                    let (blksize, windowsize) = rx.negotiated();
+                    return Ok(Outcome {
+                        bytes: rx.bytes,
+                        sha256: rx.hasher.finalize().into(),
+                        timeouts,
+                        blksize,
+                        windowsize,
+                    });
+                }
+                Step::Fail(e) => return Err(e),
             }
-            Step::Fail(e) => return Err(e),
         }
     }
 }
