@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 
 /// Datagrams read per call at most.
-const BATCH: usize = 32;
+pub const BATCH: usize = 32;
 
 /// Reusable buffers for `recvmmsg` on a connected socket.
 pub struct Batch {
