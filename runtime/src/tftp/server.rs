@@ -301,13 +301,15 @@ fn log(
 ) {
     let took = started.elapsed();
     let ms = took.as_secs_f64() * 1000.0;
-    let ip = peer.ip().to_string();
+    // Display, not Debug: the same unquoted `ip=… file=…` as the DHCP and HTTP lines. The name
+    // is a manifest route here (requests for anything else were refused), so nothing to escape.
+    let ip = peer.ip();
     let (error, t) = match result {
         Ok(t) => match t.outcome() {
             Some(Ok(())) => {
                 tracing::info!(
                     target: "netboot::tftp",
-                    ip, file, bytes = t.len(), ms, blksize = t.blksize(),
+                    ip = %ip, file = %file, bytes = t.len(), ms, blksize = t.blksize(),
                     windowsize = t.windowsize(), "tftp file done"
                 );
                 events.record(Event::done(Tftp, peer.ip(), file, t.len(), took));
@@ -318,7 +320,7 @@ fn log(
             Some(Err(Failure::ClientError { code, message })) if t.bytes_acked() == 0 => {
                 tracing::info!(
                     target: "netboot::tftp",
-                    ip, file, size = t.len(), code, message = %message,
+                    ip = %ip, file = %file, size = t.len(), code, message = %message,
                     "tftp client ended the transfer before any data"
                 );
                 return;
@@ -336,7 +338,7 @@ fn log(
     };
     tracing::warn!(
         target: "netboot::tftp",
-        ip, file, bytes = t.bytes_acked(), size = t.len(), ms, blksize = t.blksize(),
+        ip = %ip, file = %file, bytes = t.bytes_acked(), size = t.len(), ms, blksize = t.blksize(),
         windowsize = t.windowsize(), error, "tftp transfer failed"
     );
     let bytes = t.bytes_acked();
