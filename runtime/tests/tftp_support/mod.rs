@@ -3,81 +3,24 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use netboot_manifest::{sha256_hex, DhcpMode, FileEntry, Manifest, Server, Source, FORMAT_VERSION};
+use netboot_manifest::sha256_hex;
 use netboot_runtime::tftp::{TftpConfig, TftpServer};
 use netboot_runtime::Snapshot;
 use tokio::sync::watch;
 
-/// A file to serve: in memory (generated) or written to the artifact directory.
-pub enum File {
-    Memory(&'static str, Vec<u8>),
-    Disk(&'static str, Vec<u8>),
-}
+#[path = "../manifest_support/mod.rs"]
+mod manifest_support;
 
-/// Deterministic bytes that differ block to block, so a misplaced block changes the hash.
-pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (((i as u64 * 2_654_435_761) >> 7) as u8) ^ seed ^ (i / 512) as u8)
-        .collect()
-}
+pub use manifest_support::{pattern, File};
 
 /// A snapshot serving `files` over TFTP only; disk files are written under `dir`.
 pub fn snapshot(files: &[File], dir: &Path) -> Arc<Snapshot> {
-    let mut entries = BTreeMap::new();
-    let mut generated = BTreeMap::new();
-    for file in files {
-        let (route, bytes, source) = match file {
-            File::Memory(route, bytes) => {
-                generated.insert(route.to_string(), bytes.clone());
-                let source = Source::Generated {
-                    file: route.to_string(),
-                };
-                (route, bytes, source)
-            }
-            File::Disk(route, bytes) => {
-                std::fs::write(dir.join(route), bytes).unwrap();
-                let source = Source::Artifact {
-                    path: route.to_string(),
-                };
-                (route, bytes, source)
-            }
-        };
-        entries.insert(
-            route.to_string(),
-            FileEntry {
-                size: bytes.len() as u64,
-                sha256: sha256_hex(bytes),
-                source,
-                tftp: true,
-                http: false,
-            },
-        );
-    }
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        compiler: "test".into(),
-        fleet_sha256: String::new(),
-        server: Server {
-            interface: None,
-            address: None,
-            http_port: 0,
-            tftp_port: 0,
-            dhcp: DhcpMode::Off,
-        },
-        dhcp: BTreeMap::new(),
-        hosts: BTreeMap::new(),
-        artifact_root: ".".into(),
-        files: entries,
-    };
-    let snap = Snapshot::from_compiled(manifest, &generated, dir);
-    assert!(snap.broken().is_empty(), "{:?}", snap.broken());
-    Arc::new(snap)
+    manifest_support::snapshot(files, dir, manifest_support::Over::Tftp)
 }
 
 /// A TFTP server on 127.0.0.1 with its own runtime; dropping it stops everything.
