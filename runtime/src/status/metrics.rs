@@ -105,129 +105,96 @@ impl Counters {
 
     /// The Prometheus text exposition of these counters and `gauges`.
     pub fn render(&self, gauges: Gauges) -> String {
-        let mut out = String::new();
+        let mut e = Exposition::default();
         let protocols = [("tftp", &self.tftp), ("http", &self.http)];
 
-        family(
-            &mut out,
-            "netboot_dhcp_answers_total",
-            "counter",
-            "Proxy-DHCP answers sent, by client kind.",
-        );
+        let name = "netboot_dhcp_answers_total";
+        e.family(name, "counter", "Proxy-DHCP answers sent, by client kind.");
         for (kind, n) in ClientKind::ALL.iter().zip(self.dhcp_answers) {
-            let _ = writeln!(
-                out,
-                "netboot_dhcp_answers_total{{kind=\"{}\"}} {n}",
-                kind.as_str()
-            );
+            e.sample(name, &[("kind", kind.as_str())], n);
         }
 
-        family(
-            &mut out,
-            "netboot_served_bytes_total",
+        let name = "netboot_served_bytes_total";
+        e.family(
+            name,
             "counter",
             "Bytes delivered to clients, by protocol (complete and broken-off transfers).",
         );
-        for (name, p) in protocols {
-            let _ = writeln!(
-                out,
-                "netboot_served_bytes_total{{protocol=\"{name}\"}} {}",
-                p.bytes
+        for (protocol, p) in protocols {
+            e.sample(name, &[("protocol", protocol)], p.bytes);
+        }
+
+        let name = "netboot_transfers_total";
+        e.family(name, "counter", "Transfers ended, by protocol and result.");
+        for (protocol, p) in protocols {
+            e.sample(
+                name,
+                &[("protocol", protocol), ("result", "ok")],
+                p.transfers_ok,
+            );
+            let failed = p.transfers_failed;
+            e.sample(
+                name,
+                &[("protocol", protocol), ("result", "failed")],
+                failed,
             );
         }
 
-        family(
-            &mut out,
-            "netboot_transfers_total",
-            "counter",
-            "Transfers ended, by protocol and result.",
-        );
-        for (name, p) in protocols {
-            let _ = writeln!(
-                out,
-                "netboot_transfers_total{{protocol=\"{name}\",result=\"ok\"}} {}",
-                p.transfers_ok
-            );
-            let _ = writeln!(
-                out,
-                "netboot_transfers_total{{protocol=\"{name}\",result=\"failed\"}} {}",
-                p.transfers_failed
-            );
-        }
-
-        family(
-            &mut out,
-            "netboot_requests_refused_total",
+        let name = "netboot_requests_refused_total";
+        e.family(
+            name,
             "counter",
             "Requests refused before any file byte was sent, by protocol.",
         );
-        for (name, p) in protocols {
-            let _ = writeln!(
-                out,
-                "netboot_requests_refused_total{{protocol=\"{name}\"}} {}",
-                p.refused
-            );
+        for (protocol, p) in protocols {
+            e.sample(name, &[("protocol", protocol)], p.refused);
         }
 
-        family(
-            &mut out,
-            "netboot_transfer_duration_seconds",
+        let name = "netboot_transfer_duration_seconds";
+        e.family(
+            name,
             "histogram",
             "Time from request to the end of a transfer, by protocol.",
         );
-        for (name, p) in protocols {
+        for (protocol, p) in protocols {
             let h = &p.durations;
+            let bucket = format!("{name}_bucket");
             let mut cumulative = 0;
             for (bound, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
                 cumulative += n;
-                let _ = writeln!(out, "netboot_transfer_duration_seconds_bucket{{protocol=\"{name}\",le=\"{bound}\"}} {cumulative}");
+                let le = bound.to_string();
+                e.sample(&bucket, &[("protocol", protocol), ("le", &le)], cumulative);
             }
-            let _ = writeln!(
-                out,
-                "netboot_transfer_duration_seconds_bucket{{protocol=\"{name}\",le=\"+Inf\"}} {}",
-                h.count
+            e.sample(&bucket, &[("protocol", protocol), ("le", "+Inf")], h.count);
+            e.sample(
+                &format!("{name}_sum"),
+                &[("protocol", protocol)],
+                h.sum_seconds,
             );
-            let _ = writeln!(
-                out,
-                "netboot_transfer_duration_seconds_sum{{protocol=\"{name}\"}} {}",
-                h.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "netboot_transfer_duration_seconds_count{{protocol=\"{name}\"}} {}",
-                h.count
-            );
+            e.sample(&format!("{name}_count"), &[("protocol", protocol)], h.count);
         }
 
-        family(
-            &mut out,
-            "netboot_reloads_total",
+        let name = "netboot_reloads_total";
+        e.family(
+            name,
             "counter",
             "Reloads since start, by result (a failed one keeps the last good snapshot serving).",
         );
-        let _ = writeln!(
-            out,
-            "netboot_reloads_total{{result=\"ok\"}} {}",
-            self.reloads_ok
-        );
-        let _ = writeln!(
-            out,
-            "netboot_reloads_total{{result=\"failed\"}} {}",
-            self.reloads_failed
-        );
+        e.sample(name, &[("result", "ok")], self.reloads_ok);
+        e.sample(name, &[("result", "failed")], self.reloads_failed);
 
-        family(
-            &mut out,
-            "netboot_last_reload_success",
+        let name = "netboot_last_reload_success";
+        e.family(
+            name,
             "gauge",
             "1 if the last reload succeeded or none happened yet, 0 if it failed.",
         );
         let ok = !matches!(self.last_reload, Some((false, _)));
-        let _ = writeln!(out, "netboot_last_reload_success {}", u8::from(ok));
+        e.sample(name, &[], u8::from(ok));
 
-        family(
-            &mut out,
-            "netboot_last_reload_timestamp_seconds",
+        let name = "netboot_last_reload_timestamp_seconds";
+        e.family(
+            name,
             "gauge",
             "Unix time of the last reload, 0 if none happened yet.",
         );
@@ -235,34 +202,51 @@ impl Counters {
             .last_reload
             .and_then(|(_, at)| at.duration_since(UNIX_EPOCH).ok())
             .map_or(0.0, |d| d.as_secs_f64());
-        let _ = writeln!(out, "netboot_last_reload_timestamp_seconds {when}");
+        e.sample(name, &[], when);
 
-        family(
-            &mut out,
-            "netboot_routes_out_of_service",
+        let name = "netboot_routes_out_of_service";
+        e.family(
+            name,
             "gauge",
             "Routes of the serving snapshot refused because their artifact is missing or changed.",
         );
-        let _ = writeln!(
-            out,
-            "netboot_routes_out_of_service {}",
-            gauges.routes_out_of_service
-        );
+        e.sample(name, &[], gauges.routes_out_of_service);
 
-        family(
-            &mut out,
-            "netboot_machines_tracked",
+        let name = "netboot_machines_tracked";
+        e.family(
+            name,
             "gauge",
             "Machines the status page currently remembers (bounded).",
         );
-        let _ = writeln!(out, "netboot_machines_tracked {}", gauges.machines);
-        out
+        e.sample(name, &[], gauges.machines);
+        e.out
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The text being written. Label values here are fixed words and numbers, never client text,
+/// so they need no escaping.
+#[derive(Default)]
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        for (i, (key, val)) in labels.iter().enumerate() {
+            let open = if i == 0 { '{' } else { ',' };
+            let _ = write!(self.out, "{open}{key}=\"{val}\"");
+        }
+        if !labels.is_empty() {
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
 }
 
 #[cfg(test)]
