@@ -12,6 +12,14 @@ use tftp_support::{
     block, expect_error, opcode, pattern, snapshot, start, start_with, Client, File,
 };
 
+/// A server on loopback serving `bytes` as `f` from memory; the directory lives as long as the
+/// returned guard.
+fn serve_f(bytes: Vec<u8>, config: TftpConfig) -> (tempfile::TempDir, tftp_support::Running) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(snapshot(&[File::Memory("f", bytes)], dir.path()), config);
+    (dir, server)
+}
+
 #[test]
 fn a_reload_mid_transfer_does_not_change_the_bytes() {
     let dir_a = tempfile::tempdir().unwrap();
@@ -131,15 +139,13 @@ fn duplicate_late_and_bogus_acks_never_duplicate_a_window() {
 
 #[test]
 fn silence_gets_retransmissions_with_backoff_then_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        timeout: Duration::from_millis(100),
-        retries: 2,
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(2000, 1),
+        TftpConfig {
+            timeout: Duration::from_millis(100),
+            retries: 2,
+            ..TftpConfig::default()
+        },
     );
     let client = Client::new(server.addr);
     let started = Instant::now();
@@ -173,15 +179,13 @@ fn silence_gets_retransmissions_with_backoff_then_an_error() {
 /// out, and the server must keep serving others.
 #[test]
 fn a_flood_of_stale_acks_cannot_keep_a_transfer_alive() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        timeout: Duration::from_millis(100),
-        retries: 2,
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(5000, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(5000, 1),
+        TftpConfig {
+            timeout: Duration::from_millis(100),
+            retries: 2,
+            ..TftpConfig::default()
+        },
     );
     let client = Client::new(server.addr);
     client.read("f", &[]);
@@ -225,14 +229,12 @@ fn a_flood_of_stale_acks_cannot_keep_a_transfer_alive() {
 
 #[test]
 fn a_client_error_stops_the_transfer() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        timeout: Duration::from_millis(300),
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(5000, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(5000, 1),
+        TftpConfig {
+            timeout: Duration::from_millis(300),
+            ..TftpConfig::default()
+        },
     );
     let client = Client::new(server.addr);
     client.read("f", &[]);
@@ -324,14 +326,12 @@ fn hostile_requests_get_clear_errors_and_the_server_keeps_serving() {
 
 #[test]
 fn a_repeated_request_from_the_same_port_does_not_start_a_second_transfer() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        timeout: Duration::from_secs(2),
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(2000, 1),
+        TftpConfig {
+            timeout: Duration::from_secs(2),
+            ..TftpConfig::default()
+        },
     );
     let client = Client::new(server.addr);
     client.read("f", &[]);
@@ -369,14 +369,12 @@ fn many_clients_at_once_all_finish() {
 
 #[test]
 fn requests_beyond_the_transfer_limit_are_refused_not_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        max_transfers: 1,
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(2000, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(2000, 1),
+        TftpConfig {
+            max_transfers: 1,
+            ..TftpConfig::default()
+        },
     );
     let first = Client::new(server.addr);
     first.read("f", &[]);
@@ -409,14 +407,12 @@ fn requests_beyond_the_transfer_limit_are_refused_not_queued() {
 
 #[test]
 fn a_junk_flood_is_not_reflected_in_volume_and_reads_still_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TftpConfig {
-        refusals_per_second: 10,
-        ..TftpConfig::default()
-    };
-    let server = start_with(
-        snapshot(&[File::Memory("f", pattern(100, 1))], dir.path()),
-        config,
+    let (_dir, server) = serve_f(
+        pattern(100, 1),
+        TftpConfig {
+            refusals_per_second: 10,
+            ..TftpConfig::default()
+        },
     );
     let client = Client::new(server.addr);
     let started = Instant::now();
