@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use netboot_compiler::{compile, Diagnostic, Severity};
 
 use crate::build::OverrideArgs;
+use crate::report_format::Format;
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -22,12 +23,6 @@ pub struct CheckArgs {
     pub deny_warnings: bool,
     #[command(flatten)]
     pub overrides: OverrideArgs,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {

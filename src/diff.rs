@@ -17,6 +17,7 @@ use netboot_manifest::{sha256_hex, FileEntry, MacAddr, Manifest};
 
 use crate::explain::chain::{self, Step};
 use crate::explain::Loaded;
+use crate::report_format::Format;
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -26,12 +27,6 @@ pub struct DiffArgs {
     pub new: String,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 /// One changed value: `before` or `after` is `None` when it was added or removed.

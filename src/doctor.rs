@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::report_format::Format;
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{DhcpMode, MacAddr};
 
@@ -50,12 +51,6 @@ pub struct DoctorArgs {
     /// `human`: one line per check as it runs; `json`: one object at the end.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

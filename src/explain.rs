@@ -20,6 +20,7 @@ use netboot_runtime::dhcp::{answer, Decision, Ignored, Port, ServerIdentity};
 use crate::discover::{discover, Offer};
 
 pub mod chain;
+use crate::report_format::Format;
 use chain::Step;
 
 #[derive(clap::Args)]
@@ -40,12 +41,6 @@ pub struct ExplainArgs {
     pub address: Option<Ipv4Addr>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
