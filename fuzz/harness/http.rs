@@ -9,9 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use netboot_manifest::{
-    sha256_hex, DhcpMode, FileEntry, Manifest, Protocol, Server, Source, FORMAT_VERSION,
-};
+use netboot_manifest::{sha256_hex, FileEntry, Manifest, Protocol, Source};
 use netboot_runtime::http::request::{parse_head, Parsed, MAX_HEAD};
 use netboot_runtime::http::response::{head, refusal};
 use netboot_runtime::http::route::{request_path, route, Answer, Request};
@@ -68,22 +66,7 @@ impl Harness {
                 http: true,
             },
         );
-        let manifest = Manifest {
-            format: FORMAT_VERSION,
-            compiler: "netboot fuzz".into(),
-            fleet_sha256: String::new(),
-            server: Server {
-                interface: None,
-                address: None,
-                http_port: 80,
-                tftp_port: 69,
-                dhcp: DhcpMode::Off,
-            },
-            dhcp: BTreeMap::new(),
-            hosts: BTreeMap::new(),
-            artifact_root: "/nonexistent-netboot-fuzz".into(),
-            files,
-        };
+        let manifest = Manifest::serving(files, "/nonexistent-netboot-fuzz");
         let snapshot = Snapshot::from_compiled(manifest, &generated, Path::new("/"));
         Harness { snapshot }
     }

@@ -18,9 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use netboot_manifest::{
-    sha256_hex, DhcpMode, FileEntry, Manifest, Protocol, Server, Source, FORMAT_VERSION,
-};
+use netboot_manifest::{sha256_hex, FileEntry, Manifest, Protocol, Source};
 use netboot_runtime::tftp::options::{negotiate, Limits, Negotiated, MAX_BLKSIZE, MIN_BLKSIZE};
 use netboot_runtime::tftp::packet::{self, Packet, OP_DATA, OP_ERROR, OP_OACK};
 use netboot_runtime::tftp::request::{classify, Incoming};
@@ -81,22 +79,7 @@ impl Harness {
                 http: true,
             },
         );
-        let manifest = Manifest {
-            format: FORMAT_VERSION,
-            compiler: "netboot fuzz".into(),
-            fleet_sha256: String::new(),
-            server: Server {
-                interface: None,
-                address: None,
-                http_port: 80,
-                tftp_port: 69,
-                dhcp: DhcpMode::Off,
-            },
-            dhcp: BTreeMap::new(),
-            hosts: BTreeMap::new(),
-            artifact_root: "/nonexistent-netboot-fuzz".into(),
-            files,
-        };
+        let manifest = Manifest::serving(files, "/nonexistent-netboot-fuzz");
         let snapshot = Snapshot::from_compiled(manifest, &generated, Path::new("/"));
         Harness { snapshot }
     }

@@ -286,6 +286,28 @@ pub enum ManifestError {
 }
 
 impl Manifest {
+    /// A manifest that serves `files` (artifact paths relative to `artifact_root`) and nothing
+    /// else: DHCP off, no answers, no hosts, ports 8080 and 69. What tests, fuzz harnesses and
+    /// benchmarks that build a snapshot by hand start from.
+    pub fn serving(files: BTreeMap<String, FileEntry>, artifact_root: &str) -> Manifest {
+        Manifest {
+            format: FORMAT_VERSION,
+            compiler: "hand-built".into(),
+            fleet_sha256: String::new(),
+            server: Server {
+                interface: None,
+                address: None,
+                http_port: 8080,
+                tftp_port: 69,
+                dhcp: DhcpMode::Off,
+            },
+            dhcp: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+            artifact_root: artifact_root.into(),
+            files,
+        }
+    }
+
     /// Parses and checks the format version.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         // Read the version first so an old or new manifest gets the right error, not a field error.

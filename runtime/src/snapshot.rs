@@ -281,25 +281,10 @@ fn hash_body(body: &Body) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netboot_manifest::{sha256_hex, DhcpMode, Server, FORMAT_VERSION};
+    use netboot_manifest::sha256_hex;
 
     fn manifest_with(files: BTreeMap<String, FileEntry>) -> Manifest {
-        Manifest {
-            format: FORMAT_VERSION,
-            compiler: "test".into(),
-            fleet_sha256: String::new(),
-            server: Server {
-                interface: None,
-                address: None,
-                http_port: 8080,
-                tftp_port: 69,
-                dhcp: DhcpMode::Off,
-            },
-            dhcp: BTreeMap::new(),
-            hosts: BTreeMap::new(),
-            artifact_root: ".".into(),
-            files,
-        }
+        Manifest::serving(files, ".")
     }
 
     fn entry(bytes: &[u8], source: Source, tftp: bool, http: bool) -> FileEntry {

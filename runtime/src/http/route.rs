@@ -141,9 +141,7 @@ fn content_type(path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netboot_manifest::{
-        sha256_hex, DhcpMode, FileEntry, Manifest, Server, Source, FORMAT_VERSION,
-    };
+    use netboot_manifest::{sha256_hex, FileEntry, Manifest, Source};
     use std::collections::BTreeMap;
 
     fn snapshot() -> Snapshot {
@@ -167,22 +165,7 @@ mod tests {
                 },
             );
         }
-        let manifest = Manifest {
-            format: FORMAT_VERSION,
-            compiler: "test".into(),
-            fleet_sha256: String::new(),
-            server: Server {
-                interface: None,
-                address: None,
-                http_port: 8080,
-                tftp_port: 69,
-                dhcp: DhcpMode::Off,
-            },
-            dhcp: BTreeMap::new(),
-            hosts: BTreeMap::new(),
-            artifact_root: ".".into(),
-            files,
-        };
+        let manifest = Manifest::serving(files, ".");
         Snapshot::from_compiled(manifest, &generated, std::path::Path::new("."))
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use netboot_manifest::{sha256_hex, DhcpMode, FileEntry, Manifest, Server, Source, FORMAT_VERSION};
+use netboot_manifest::{sha256_hex, FileEntry, Manifest, Source};
 use netboot_runtime::Snapshot;
 
 /// A file to serve: in memory (generated) or written to the artifact directory.
@@ -62,22 +62,7 @@ pub fn snapshot(files: &[File], dir: &Path, over: Over) -> Arc<Snapshot> {
             },
         );
     }
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        compiler: "test".into(),
-        fleet_sha256: String::new(),
-        server: Server {
-            interface: None,
-            address: None,
-            http_port: 0,
-            tftp_port: 0,
-            dhcp: DhcpMode::Off,
-        },
-        dhcp: BTreeMap::new(),
-        hosts: BTreeMap::new(),
-        artifact_root: ".".into(),
-        files: entries,
-    };
+    let manifest = Manifest::serving(entries, ".");
     let snap = Snapshot::from_compiled(manifest, &generated, dir);
     assert!(snap.broken().is_empty(), "{:?}", snap.broken());
     Arc::new(snap)
