@@ -196,19 +196,22 @@ fn encode(
         msg.set_fname_str(file);
     }
     opts.insert(DhcpOption::BootfileName(file.as_bytes().to_vec()));
-    // RFC 3046: a relay's agent information comes back to it unchanged.
-    if !request.giaddr.is_unspecified() {
-        if let Some(info) = request.options.get(82) {
-            if info.len() <= 255 {
-                opts.insert(DhcpOption::Unknown(UnknownOption::new(
-                    OptionCode::RelayAgentInformation,
-                    info.to_vec(),
-                )));
-            }
-        }
-    }
+    echo_relay_information(request, &mut opts);
     msg.set_opts(opts);
     msg.to_vec()
+}
+
+/// RFC 3046: a relay's agent information (option 82) goes back to it unchanged.
+pub(super) fn echo_relay_information(request: &Request, opts: &mut DhcpOptions) {
+    if request.giaddr.is_unspecified() {
+        return;
+    }
+    if let Some(info) = request.options.get(82).filter(|info| info.len() <= 255) {
+        opts.insert(DhcpOption::Unknown(UnknownOption::new(
+            OptionCode::RelayAgentInformation,
+            info.to_vec(),
+        )));
+    }
 }
 
 /// Option 43 for the reply, or `None` to leave it out.

@@ -12,13 +12,14 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dhcproto::v4::{
-    DhcpOption, DhcpOptions, Flags, HType, Message, MessageType as WireType, Opcode, OptionCode,
-    UnknownOption,
+    DhcpOption, DhcpOptions, Flags, HType, Message, MessageType as WireType, Opcode,
 };
 use dhcproto::Encodable;
 use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol};
 
-use super::answer::{boot_target, http_url, vendor_options, ServerIdentity};
+use super::answer::{
+    boot_target, echo_relay_information, http_url, vendor_options, ServerIdentity,
+};
 use super::classify::{classify, Client};
 use super::lease::{Exhausted, LeaseTable, Refusal};
 use super::request::{MalformedRequest, MessageType, Request};
@@ -317,16 +318,7 @@ fn encode(
         }
         opts.insert(DhcpOption::BootfileName(boot.file.as_bytes().to_vec()));
     }
-    if !request.giaddr.is_unspecified() {
-        if let Some(info) = request.options.get(82) {
-            if info.len() <= 255 {
-                opts.insert(DhcpOption::Unknown(UnknownOption::new(
-                    OptionCode::RelayAgentInformation,
-                    info.to_vec(),
-                )));
-            }
-        }
-    }
+    echo_relay_information(request, &mut opts);
     msg.set_opts(opts);
     msg.to_vec()
 }
