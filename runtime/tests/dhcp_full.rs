@@ -196,6 +196,31 @@ fn a_pxe_client_gets_an_address_and_the_proxy_boot_answer() {
 }
 
 #[test]
+fn a_relayed_discover_is_answered_through_the_relay_with_its_agent_info() {
+    let relay = ip(254);
+    let mut req = laptop(MessageType::Discover);
+    req.msg.set_giaddr(relay).set_hops(1);
+    // Agent circuit id, as the relay adds it (RFC 3046): it must come back unchanged.
+    let agent = vec![1, 4, b'p', b'o', b'r', b't'];
+    req.opt(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(
+        OptionCode::RelayAgentInformation,
+        agent.clone(),
+    )));
+    let (r, offer) = replied(decide(&req, &mut table(), NOW));
+    assert_eq!(r.destination, SocketAddrV4::new(relay, 67));
+    assert_eq!(offer.giaddr(), relay);
+    assert_eq!(opt_bytes(&offer, 82), Some(agent));
+    // Without a relay there is no agent information to echo, whatever the request carried.
+    let mut direct = laptop(MessageType::Discover);
+    direct.opt(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(
+        OptionCode::RelayAgentInformation,
+        vec![1, 1, 0],
+    )));
+    let (_, offer) = replied(decide(&direct, &mut table(), NOW));
+    assert_eq!(opt_bytes(&offer, 82), None);
+}
+
+#[test]
 fn choosing_another_server_frees_the_offer_and_is_reported() {
     let mut t = table();
     replied(decide(&laptop(MessageType::Discover), &mut t, NOW));
