@@ -6,47 +6,12 @@
 mod dhcp;
 #[path = "../../fuzz/harness/http.rs"]
 mod http;
+#[path = "../../fuzz/harness/replay.rs"]
+mod replay;
 #[path = "../../fuzz/harness/tftp.rs"]
 mod tftp;
 
-use std::path::{Path, PathBuf};
-
-/// Every input of `target`, sorted; the corpus itself must not be empty.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut found = Vec::new();
-    for dir in ["corpus", "artifacts"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
-            assert_ne!(dir, "corpus", "no corpus for {target}");
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("readable corpus dir").path();
-            if path.is_file() {
-                let bytes = std::fs::read(&path).expect("readable corpus file");
-                found.push((path, bytes));
-            }
-        }
-    }
-    found.sort();
-    assert!(!found.is_empty(), "no corpus for {target}");
-    found
-}
-
-/// Runs `check` on each input, naming the input that panics.
-fn replay(target: &str, check: impl Fn(&[u8])) {
-    for (path, bytes) in inputs(target) {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes)));
-        if let Err(e) = outcome {
-            let why = e
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| e.downcast_ref::<&str>().copied())
-                .unwrap_or("panic");
-            panic!("{}: {why}", path.display());
-        }
-    }
-}
+use replay::replay;
 
 #[test]
 fn dhcp_answer_corpus() {
