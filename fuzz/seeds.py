@@ -172,3 +172,24 @@ for f in sorted((ROOT / "examples").glob("*/fleet.kdl")):
     write("compile", f"example-{f.parent.name}.kdl", f.read_bytes())
 for f in sorted((ROOT / "tests/broken").glob("*.kdl")):
     write("compile", "broken-" + f.name, f.read_bytes())
+
+# Nesting: the depth bound (compiler/src/nesting.rs) and what the scan must not mistake for
+# blocks. The fuzzer grows or splices these; past the bound nothing may recurse.
+BOUND = 64
+nest = lambda n, open_="a {", close="}": open_ * n + close * n + "\n"  # noqa: E731
+nesting = {
+    "at-bound": nest(BOUND),
+    "past-bound": nest(BOUND + 1),
+    "far-past-bound": nest(20_000),
+    "unclosed": "a {" * 5_000,
+    "menus-at-bound": nest(BOUND, 'menu "m" "M" { ', "} "),
+    "slashdash-deep": "/-" + nest(5_000),
+    "braces-in-strings": 'n "' + "{" * 5_000 + '" #"' + "{" * 5_000 + '"#\n',
+    "braces-in-comments": "/* /* " + "{" * 5_000 + " */ */\n// " + "{" * 5_000 + "\n",
+    "deep-template": 'profile "p" { chain "http://x/{{ ' + "(" * 5_000 + "1" + ")" * 5_000 + ' }}"; }\n'
+                     'default profile="p"\n',
+    "deep-template-blocks": 'profile "p" { chain "http://x/' + "{% if 1 %}" * 2_000 + "y"
+                            + "{% endif %}" * 2_000 + '"; }\ndefault profile="p"\n',
+}
+for name, text in nesting.items():
+    write("compile", "nesting-" + name + ".kdl", text)

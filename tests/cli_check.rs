@@ -242,3 +242,34 @@ fn json_output_has_position_code_message_and_help() {
     assert_eq!(v["warnings"], 1);
     assert_eq!(v["diagnostics"][0]["severity"], "warning");
 }
+
+/// Thousands of nested blocks once overflowed the parser's stack (exit 134, and in `serve`
+/// the whole server). Every command that compiles a fleet must answer with the located
+/// `fleet::too-deep` instead.
+#[test]
+fn deep_nesting_is_a_diagnostic_in_every_command_that_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = tmp.path().join("fleet.kdl");
+    let n = 5000;
+    fs::write(&fleet, format!("{}{}\n", "a {".repeat(n), "}".repeat(n))).unwrap();
+    let fleet = fleet.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let runs: [(&[&str], i32); 5] = [
+        (&["check", fleet], 1),
+        (&["check", "--format", "json", fleet], 1),
+        (&["build", fleet, "-o", out.to_str().unwrap()], 1),
+        (&["diff", fleet, fleet], 2),
+        (&["explain", fleet, "52:54:00:00:00:01"], 1),
+    ];
+    for (args, code) in runs {
+        let run = netboot(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(run.status.code(), Some(code), "{args:?}: {text}");
+        assert!(text.contains("fleet::too-deep"), "{args:?}: {text}");
+    }
+    assert!(!out.exists(), "a refused build wrote {}", out.display());
+}

@@ -8,6 +8,7 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use netboot_manifest::{DhcpMode, MacAddr};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::nesting;
 use crate::fleet::*;
 use crate::suggest;
 
@@ -16,6 +17,21 @@ mod full_dhcp;
 
 /// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
+    if let Some(offset) = nesting::too_deep(&src.text) {
+        diags.push(
+            Diagnostic::error(
+                "fleet::too-deep",
+                format!(
+                    "blocks nest more than {} levels deep",
+                    nesting::MAX_NESTING
+                ),
+            )
+            .label(Span::new(offset, 1), "this block is one level too deep")
+            .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`")
+            .in_source(src),
+        );
+        return None;
+    }
     let doc: KdlDocument = match src.text.parse() {
         Ok(doc) => doc,
         Err(err) => {

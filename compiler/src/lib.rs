@@ -20,6 +20,7 @@ mod diagnostic;
 mod files;
 pub mod fleet;
 mod generate;
+mod nesting;
 mod output;
 mod remote;
 mod render;
@@ -29,6 +30,7 @@ mod validate;
 
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
 pub use generate::CMDLINE_MAX;
+pub use nesting::MAX_NESTING;
 pub use output::write_output;
 pub use remote::{cached_path, url_artifacts, UrlArtifact, UrlArtifacts};
 
@@ -68,6 +70,37 @@ pub fn compile(path: &Path, overrides: &ServerOverrides) -> Result<Compiled, Fai
 /// [`compile`], with `url=` artifacts found in the download cache `artifact_cache` (see
 /// [`url_artifacts`]) served locally as `artifacts/<name>` instead of booted from their URL.
 pub fn compile_with(
+    path: &Path,
+    overrides: &ServerOverrides,
+    artifact_cache: Option<&Path>,
+) -> Result<Compiled, Failure> {
+    on_compile_stack(path, || compile_here(path, overrides, artifact_cache))
+}
+
+/// Stack for one compile. Parsing recurses per `{ … }` level ([`MAX_NESTING`] at most) and
+/// template expressions per bracket (minijinja stops at 150); in a debug build one KDL level
+/// takes about 35 KiB, so a caller's 2 MiB thread (tests, `serve`'s reload thread) is too
+/// small at the bound. Only the pages touched are committed.
+const COMPILE_STACK: usize = 64 << 20;
+
+/// Runs the compile on a thread of its own with [`COMPILE_STACK`], whatever thread the caller
+/// is on; a machine that cannot start one more thread gets an I/O failure, not a crash.
+fn on_compile_stack(
+    path: &Path,
+    compile: impl FnOnce() -> Result<Compiled, Failure> + Send,
+) -> Result<Compiled, Failure> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("compile".into())
+            .stack_size(COMPILE_STACK)
+            .spawn_scoped(scope, compile)
+            .map_err(|e| Failure::io(path, &e))?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn compile_here(
     path: &Path,
     overrides: &ServerOverrides,
     artifact_cache: Option<&Path>,
