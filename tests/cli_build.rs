@@ -173,10 +173,9 @@ fn rebuilding_gives_identical_bytes_and_replaces_the_old_build() {
     build(&fleet, &a);
     build(&fleet, &b);
     assert_eq!(tree(&a), tree(&b));
-    // A stray file in an earlier build does not survive a rebuild (the directory is replaced).
-    fs::write(a.join("stray.txt"), "old").unwrap();
+    // The earlier build is replaced whole (a file it lists, changed, comes back as built).
+    fs::write(a.join("boot.ipxe"), "old").unwrap();
     build(&fleet, &a);
-    assert!(!a.join("stray.txt").exists());
     assert_eq!(tree(&a), tree(&b));
     // No temporary directories are left beside it.
     let leftovers: Vec<_> = fs::read_dir(tmp.path())
@@ -300,6 +299,113 @@ fn build_refuses_to_replace_a_directory_that_is_not_a_build() {
         fs::read_to_string(precious.join("notes.txt")).unwrap(),
         "keep me"
     );
+}
+
+/// Runs `build FLEET -o OUT --no-download` and returns it, for tests that expect a refusal.
+fn build_into(fleet: &Path, out: &Path) -> Output {
+    netboot(&[
+        "build",
+        fleet.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--no-download",
+    ])
+}
+
+/// A refused build exits 2, says why, and leaves every file it was given as it was.
+fn assert_refused(o: &Output, why: &str, untouched: &BTreeMap<String, Vec<u8>>, dir: &Path) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refusing to replace"), "{stderr}");
+    assert!(stderr.contains(why), "wanted `{why}` in: {stderr}");
+    assert_eq!(
+        &tree(dir),
+        untouched,
+        "a refused build changed {}",
+        dir.display()
+    );
+}
+
+/// Once, any directory holding a file named manifest.json counted as an earlier build and was
+/// deleted whole: a web project, or the fleet's own git repository.
+#[test]
+fn a_foreign_manifest_json_does_not_make_a_directory_a_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let webapp = tmp.path().join("webapp");
+    fs::create_dir_all(&webapp).unwrap();
+    fs::write(webapp.join("manifest.json"), r#"{"name":"x"}"#).unwrap();
+    fs::write(webapp.join("index.html"), "precious").unwrap();
+    let before = tree(&webapp);
+    let o = build_into(&fleet, &webapp);
+    assert_refused(&o, "is not a netboot manifest", &before, &webapp);
+}
+
+#[test]
+fn the_fleets_own_directory_and_its_ancestors_are_never_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let fleet_dir = fleet.parent().unwrap().to_path_buf();
+    // The repository holds a copy of a real build manifest, as in the report.
+    let out = tmp.path().join("out");
+    build(&fleet, &out);
+    fs::copy(out.join("manifest.json"), fleet_dir.join("manifest.json")).unwrap();
+    fs::create_dir_all(fleet_dir.join(".git")).unwrap();
+    fs::write(fleet_dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    let before = tree(tmp.path());
+    for target in [
+        fleet_dir.clone(),
+        fleet_dir.join("."),
+        tmp.path().to_path_buf(),
+    ] {
+        let o = build_into(&fleet, &target);
+        assert_refused(&o, "it holds the fleet", &before, tmp.path());
+    }
+    // Relative `-o .` from inside the fleet's directory, as the operator typed it.
+    let o = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .current_dir(&fleet_dir)
+        .args(["build", "fleet.kdl", "-o", ".", "--no-download"])
+        .output()
+        .unwrap();
+    assert_refused(&o, "it holds the fleet", &before, tmp.path());
+}
+
+#[test]
+fn an_earlier_build_with_a_file_it_does_not_list_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let out = tmp.path().join("out");
+    build(&fleet, &out);
+    fs::write(out.join("hosts/notes.txt"), "an operator's note").unwrap();
+    let before = tree(&out);
+    let o = build_into(&fleet, &out);
+    assert_refused(
+        &o,
+        "notes.txt is not a file of the earlier build",
+        &before,
+        &out,
+    );
+    // Without the stranger the earlier build is replaced as before.
+    fs::remove_file(out.join("hosts/notes.txt")).unwrap();
+    build(&fleet, &out);
+}
+
+#[test]
+fn an_interrupted_builds_leftovers_are_removed_by_the_next_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_copy("homelab", tmp.path());
+    let out = tmp.path().join("out");
+    // PIDs above the kernel's pid_max (4194304 at most) can never be running.
+    let leftovers = [".out.tmp-4999999", ".out.old-4999998"];
+    for d in leftovers {
+        fs::create_dir_all(tmp.path().join(d).join("hosts")).unwrap();
+        fs::write(tmp.path().join(d).join("hosts/x.ipxe"), "#!ipxe\n").unwrap();
+    }
+    build(&fleet, &out);
+    for d in leftovers {
+        assert!(!tmp.path().join(d).exists(), "{d} is still there");
+    }
+    assert!(out.join("manifest.json").is_file());
 }
 
 #[test]

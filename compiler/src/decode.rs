@@ -8,8 +8,8 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use netboot_manifest::{DhcpMode, MacAddr};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
-use crate::nesting;
 use crate::fleet::*;
+use crate::nesting;
 use crate::suggest;
 
 #[path = "decode_full_dhcp.rs"]

@@ -17,9 +17,11 @@ use netboot_manifest::Manifest;
 
 mod decode;
 mod diagnostic;
+mod earlier_build;
 mod files;
 pub mod fleet;
 mod generate;
+mod leftovers;
 mod nesting;
 mod output;
 mod remote;

@@ -7,9 +7,18 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::Compiled;
+use crate::{earlier_build, leftovers, Compiled};
 
 pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> io::Result<()> {
+    // `-o .` or `-o ..` names no file: the directory it means is what gets checked (and
+    // refused, if it holds the fleet), so resolve it first.
+    let resolved;
+    let out_dir = if out_dir.file_name().is_none() && out_dir.exists() {
+        resolved = fs::canonicalize(out_dir)?;
+        resolved.as_path()
+    } else {
+        out_dir
+    };
     let name = out_dir
         .file_name()
         .ok_or_else(|| {
@@ -27,13 +36,12 @@ pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> i
     fs::create_dir_all(&parent)?;
     let parent = fs::canonicalize(&parent)?;
     let out_abs = parent.join(&name);
-    refuse_foreign_directory(&out_abs)?;
-
     let fleet_dir = match fleet_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let fleet_dir = fs::canonicalize(fleet_dir)?;
+    earlier_build::may_replace(&out_abs, &fleet_dir)?;
     let mut manifest = compiled.manifest.clone();
     manifest.artifact_root = relative(&out_abs, &fleet_dir);
 
@@ -71,6 +79,7 @@ pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> i
     if had_old {
         fs::remove_dir_all(&old)?;
     }
+    leftovers::remove_stale(&parent, &name);
     Ok(())
 }
 
@@ -106,33 +115,6 @@ fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> io::Result<()> 
                 .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
         })
     })
-}
-
-/// Replacing a directory deletes it: only do that to an earlier build (it has a
-/// manifest.json) or an empty directory, never to, say, the fleet's own directory.
-fn refuse_foreign_directory(out: &Path) -> io::Result<()> {
-    match fs::metadata(out) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(m) if !m.is_dir() => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists and is not a directory", out.display()),
-        )),
-        Ok(_) => {
-            let empty = fs::read_dir(out)?.next().is_none();
-            if empty || out.join("manifest.json").is_file() {
-                Ok(())
-            } else {
-                Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "refusing to replace {}: it is not empty and holds no manifest.json from an earlier build",
-                        out.display()
-                    ),
-                ))
-            }
-        }
-    }
 }
 
 /// A generated file's name as a path that stays inside the output directory.
