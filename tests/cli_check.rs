@@ -273,3 +273,60 @@ fn deep_nesting_is_a_diagnostic_in_every_command_that_parses() {
     }
     assert!(!out.exists(), "a refused build wrote {}", out.display());
 }
+
+/// The human report's `[file:LINE:COLUMN]` and the JSON position are one number: they once
+/// disagreed on lines with non-ASCII text (bytes against characters) or after a byte-order mark.
+#[test]
+fn human_and_json_positions_agree_on_every_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_mac = r#"host "é-日本" mac="52:54:00:00:00:0G""#;
+    let texts = [
+        ("ascii.kdl", format!("{}\n", bad_mac.replace("é-日本", "x"))),
+        ("accents.kdl", format!("// café ☕\n{bad_mac}\n")),
+        ("bom.kdl", format!("\u{feff}{bad_mac}\n")),
+        ("crlf.kdl", format!("// één\r\n\r\n{bad_mac}\r\n")),
+    ];
+    let mut fleets: Vec<PathBuf> = texts
+        .iter()
+        .map(|(name, text)| {
+            let path = tmp.path().join(name);
+            fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    fleets.extend(broken_fleets());
+    for path in &fleets {
+        let diagnostics = match compile(path, &ServerOverrides::default()) {
+            Ok(c) => c.warnings,
+            Err(f) => f.diagnostics().to_vec(),
+        };
+        for d in diagnostics.iter().filter(|d| d.source.is_some()) {
+            let (line, column) = d.line_col().unwrap();
+            let header = format!(
+                "[{}:{line}:{column}]",
+                d.source.as_ref().unwrap().path.display()
+            );
+            let human = d.render();
+            assert!(
+                human.contains(&header),
+                "{}: want {header} in\n{human}",
+                path.display()
+            );
+        }
+    }
+    // The MAC stands at the same character column on every line above, BOM or not.
+    for name in ["accents.kdl", "bom.kdl", "crlf.kdl"] {
+        let f = compile(&tmp.path().join(name), &ServerOverrides::default()).unwrap_err();
+        let mac = f
+            .diagnostics()
+            .iter()
+            .find(|d| d.code == "fleet::bad-mac")
+            .unwrap();
+        let line = if name == "bom.kdl" {
+            1
+        } else {
+            2 + usize::from(name == "crlf.kdl")
+        };
+        assert_eq!(mac.line_col(), Some((line, 17)), "{name}");
+    }
+}

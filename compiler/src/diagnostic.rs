@@ -47,14 +47,53 @@ impl SourceFile {
         })
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column of a byte offset, as an editor shows them: columns count
+    /// characters (not bytes), a byte-order mark is not one, and `\r\n`, `\n` and a lone `\r`
+    /// each end a line. The human (miette) and JSON output both use this.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(&self.text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let breaks = before.matches('\n').count() + before.matches('\r').count()
+            - before.matches("\r\n").count();
+        let line_text = &before[line_start..];
+        let line_text = line_text.strip_prefix('\u{feff}').unwrap_or(line_text);
+        (breaks + 1, line_text.chars().count() + 1)
+    }
+}
+
+/// miette reads the snippet from the file as it is, but counts the column in its header in
+/// bytes; this puts the same character column there that `line_col` (and so JSON) reports.
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self
+            .named
+            .read_span(span, context_lines_before, context_lines_after)?;
+        let (line, column) = self.line_col(span.offset());
+        let (first_line, _) = self.line_col(contents.span().offset());
+        // miette's line is that of the first line it returns (context included), its column
+        // that of the span asked for.
+        let line = if context_lines_before == 0 {
+            line - 1
+        } else {
+            first_line - 1
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.path.display().to_string(),
+            contents.data(),
+            *contents.span(),
+            line,
+            column - 1,
+            contents.line_count(),
+        )))
     }
 }
 
@@ -225,7 +264,7 @@ impl miette::Diagnostic for Diagnostic {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source
             .as_ref()
-            .map(|s| &s.named as &dyn miette::SourceCode)
+            .map(|s| s.as_ref() as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
