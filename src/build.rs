@@ -48,8 +48,8 @@ pub struct OverrideArgs {
     /// Interface proxy-DHCP listens on.
     #[arg(long)]
     pub interface: Option<String>,
-    /// HTTP port.
-    #[arg(long)]
+    /// HTTP port (1–65535, as in the fleet: port 0 would be written into every URL).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub http_port: Option<u16>,
 }
 

@@ -422,6 +422,13 @@ fn build_exit_codes() {
     assert!(!out.exists(), "a failed build writes nothing");
     let usage = netboot(&["build"]);
     assert_eq!(usage.status.code(), Some(2));
+    // Port 0 was accepted and written into every URL as `:0`; the fleet language refuses it.
+    for command in ["build", "check"] {
+        let port0 = netboot(&[command, bad.to_str().unwrap(), "--http-port", "0"]);
+        let stderr = String::from_utf8_lossy(&port0.stderr);
+        assert_eq!(port0.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("--http-port"), "{command}: {stderr}");
+    }
 }
 
 /// The JSON Schema in schema/ names exactly the fields the manifest writes, at every level.

@@ -330,3 +330,77 @@ fn human_and_json_positions_agree_on_every_line() {
         assert_eq!(mac.line_col(), Some((line, 17)), "{name}");
     }
 }
+
+/// An artifact the server's user cannot read was reported as "artifact not found"; it is
+/// `fleet::unreadable-file` with the operating system's reason. As root (CI) the check runs as
+/// `nobody` through setpriv, since root reads any file.
+#[test]
+fn an_unreadable_artifact_is_not_called_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let fleet = tmp.path().join("fleet.kdl");
+    fs::write(
+        &fleet,
+        "artifact \"k\" path=\"kernel\"\nprofile \"p\" { kernel \"k\"; }\ndefault profile=\"p\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&fleet, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(tmp.path().join("kernel"), "k").unwrap();
+    fs::set_permissions(tmp.path().join("kernel"), fs::Permissions::from_mode(0o000)).unwrap();
+    let as_root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mut cmd = if as_root.unwrap_or(false) {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        c.arg(env!("CARGO_BIN_EXE_netboot"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_netboot"))
+    };
+    let out = cmd
+        .args(["check", "--format", "json", fleet.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "fleet::unreadable-file", "{report}");
+    assert!(
+        d["message"].as_str().unwrap().contains("Permission denied"),
+        "{report}"
+    );
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(1), Some(19))
+    );
+}
+
+/// A FIFO named as the fleet blocked `check` until something wrote to it (and `serve`'s reload
+/// thread forever); it is refused as not a regular file, at once.
+#[test]
+fn a_fifo_as_the_fleet_is_refused_not_waited_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fleet.kdl");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(["check", fifo.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("check is still waiting on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

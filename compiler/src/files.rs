@@ -25,7 +25,12 @@ pub struct LocalFile {
 pub enum FileProblem {
     Missing,
     NotAFile,
+    /// It is there but cannot be read (permissions, an I/O error).
     Unreadable(String),
+    /// A template that is not UTF-8 text; `at` is the byte offset of the first bad byte.
+    NotText {
+        at: usize,
+    },
 }
 
 impl FileProblem {
@@ -34,6 +39,28 @@ impl FileProblem {
             FileProblem::Missing => format!("file `{path}` does not exist"),
             FileProblem::NotAFile => format!("`{path}` is not a regular file"),
             FileProblem::Unreadable(e) => format!("cannot read `{path}`: {e}"),
+            FileProblem::NotText { at } => {
+                format!("`{path}` is not UTF-8 text (the first bad byte is at offset {at})")
+            }
+        }
+    }
+
+    /// The diagnostic code: a file that is absent (or not a file) is `missing-file`; one that
+    /// is there but cannot be used is `unreadable-file`, so the operator looks at the right thing.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FileProblem::Missing | FileProblem::NotAFile => "fleet::missing-file",
+            FileProblem::Unreadable(_) | FileProblem::NotText { .. } => "fleet::unreadable-file",
+        }
+    }
+
+    /// The label under the path, naming what the file is (`template`, `artifact`, …).
+    pub fn label(&self, what: &str) -> String {
+        match self {
+            FileProblem::Missing => format!("{what} not found"),
+            FileProblem::NotAFile => format!("{what} is not a regular file"),
+            FileProblem::Unreadable(_) => format!("{what} cannot be read"),
+            FileProblem::NotText { .. } => format!("{what} is not UTF-8 text"),
         }
     }
 }
@@ -81,9 +108,12 @@ impl FileCache {
     pub fn read_text(&self, written: &str) -> Result<(PathBuf, String), FileProblem> {
         let abs = self.resolve(written);
         check_regular(&abs)?;
-        std::fs::read_to_string(&abs)
+        let bytes = std::fs::read(&abs).map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+        String::from_utf8(bytes)
             .map(|t| (abs, t))
-            .map_err(|e| FileProblem::Unreadable(e.to_string()))
+            .map_err(|e| FileProblem::NotText {
+                at: e.utf8_error().valid_up_to(),
+            })
     }
 }
 

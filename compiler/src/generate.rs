@@ -15,7 +15,7 @@ use crate::fleet::*;
 use crate::render::{
     self, Body, KernelBoot, MenuLine, MenuScript, MenuTarget, NamedFetch, Only, WimbootBoot,
 };
-use crate::template::Vars;
+use crate::template::{self, Vars};
 use crate::validate::{template_name_cmdline, template_name_file, Checked};
 
 /// The kernel command-line limit the fleet language promises to check.
@@ -314,7 +314,7 @@ impl Generator<'_, '_> {
                                     format!("the command line cannot be rendered{who}: {e}"),
                                 )
                                 .label(c.span, "in this command line")
-                                .help("templates may use server, host, mac and group"),
+                                .help(template::variables_help()),
                             );
                             return None;
                         }
@@ -413,7 +413,7 @@ impl Generator<'_, '_> {
                         ),
                     )
                     .label(f.template.span, "this template")
-                    .help("templates may use server, host, mac and group"),
+                    .help(template::variables_help()),
                 ),
             }
         }

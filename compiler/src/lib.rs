@@ -107,6 +107,13 @@ fn compile_here(
     overrides: &ServerOverrides,
     artifact_cache: Option<&Path>,
 ) -> Result<Compiled, Failure> {
+    // A FIFO (or a device) named as the fleet would block the read until someone writes to it,
+    // and in `serve` the reload thread with it: only a regular file is read.
+    let meta = std::fs::metadata(path).map_err(|e| Failure::io(path, &e))?;
+    if !meta.is_file() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(Failure::io(path, &e));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| Failure::io(path, &e))?;
     let abs = std::path::absolute(path).map_err(|e| Failure::io(path, &e))?;
     let fleet_dir = abs

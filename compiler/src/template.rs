@@ -12,6 +12,15 @@ pub const VARIABLES: [&str; 5] = ["server", "host", "mac", "group", "labels"];
 /// The ones that differ per machine, so a profile shared by unknown machines cannot use them.
 pub const HOST_VARIABLES: [&str; 4] = ["host", "mac", "group", "labels"];
 
+/// The help line naming every variable, made from [`VARIABLES`] so it cannot fall behind it.
+pub fn variables_help() -> String {
+    let (last, rest) = VARIABLES.split_last().expect("there are variables");
+    format!(
+        "the variables are {} and {last} (a host's `label \"key\" \"value\"` as labels.key)",
+        rest.join(", ")
+    )
+}
+
 /// One machine's values; `server` is absent when the fleet gives no address.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Vars {
@@ -66,6 +75,17 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variables_help_names_every_variable() {
+        let help = variables_help();
+        for v in VARIABLES {
+            assert!(
+                help.contains(&format!("{v} ")) || help.contains(&format!("{v},")),
+                "{v}: {help}"
+            );
+        }
+    }
 
     #[test]
     fn renders_strictly_and_keeps_the_final_newline() {

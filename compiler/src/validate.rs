@@ -9,10 +9,10 @@ use std::sync::Arc;
 use netboot_manifest::{DhcpMode, MacAddr};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
-use crate::files::{FileCache, LocalFile};
+use crate::files::{FileCache, FileProblem, LocalFile};
 use crate::fleet::*;
 use crate::suggest;
-use crate::template::{Templates, HOST_VARIABLES, VARIABLES};
+use crate::template::{self, Templates, HOST_VARIABLES, VARIABLES};
 use crate::ServerOverrides;
 
 /// A fleet whose references all resolve (when no error was reported).
@@ -294,20 +294,26 @@ impl<'f> Validator<'f, '_> {
         }
     }
 
-    fn missing_file(
-        &mut self,
-        written: &Spanned<String>,
-        problem: &crate::files::FileProblem,
-        what: &str,
-    ) {
+    fn missing_file(&mut self, written: &Spanned<String>, problem: &FileProblem, what: &str) {
         let resolved = self.files.resolve(&written.value);
+        let help = match problem {
+            FileProblem::Unreadable(_) => format!(
+                "{} is there but cannot be read: check its permissions (and its directory's) for the user netboot runs as",
+                resolved.display()
+            ),
+            FileProblem::NotText { .. } => format!(
+                "templates are UTF-8 text; convert {} (e.g. `iconv -f latin1 -t utf-8`)",
+                resolved.display()
+            ),
+            FileProblem::Missing | FileProblem::NotAFile => format!(
+                "relative paths start at the fleet's directory; this one is {}",
+                resolved.display()
+            ),
+        };
         self.push(
-            Diagnostic::error("fleet::missing-file", problem.describe(&written.value))
-                .label(written.span, format!("{what} not found"))
-                .help(format!(
-                    "relative paths start at the fleet's directory; this one is {}",
-                    resolved.display()
-                )),
+            Diagnostic::error(problem.code(), problem.describe(&written.value))
+                .label(written.span, problem.label(what))
+                .help(help),
         );
     }
 
@@ -861,10 +867,8 @@ impl<'f> Validator<'f, '_> {
         for v in vars {
             if !VARIABLES.contains(&v.as_str()) {
                 let help = match suggest::closest(v, VARIABLES) {
-                    Some(c) => {
-                        format!("did you mean `{c}`? the variables are server, host, mac and group")
-                    }
-                    None => "the variables are server, host, mac and group".into(),
+                    Some(c) => format!("did you mean `{c}`? {}", template::variables_help()),
+                    None => template::variables_help(),
                 };
                 self.push(
                     Diagnostic::error(

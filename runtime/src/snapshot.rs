@@ -49,7 +49,7 @@ impl Snapshot {
     /// Loads a frozen build: `manifest.json` plus the generated files beside it, hashing every
     /// file before anything is served.
     pub fn load(manifest_path: &Path) -> Result<Snapshot, SnapshotError> {
-        let bytes = std::fs::read(manifest_path).map_err(|source| SnapshotError::Read {
+        let bytes = read_regular(manifest_path).map_err(|source| SnapshotError::Read {
             path: manifest_path.to_path_buf(),
             source,
         })?;
@@ -92,7 +92,7 @@ impl Snapshot {
                     Some(bytes) => Ok(Body::Memory(bytes.as_slice().into())),
                     None => {
                         sources.push(base.join(file));
-                        std::fs::read(base.join(file))
+                        read_regular(&base.join(file))
                             .map(|b| Body::Memory(b.into()))
                             .map_err(|e| format!("cannot read generated file {file}: {e}"))
                     }
@@ -228,7 +228,8 @@ impl Snapshot {
 }
 
 fn open_artifact(path: &Path) -> Result<Body, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        open_nonblocking(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
@@ -240,6 +241,32 @@ fn open_artifact(path: &Path) -> Result<Body, String> {
         len: meta.len(),
         modified: meta.modified().ok(),
     })
+}
+
+/// Opens for reading without waiting: an artifact replaced by a FIFO would otherwise block the
+/// open until a writer appears, and with it the reload (or the start-up) forever. The flag does
+/// nothing to a regular file, and anything else is refused right after by its type.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// The whole of a regular file (a manifest, a generated script); anything else is refused
+/// before it is opened, so a FIFO in its place cannot block the load.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = open_nonblocking(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut &file, &mut bytes)?;
+    Ok(bytes)
 }
 
 fn check(body: &Body, entry: &FileEntry, verify: Verify) -> Result<(), String> {
@@ -326,6 +353,44 @@ mod tests {
         assert!(snap.broken()["i"].contains("sha256"));
         assert!(snap.open("/k", Protocol::Tftp).is_none());
         assert!(snap.open("manifest.json", Protocol::Http).is_none());
+    }
+
+    /// FIFOs in place of an artifact or a generated script once blocked the load in open()
+    /// until a writer came, and with it serve's start-up or reload. The load runs on a thread so
+    /// a regression fails this test instead of hanging it.
+    #[test]
+    fn fifos_are_taken_out_of_service_without_blocking_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["kernel", "boot.ipxe"] {
+            let made = std::process::Command::new("mkfifo")
+                .arg(dir.path().join(name))
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+        let mut files = BTreeMap::new();
+        let gen = Source::Generated {
+            file: "boot.ipxe".into(),
+        };
+        files.insert("boot.ipxe".into(), entry(b"#!ipxe\n", gen, false, true));
+        let art = Source::Artifact {
+            path: "kernel".into(),
+        };
+        files.insert("k".into(), entry(b"KERNEL", art, true, true));
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, manifest_with(files).to_json()).unwrap();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(Snapshot::load(&path).map(|s| s.broken().clone())));
+        let broken = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the load is blocked on a FIFO")
+            .unwrap();
+        assert!(broken["k"].contains("not a regular file"), "{broken:?}");
+        assert!(
+            broken["boot.ipxe"].contains("not a regular file"),
+            "{broken:?}"
+        );
     }
 
     #[test]
