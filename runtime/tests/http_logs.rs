@@ -1,0 +1,116 @@
+//! What the HTTP server tells an operator when something goes wrong: a download whose file is
+//! rewritten in place under it fails (short body, a warning, a failed transfer in `/metrics`)
+//! instead of delivering mixed bytes as a success.
+
+mod http_support;
+mod log_capture;
+
+use std::fs::OpenOptions;
+use std::io::{BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::FileExt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http_support::{pattern, snapshot, start_with, Client, File};
+use netboot_runtime::http::HttpConfig;
+use netboot_runtime::status::{Events, Limits, NoNeighbors};
+
+/// One capture for the whole binary (a process has one global subscriber); each test looks
+/// only for its own lines.
+fn logs() -> &'static log_capture::Events {
+    static LOGS: OnceLock<log_capture::Events> = OnceLock::new();
+    LOGS.get_or_init(log_capture::Events::install)
+}
+
+/// A config with the status recorder on, so `/metrics` answers.
+fn with_metrics(max_connections: usize) -> HttpConfig {
+    HttpConfig {
+        max_connections,
+        events: Events::with_neighbors(Limits::default(), NoNeighbors),
+        ..HttpConfig::default()
+    }
+}
+
+fn sample(metrics: &str, name: &str) -> String {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+        .to_string()
+}
+
+fn metrics(client: &mut Client) -> String {
+    client.request("GET", "/metrics", "");
+    let r = client.response("GET");
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap()
+}
+
+/// A client with a small receive buffer: the kernel's autotuning would otherwise let the
+/// server push tens of MiB into socket buffers before the client reads them.
+fn slow_client(addr: SocketAddr) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    Client {
+        reader: BufReader::new(stream),
+    }
+}
+
+#[test]
+fn a_file_rewritten_in_place_mid_download_is_cut_short_and_reported_failed() {
+    let logs = logs();
+    let dir = tempfile::tempdir().unwrap();
+    let old = pattern(32 << 20, 8);
+    let server = start_with(
+        snapshot(&[File::Disk("big.img", old.clone())], dir.path()),
+        with_metrics(64),
+    );
+
+    let mut c = slow_client(server.addr);
+    c.request("GET", "/big.img", "Connection: close\r\n");
+    let (status, headers) = c.read_head();
+    assert_eq!(status, 200);
+    let announced: usize = headers["content-length"].parse().unwrap();
+    assert_eq!(announced, old.len());
+    let mut first = vec![0u8; 1 << 20];
+    c.reader.read_exact(&mut first).unwrap();
+    assert!(first == old[..first.len()]);
+
+    // The operator's `dd conv=notrunc`: same length, same inode, other bytes.
+    let new = pattern(old.len(), 9);
+    let file = OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("big.img"))
+        .unwrap();
+    file.write_all_at(&new, 0).unwrap();
+    drop(file);
+
+    // The server closes early (EOF, or a reset): either way the client must come up short.
+    let mut rest = Vec::new();
+    let _ = c.reader.read_to_end(&mut rest);
+    let got = first.len() + rest.len();
+    assert!(
+        got < announced,
+        "the client got all {announced} bytes of a file rewritten under it"
+    );
+
+    let line = logs.wait_for("http file failed", &[("file", "big.img")]);
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["target"], "netboot::http");
+    assert!(line["error"].contains("rewritten in place"), "{line:?}");
+    let sent: usize = line["bytes"].parse().unwrap();
+    assert!(sent >= got && sent < announced, "{line:?}");
+
+    let mut c = Client::connect(server.addr);
+    let text = metrics(&mut c);
+    let transfers = "netboot_transfers_total{protocol=\"http\",result=";
+    assert_eq!(sample(&text, &format!("{transfers}\"failed\"}}")), "1");
+    assert_eq!(sample(&text, &format!("{transfers}\"ok\"}}")), "0");
+}
