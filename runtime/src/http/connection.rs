@@ -176,6 +176,7 @@ async fn respond(
                 target: &head.target,
                 range: head.range.as_deref(),
                 if_none_match: head.if_none_match.as_deref(),
+                if_range: head.if_range.as_deref(),
             },
             &snapshot,
         )

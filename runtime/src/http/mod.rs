@@ -1,12 +1,14 @@
 //! HTTP: scripts from memory and artifacts from disk, exactly the manifest's HTTP routes, with
-//! HEAD, single Range, Content-Length, an ETag from the sha256, and keep-alive.
+//! HEAD, single Range, Content-Length, an ETag from the sha256, If-None-Match and If-Range, and
+//! keep-alive.
 //!
 //! The protocol decisions are pure: [`request`] reads a head, [`route`](route::route) decides
-//! the answer, [`response`] formats it. The socket side is thin: one tokio task per connection
+//! the answer (with [`conditional`] for the validators), [`response`] formats it. The socket side is thin: one tokio task per connection
 //! ([`connection`]), artifacts sent with sendfile(2) ([`send`]), and a global cap on
 //! connections so a flood cannot exhaust descriptors; the timeouts in [`HttpConfig`] make sure
 //! a slow or silent client holds its slot only for a bounded time.
 
+pub mod conditional;
 mod connection;
 pub mod range;
 pub mod request;
