@@ -1,6 +1,7 @@
 //! What the HTTP server tells an operator when something goes wrong: a download whose file is
 //! rewritten in place under it fails (short body, a warning, a failed transfer in `/metrics`)
-//! instead of delivering mixed bytes as a success.
+//! instead of delivering mixed bytes as a success, and connections over the cap are refused
+//! with 503, each counted, with warnings at a bounded rate rather than one per connection.
 
 mod http_support;
 mod log_capture;
@@ -10,7 +11,7 @@ use std::io::{BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_support::{pattern, snapshot, start_with, Client, File};
 use netboot_runtime::http::HttpConfig;
@@ -113,4 +114,60 @@ fn a_file_rewritten_in_place_mid_download_is_cut_short_and_reported_failed() {
     let transfers = "netboot_transfers_total{protocol=\"http\",result=";
     assert_eq!(sample(&text, &format!("{transfers}\"failed\"}}")), "1");
     assert_eq!(sample(&text, &format!("{transfers}\"ok\"}}")), "0");
+}
+
+#[test]
+fn connections_over_the_cap_are_refused_counted_and_logged_at_a_bounded_rate() {
+    let logs = logs();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(
+        snapshot(
+            &[File::Memory("boot.ipxe", b"#!ipxe\n".to_vec())],
+            dir.path(),
+        ),
+        with_metrics(1),
+    );
+    // The one slot, proven taken by a served request; it asks for the metrics at the end.
+    let mut held = Client::connect(server.addr);
+    held.request("GET", "/boot.ipxe", "");
+    assert_eq!(held.response("GET").status, 200);
+
+    let refusals = 20;
+    let burst = Instant::now();
+    for _ in 0..refusals {
+        let mut over = TcpStream::connect(server.addr).unwrap();
+        over.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut text = String::new();
+        let _ = over.read_to_string(&mut text);
+        assert!(text.starts_with("HTTP/1.1 503 "), "{text:?}");
+    }
+    let burst = burst.elapsed();
+
+    let text = metrics(&mut held);
+    assert_eq!(
+        sample(&text, "netboot_requests_refused_total{protocol=\"http\"}"),
+        refusals.to_string()
+    );
+
+    // The server logs before it answers, so every line is in by now. At most one a second:
+    // a burst this short (well under a second on loopback) makes one line, not twenty.
+    let lines = logs.all("http connection over the cap refused");
+    assert!(!lines.is_empty(), "no warning for {refusals} refusals");
+    assert!(
+        lines.len() as u64 <= 1 + burst.as_secs(),
+        "{} lines for {refusals} refusals in {burst:?}",
+        lines.len()
+    );
+    let mut counted = 0;
+    for line in &lines {
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["max_connections"], "1");
+        counted += line["refused"].parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        lines[0]["refused"], "1",
+        "the first refusal is logged at once"
+    );
+    assert!(counted <= refusals);
 }
