@@ -126,6 +126,8 @@ heads = {
                       "User-Agent: UefiHttpBoot/1.0\r\n\r\n",
     "uefi-http-boot-head": "HEAD /debian/linux HTTP/1.1\r\nHost: 10.0.2.2\r\nUser-Agent: UefiHttpBoot/1.0\r\n\r\n",
     "curl-if-none-match": "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"x\", *\r\n\r\n",
+    "curl-resume-if-range": "GET /debian/linux HTTP/1.1\r\nHost: x\r\nRange: bytes=4096-\r\n"
+                            "If-Range: \"stale\"\r\nIf-None-Match: W/\"x\"\r\n\r\n",
     "pipelined": "GET /empty HTTP/1.1\r\n\r\nHEAD /100%25.cfg HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
                  "GET /%C3%BCn%C3%AF.bin HTTP/1.1\r\nRange: bytes=-2\r\n\r\n",
     "traversal-encoded": "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\n\r\n",
@@ -144,7 +146,7 @@ heads = {
 for name, text in heads.items():
     write("http_head", name, text)
 
-# --- HTTP routing: method \n target [\n Range [\n If-None-Match]].
+# --- HTTP routing: method \n target [\n Range [\n If-None-Match [\n If-Range]]].
 routes = {
     "get": "GET\n/boot.ipxe",
     "head-range": "HEAD\n/debian/linux\nbytes=0-99",
@@ -161,6 +163,9 @@ routes = {
     "star-etag": "GET\n/empty\n\n*",
     "post": "POST\n/boot.ipxe",
     "range-empty-file": "GET\n/empty\nbytes=0-0",
+    "weak-etag": "GET\n/boot.ipxe\n\nW/\"x\", \"y,z\"",
+    "if-range-date": "GET\n/debian/linux\nbytes=100-\n\nTue, 01 Dec 2026 00:00:00 GMT",
+    "if-range-weak": "GET\n/debian/linux\nbytes=9999-\n\nW/\"x\"",
 }
 for name, text in routes.items():
     write("http_route", name, text)

@@ -101,6 +101,7 @@ impl Harness {
                         target: &h.target,
                         range: h.range.as_deref(),
                         if_none_match: h.if_none_match.as_deref(),
+                        if_range: h.if_range.as_deref(),
                     };
                     self.decide(&req, h.keep_alive);
                     rest = &rest[h.head_len..];
@@ -109,19 +110,22 @@ impl Harness {
         }
     }
 
-    /// Fields separated by `\n`: method, target, then optionally Range and If-None-Match.
+    /// Fields separated by `\n`: method, target, then optionally Range, If-None-Match and
+    /// If-Range.
     pub fn route(&self, data: &[u8]) {
         let text = String::from_utf8_lossy(data);
-        let mut fields = text.splitn(4, '\n');
+        let mut fields = text.splitn(5, '\n');
         let method = fields.next().unwrap_or_default();
         let target = fields.next().unwrap_or_default();
         let range = fields.next();
         let if_none_match = fields.next();
+        let if_range = fields.next();
         let req = Request {
             method,
             target,
             range,
             if_none_match,
+            if_range,
         };
         self.decide(&req, data.first().is_some_and(|b| b & 1 == 1));
     }
@@ -167,6 +171,10 @@ impl Harness {
                 if *partial {
                     assert!(*len >= 1 && start.checked_add(*len).is_some_and(|e| e <= size));
                     assert!(req.range.is_some());
+                    // A resume is honoured only for the file the client has part of.
+                    if let Some(if_range) = req.if_range {
+                        assert!(if_range.contains(etag.as_str()));
+                    }
                 } else {
                     assert_eq!((*start, *len), (0, size));
                 }

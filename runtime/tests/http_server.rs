@@ -99,6 +99,51 @@ fn etag_and_if_none_match() {
     assert_eq!(r.body, kernel);
 }
 
+/// RFC 9110 §13.1.5: a resume whose validator is not the current strong ETag gets the whole
+/// file (200), never a slice of a different file; §13.1.2: If-None-Match compares weakly.
+#[test]
+fn if_range_and_weak_if_none_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = pattern(50_000, 2);
+    let server = start(snapshot(
+        &[File::Disk("kernel", kernel.clone())],
+        dir.path(),
+    ));
+    let etag = format!("\"{}\"", sha256_hex(&kernel));
+    let mut c = Client::connect(server.addr);
+
+    c.request(
+        "GET",
+        "/kernel",
+        &format!("Range: bytes=100-199\r\nIf-Range: {etag}\r\n"),
+    );
+    let r = c.response("GET");
+    assert_eq!((r.status, &r.body[..]), (206, &kernel[100..200]));
+    // No Last-Modified is sent, so no date can match it.
+    assert!(!r.headers.contains_key("last-modified"));
+
+    for stale in [
+        "\"stale\"".to_string(),
+        format!("W/{etag}"),
+        "Tue, 01 Dec 2026 00:00:00 GMT".to_string(),
+    ] {
+        c.request(
+            "GET",
+            "/kernel",
+            &format!("Range: bytes=100-199\r\nIf-Range: {stale}\r\n"),
+        );
+        let r = c.response("GET");
+        assert_eq!(r.status, 200, "If-Range: {stale}");
+        assert!(!r.headers.contains_key("content-range"));
+        assert!(r.body == kernel, "If-Range: {stale}");
+    }
+
+    c.request("GET", "/kernel", &format!("If-None-Match: W/{etag}\r\n"));
+    let r = c.response("GET");
+    assert_eq!(r.status, 304);
+    assert_eq!(r.headers["etag"], etag);
+}
+
 #[test]
 fn many_requests_on_one_connection() {
     let dir = tempfile::tempdir().unwrap();

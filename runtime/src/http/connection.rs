@@ -176,6 +176,7 @@ async fn respond(
                 target: &head.target,
                 range: head.range.as_deref(),
                 if_none_match: head.if_none_match.as_deref(),
+                if_range: head.if_range.as_deref(),
             },
             &snapshot,
         )
@@ -213,6 +214,12 @@ async fn respond(
             ip = %ip, method, target = %head.target.escape_debug(), status,
             "http refused"
         ),
+        // Cut off on purpose: the bytes on disk are no longer the ones this route promised.
+        (Err(e), Answer::File { path, .. }) if source_changed(e) => tracing::warn!(
+            target: "netboot::http",
+            ip = %ip, method, file = %path, status, bytes = sent, ms, error = %e,
+            "http file failed"
+        ),
         (Err(e), _) => tracing::warn!(
             target: "netboot::http",
             ip = %ip, method, target = %head.target.escape_debug(), status, bytes = sent, ms,
@@ -221,6 +228,11 @@ async fn respond(
         ),
     }
     result
+}
+
+fn source_changed(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<send::SourceChanged>())
 }
 
 async fn write_answer(
@@ -234,7 +246,8 @@ async fn write_answer(
         Answer::File { body, start, .. } if out.body_len > 0 => match body {
             Body::File { file, .. } => {
                 send::write_head_more(stream, &out.bytes, stall).await?;
-                send::send_file(stream, file, *start, out.body_len, stall, sent).await
+                let changed = || body.changed_since_open();
+                send::send_file(stream, file, *start, out.body_len, stall, sent, &changed).await
             }
             Body::Memory(bytes) => {
                 let part = &bytes[*start as usize..(*start + out.body_len) as usize];

@@ -1,12 +1,16 @@
 //! HTTP: scripts from memory and artifacts from disk, exactly the manifest's HTTP routes, with
-//! HEAD, single Range, Content-Length, an ETag from the sha256, and keep-alive.
+//! HEAD, single Range, Content-Length, an ETag from the sha256, If-None-Match and If-Range, and
+//! keep-alive.
 //!
 //! The protocol decisions are pure: [`request`] reads a head, [`route`](route::route) decides
-//! the answer, [`response`] formats it. The socket side is thin: one tokio task per connection
+//! the answer (with [`conditional`] for the validators), [`response`] formats it. The socket side is thin: one tokio task per connection
 //! ([`connection`]), artifacts sent with sendfile(2) ([`send`]), and a global cap on
-//! connections so a flood cannot exhaust descriptors; the timeouts in [`HttpConfig`] make sure
+//! connections so a flood cannot exhaust descriptors (refusals counted, and logged at a bounded
+//! rate by [`busy`]); the timeouts in [`HttpConfig`] make sure
 //! a slow or silent client holds its slot only for a bounded time.
 
+mod busy;
+pub mod conditional;
 mod connection;
 pub mod range;
 pub mod request;
@@ -23,8 +27,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use netboot_manifest::Protocol;
+
 use crate::snapshot::Snapshot;
 use crate::status::Events;
+use busy::BusyLog;
 use connection::Timeouts;
 
 /// Listening settings and the bounds every client is held to.
@@ -100,12 +107,13 @@ impl HttpServer {
         };
         let mut connections = JoinSet::new();
         let mut last_accept_error: Option<Instant> = None;
+        let mut busy = BusyLog::default();
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                            refuse_busy(stream, peer);
+                            self.refuse_busy(stream, peer, &mut busy);
                             continue;
                         };
                         // Responses are written whole or with MSG_MORE; Nagle would only
@@ -138,13 +146,22 @@ impl HttpServer {
             }
         }
     }
-}
 
-/// Over the connection cap: a 503 if the socket takes it at once, then close. Nothing waits on
-/// this client, so a flood of connections costs one accept and one close each.
-fn refuse_busy(stream: TcpStream, peer: SocketAddr) {
-    tracing::debug!(target: "netboot::http", ip = %peer.ip(), "http connection over the cap refused");
-    let _ = stream.try_write(&response::refusal(503, "too many connections"));
+    /// Over the connection cap: counted, a 503 if the socket takes it at once, then close.
+    /// Nothing waits on this client, so a flood of connections costs one accept and one close
+    /// each, and a log line a second. The refusal only counts in `/metrics`: an entry per
+    /// connection in the status page's history would let a flood push real boots out of it.
+    fn refuse_busy(&self, stream: TcpStream, peer: SocketAddr, busy: &mut BusyLog) {
+        self.config.events.count_refused(Protocol::Http);
+        if let Some(refused) = busy.refused(Instant::now()) {
+            tracing::warn!(
+                target: "netboot::http",
+                ip = %peer.ip(), max_connections = self.config.max_connections, refused,
+                "http connection over the cap refused"
+            );
+        }
+        let _ = stream.try_write(&response::refusal(503, "too many connections"));
+    }
 }
 
 /// Each connection is a descriptor; a soft limit of 1024 (the usual default) would make the

@@ -15,6 +15,7 @@ pub struct RequestHead {
     pub target: String,
     pub range: Option<String>,
     pub if_none_match: Option<String>,
+    pub if_range: Option<String>,
     /// Shown on the status page; any bytes accepted (lossily), as it is never acted on.
     pub user_agent: Option<String>,
     /// The client wants the connection kept open after this response (HTTP/1.1 unless
@@ -100,6 +101,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
 
     let mut range = None;
     let mut if_none_match = None;
+    let mut if_range = None;
     let mut user_agent = None;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
@@ -112,6 +114,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
             range.get_or_insert(text(value)?);
         } else if name.eq_ignore_ascii_case("if-none-match") {
             if_none_match.get_or_insert(text(value)?);
+        } else if name.eq_ignore_ascii_case("if-range") {
+            if_range.get_or_insert(text(value)?);
         } else if name.eq_ignore_ascii_case("user-agent") {
             user_agent.get_or_insert_with(|| String::from_utf8_lossy(value).into_owned());
         } else if name.eq_ignore_ascii_case("connection") {
@@ -143,6 +147,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
         target: target.to_owned(),
         range,
         if_none_match,
+        if_range,
         user_agent,
         keep_alive,
         head_len: skipped + head_len,
@@ -259,9 +264,11 @@ mod tests {
     #[test]
     fn conditional_headers_first_one_wins() {
         let head = complete(
-            b"GET /k HTTP/1.1\r\nIf-None-Match: \"a\"\r\nif-none-match: \"b\"\r\nRANGE: bytes=5-\r\n\r\n",
+            b"GET /k HTTP/1.1\r\nIf-None-Match: \"a\"\r\nif-none-match: \"b\"\r\nRANGE: bytes=5-\r\n\
+              if-range: \"c\"\r\nIf-Range: \"d\"\r\n\r\n",
         );
         assert_eq!(head.if_none_match.as_deref(), Some("\"a\""));
+        assert_eq!(head.if_range.as_deref(), Some("\"c\""));
         assert_eq!(head.range.as_deref(), Some("bytes=5-"));
     }
 

@@ -1,8 +1,9 @@
-//! What to answer an HTTP request with: a pure function of the request line, two headers and
+//! What to answer an HTTP request with: a pure function of the request line, three headers and
 //! the snapshot, so every rule is a unit test and the server loop only copies bytes.
 
 use netboot_manifest::Protocol;
 
+use super::conditional::{none_match, range_applies};
 use super::range::{parse_range, RangeRequest};
 use crate::body::Body;
 use crate::snapshot::Snapshot;
@@ -15,6 +16,7 @@ pub struct Request<'a> {
     pub target: &'a str,
     pub range: Option<&'a str>,
     pub if_none_match: Option<&'a str>,
+    pub if_range: Option<&'a str>,
 }
 
 /// The decided answer.
@@ -72,13 +74,13 @@ pub fn route(req: &Request<'_>, snapshot: &Snapshot) -> Answer {
         };
     };
     let etag = format!("\"{}\"", entry.sha256);
-    if let Some(inm) = req.if_none_match {
-        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
-            return Answer::NotModified { etag };
-        }
+    // RFC 9110 §13.2.2: If-None-Match first, then Range as If-Range allows.
+    if req.if_none_match.is_some_and(|h| none_match(h, &etag)) {
+        return Answer::NotModified { etag };
     }
+    let range = req.range.filter(|_| range_applies(req.if_range, &etag));
     let size = body.len();
-    let (start, len, partial) = match parse_range(req.range, size) {
+    let (start, len, partial) = match parse_range(range, size) {
         RangeRequest::Whole => (0, size, false),
         RangeRequest::Part { start, end } => (start, end - start + 1, true),
         RangeRequest::Unsatisfiable => return Answer::Unsatisfiable { size },
@@ -175,6 +177,7 @@ mod tests {
             target,
             range: None,
             if_none_match: None,
+            if_range: None,
         }
     }
 
@@ -256,6 +259,36 @@ mod tests {
         assert_eq!(route(&req, &snap).status(), 304);
         req.if_none_match = Some("\"other\"");
         assert_eq!(route(&req, &snap).status(), 200);
+        let weak = format!("W/{etag}");
+        req.if_none_match = Some(&weak);
+        assert_eq!(route(&req, &snap).status(), 304);
+    }
+
+    #[test]
+    fn if_range_lets_a_range_through_only_for_the_current_etag() {
+        let snap = snapshot();
+        let etag = format!("\"{}\"", sha256_hex(b"#!ipxe\nchain menu.ipxe\n"));
+        let mut req = get("/boot.ipxe");
+        req.range = Some("bytes=7-11");
+        req.if_range = Some(&etag);
+        assert_eq!(route(&req, &snap).status(), 206);
+        for stale in ["\"other\"", "Tue, 01 Dec 2026 00:00:00 GMT"] {
+            req.if_range = Some(stale);
+            match route(&req, &snap) {
+                Answer::File {
+                    start,
+                    len,
+                    partial,
+                    ..
+                } => assert_eq!((start, len, partial), (0, 23, false), "{stale}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // A stale If-Range ignores even a range past the end: the whole file, not 416.
+        req.range = Some("bytes=99-");
+        assert_eq!(route(&req, &snap).status(), 200);
+        req.if_range = Some(&etag);
+        assert_eq!(route(&req, &snap).status(), 416);
     }
 
     #[test]

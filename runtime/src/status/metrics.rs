@@ -84,7 +84,7 @@ impl Counters {
                 }
                 p.durations.observe(t.duration);
             }
-            Event::Refused(r) => self.protocol(r.protocol).refused += 1,
+            Event::Refused(r) => self.count_refused(r.protocol),
             Event::Reload(r) => {
                 if r.error.is_none() {
                     self.reloads_ok += 1;
@@ -94,6 +94,11 @@ impl Counters {
                 self.last_reload = Some((r.error.is_none(), at));
             }
         }
+    }
+
+    /// One refused request, whether or not it was also recorded as an [`Event`].
+    pub fn count_refused(&mut self, protocol: Protocol) {
+        self.protocol(protocol).refused += 1;
     }
 
     fn protocol(&mut self, protocol: Protocol) -> &mut ProtocolCounters {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use netboot_manifest::MacAddr;
+use netboot_manifest::{MacAddr, Protocol};
 
 use super::event::{Event, Reload};
 use super::metrics::Counters;
@@ -192,6 +192,15 @@ impl Events {
             state.learn(ip, mac);
         }
         state.record(event, at);
+    }
+
+    /// Counts a refusal in `/metrics` without remembering it per machine: for floods (HTTP
+    /// connections over the cap), where a history entry each would cost an ARP lookup and push
+    /// real boots out of the bounded history.
+    pub fn count_refused(&self, protocol: Protocol) {
+        if let Some(shared) = &self.shared {
+            lock(&shared.state).counters.count_refused(protocol);
+        }
     }
 
     /// The counters and how many machines are remembered: all `/metrics` needs, without

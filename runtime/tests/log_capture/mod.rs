@@ -36,6 +36,13 @@ impl Events {
         self.0.lock().unwrap().iter().find(|e| matches(e)).cloned()
     }
 
+    /// Every line with `message`, oldest first.
+    pub fn all(&self, message: &str) -> Vec<Line> {
+        let lines = self.0.lock().unwrap();
+        let with = |e: &&Line| e.get("message").map(String::as_str) == Some(message);
+        lines.iter().filter(with).cloned().collect()
+    }
+
     /// [`Events::find`], waiting up to 10 s (blocking: for servers on their own runtime).
     pub fn wait_for(&self, message: &str, want: &[(&str, &str)]) -> Line {
         let deadline = Instant::now() + Duration::from_secs(10);
