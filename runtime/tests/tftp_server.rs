@@ -5,6 +5,7 @@
 mod tftp_support;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use netboot_runtime::tftp::TftpConfig;
@@ -557,4 +558,60 @@ fn a_new_request_from_the_same_port_replaces_the_running_transfer() {
     assert_eq!(block(&p), 1);
     assert_ne!(tid, new_tid);
     client.ack(tid, 1);
+}
+
+/// The text of an ERROR datagram.
+fn error_message(p: &[u8]) -> String {
+    String::from_utf8_lossy(&p[4..])
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+#[test]
+fn a_file_rewritten_in_place_mid_transfer_ends_in_an_error_not_its_last_block() {
+    let bytes = pattern(512 * 40 + 100, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(snapshot(&[File::Disk("kernel", bytes.clone())], dir.path()));
+    let client = Client::new(server.addr);
+    client.read("kernel", &[]);
+    let mut blocks = 0;
+    let error = loop {
+        let (p, tid) = client.recv();
+        if opcode(&p) == 5 {
+            break p;
+        }
+        assert_eq!((opcode(&p), block(&p)), (3, blocks + 1));
+        assert_eq!(
+            p.len(),
+            516,
+            "the short last block left after the file changed"
+        );
+        blocks += 1;
+        if blocks == 10 {
+            // Same length, other bytes, written into the very file the server has open (an
+            // in-place copy over it, not a rename): only its mtime tells.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.path().join("kernel"))
+                .unwrap();
+            file.write_all_at(&pattern(bytes.len(), 7), 0).unwrap();
+        }
+        // Lockstep and slow, so the write lands well after the file was opened: an mtime
+        // is only as fine as the kernel's clock tick.
+        std::thread::sleep(Duration::from_millis(5));
+        client.ack(tid, block(&p));
+    };
+    expect_error(&error, 0);
+    assert!(
+        error_message(&error).contains("changed during transfer"),
+        "{error:?}"
+    );
+    assert!(
+        blocks < 41,
+        "the last block was sent after the file changed"
+    );
+    assert!(
+        client.recv_within(Duration::from_millis(300)).is_none(),
+        "nothing after the ERROR"
+    );
 }
