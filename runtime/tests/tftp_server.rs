@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
+use netboot_runtime::tftp::server::MAX_TRANSFERS_PER_CLIENT;
 use netboot_runtime::tftp::TftpConfig;
 use tftp_support::{
     block, expect_error, opcode, pattern, snapshot, start, start_with, Client, File,
@@ -19,6 +20,12 @@ fn serve_f(bytes: Vec<u8>, config: TftpConfig) -> (tempfile::TempDir, tftp_suppo
     let dir = tempfile::tempdir().unwrap();
     let server = start_with(snapshot(&[File::Memory("f", bytes)], dir.path()), config);
     (dir, server)
+}
+
+/// Client `i` of many at once, each from its own loopback address as each machine of a boot
+/// storm has its own: one address may hold only a few transfers.
+fn machine(i: usize, server: SocketAddr) -> Client {
+    Client::from_ip([127, 0, 1, i as u8 + 1], server)
 }
 
 #[test]
@@ -358,7 +365,7 @@ fn many_clients_at_once_all_finish() {
             let bytes = bytes.clone();
             std::thread::spawn(move || {
                 let window = if i % 2 == 0 { 8 } else { 1 };
-                let got = Client::new(addr).fetch("f", 1468, window);
+                let got = machine(i, addr).fetch("f", 1468, window);
                 assert!(got == bytes, "client {i}");
             })
         })
@@ -450,7 +457,7 @@ fn downloads_in_flight_survive_twenty_reloads_each_with_one_version() {
             let addr = server.addr;
             std::thread::spawn(move || {
                 let window = [1, 4, 16][i % 3];
-                Client::new(addr).fetch("kernel", 1468, window)
+                machine(i, addr).fetch("kernel", 1468, window)
             })
         })
         .collect();
@@ -511,7 +518,7 @@ fn a_boot_storm_of_64_clients_has_no_failures() {
             let addr = server.addr;
             std::thread::spawn(move || {
                 let window = if i % 2 == 0 { 16 } else { 1 };
-                Client::new(addr).fetch("initrd", 1468, window)
+                machine(i, addr).fetch("initrd", 1468, window)
             })
         })
         .collect();
@@ -614,4 +621,27 @@ fn a_file_rewritten_in_place_mid_transfer_ends_in_an_error_not_its_last_block() 
         client.recv_within(Duration::from_millis(300)).is_none(),
         "nothing after the ERROR"
     );
+}
+
+#[test]
+fn one_address_holds_a_bounded_share_of_transfers_and_others_are_still_served() {
+    let bytes = pattern(2000, 1);
+    let (_dir, server) = serve_f(bytes.clone(), TftpConfig::default());
+    // One host opens transfers from many ports and never acknowledges any of them.
+    let hogs: Vec<Client> = (0..MAX_TRANSFERS_PER_CLIENT)
+        .map(|_| Client::new(server.addr))
+        .collect();
+    for hog in &hogs {
+        hog.read("f", &[]);
+        let (p, _) = hog.recv();
+        assert_eq!((opcode(&p), block(&p)), (3, 1));
+    }
+    let one_more = Client::new(server.addr);
+    one_more.read("f", &[]);
+    let (p, _) = one_more.recv();
+    expect_error(&p, 0);
+    assert!(error_message(&p).contains("too many transfers"), "{p:?}");
+    // Another machine is served in full meanwhile.
+    let other = Client::from_ip([127, 0, 0, 2], server.addr);
+    assert!(other.fetch("f", 512, 1) == bytes);
 }

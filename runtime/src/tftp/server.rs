@@ -24,6 +24,11 @@ use super::transfer::{Failure, Transfer};
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events};
 
+/// A booting machine has one or two transfers open at once (UEFI asks for the size, then the
+/// file; a repeated request replaces its own). Sixteen leaves room for a few machines behind
+/// one address while one host that never acknowledges holds at most 16 of the 512 places.
+pub const MAX_TRANSFERS_PER_CLIENT: usize = 16;
+
 /// Listening and protocol settings.
 #[derive(Debug, Clone)]
 pub struct TftpConfig {
@@ -41,6 +46,8 @@ pub struct TftpConfig {
     pub max_window_bytes: usize,
     /// Transfers in flight at once; more requests are refused with a TFTP error.
     pub max_transfers: usize,
+    /// Transfers in flight at once from one client IP; more are refused like the above.
+    pub max_transfers_per_client: usize,
     /// ERROR replies the listening port may send per second (and in one burst); more are
     /// dropped, so spoofed junk cannot be reflected at a victim in volume.
     pub refusals_per_second: u32,
@@ -59,6 +66,7 @@ impl Default for TftpConfig {
             max_windowsize: limits.max_windowsize,
             max_window_bytes: limits.max_window_bytes,
             max_transfers: 512,
+            max_transfers_per_client: MAX_TRANSFERS_PER_CLIENT,
             refusals_per_second: 200,
             events: Events::default(),
         }
@@ -125,7 +133,10 @@ impl TftpServer {
                 return;
             }
         };
-        let active = Transfers::new(self.config.max_transfers);
+        let active = Transfers::new(
+            self.config.max_transfers,
+            self.config.max_transfers_per_client,
+        );
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
         loop {
@@ -152,6 +163,12 @@ impl TftpServer {
                 Admission::Duplicate => continue,
                 Admission::Busy => {
                     let message = "too many transfers in flight, try again shortly";
+                    let code = ErrorCode::NotDefined;
+                    self.refuse(peer, dst, Some(route), code, message).await;
+                    continue;
+                }
+                Admission::ClientBusy => {
+                    let message = "too many transfers from this address, try again shortly";
                     let code = ErrorCode::NotDefined;
                     self.refuse(peer, dst, Some(route), code, message).await;
                     continue;
