@@ -20,7 +20,7 @@ use super::recv_dst::Listener;
 use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
-use super::transfer::{Failure, Transfer};
+use super::transfer::{self, Failure, Transfer};
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events};
 
@@ -36,7 +36,8 @@ pub struct TftpConfig {
     /// Retransmission timeout when the client does not negotiate one; it doubles on each retry
     /// up to eight times this.
     pub timeout: Duration,
-    /// Retransmissions without progress before a transfer is abandoned.
+    /// Retransmissions without progress before a transfer is abandoned. With `timeout` this
+    /// also bounds how long a transfer waits when the client negotiated its own timeout.
     pub retries: u32,
     /// Largest blksize granted (RFC 2348 allows up to 65464).
     pub max_blksize: u16,
@@ -61,7 +62,7 @@ impl Default for TftpConfig {
         TftpConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 69)),
             timeout: limits.timeout,
-            retries: 5,
+            retries: transfer::DEFAULT_RETRIES,
             max_blksize: limits.max_blksize,
             max_windowsize: limits.max_windowsize,
             max_window_bytes: limits.max_window_bytes,
@@ -80,6 +81,7 @@ impl TftpConfig {
             max_windowsize: self.max_windowsize,
             max_window_bytes: self.max_window_bytes,
             timeout: self.timeout,
+            give_up_after: transfer::patience(self.timeout, self.retries),
         }
     }
 }

@@ -19,11 +19,26 @@ use crate::body::Body;
 /// Retransmission delays double from the negotiated timeout up to this many times it.
 const MAX_BACKOFF_FACTOR: u32 = 8;
 
+/// Retransmissions without progress before a transfer is abandoned, unless configured.
+pub const DEFAULT_RETRIES: u32 = 5;
+
 /// Bytes served between checks that the file was not written to in place (a `fstat`): often
 /// enough to stop a spoiled transfer early, rare enough to stay off the per-block path. The
 /// window with the last block is always checked, so a client never completes a file whose
 /// bytes changed under it.
 const CHANGE_CHECK_BYTES: u64 = 1 << 20;
+
+/// How long `retries` retransmissions take without an answer, starting at `timeout` and
+/// backing off as a transfer does: the time a silent client holds its transfer.
+pub fn patience(timeout: Duration, retries: u32) -> Duration {
+    (0..=retries)
+        .map(|retry| timeout * backoff_factor(retry))
+        .sum()
+}
+
+fn backoff_factor(retries: u32) -> u32 {
+    (1u32 << retries.min(16)).min(MAX_BACKOFF_FACTOR)
+}
 
 /// Largest window read ahead: one 65464-byte lockstep block, or 16 blocks of 1468 or 4096. It
 /// is a second buffer per transfer, so larger windows (which amortise the read anyway) do not.
@@ -61,6 +76,11 @@ pub struct Transfer {
     windowsize: u64,
     timeout: Duration,
     max_retries: u32,
+    /// No retransmission is scheduled, and the transfer gives up, this long after
+    /// `quiet_since`, the start or the client's last progress: however long the negotiated
+    /// timeout, a silent client holds its place for a bounded time.
+    give_up_after: Duration,
+    quiet_since: Instant,
     /// Number of the final block: it is shorter than `blksize`, possibly empty.
     last_block: u64,
     /// Highest block the client has acknowledged.
@@ -99,6 +119,8 @@ impl Transfer {
             windowsize: u64::from(settings.windowsize.max(1)),
             timeout: settings.timeout,
             max_retries,
+            give_up_after: settings.give_up_after,
+            quiet_since: now,
             acked: 0,
             window_last: 0,
             checked: 0,
@@ -253,7 +275,7 @@ impl Transfer {
             Some(d) if d <= now => {}
             _ => return,
         }
-        if self.retries >= self.max_retries {
+        if self.retries >= self.max_retries || now >= self.give_up_at() {
             let retries = self.retries;
             self.reply_error(ErrorCode::NotDefined, "timed out waiting for an ACK");
             self.finish(State::Failed(Failure::GaveUp { retries }));
@@ -269,7 +291,7 @@ impl Transfer {
             if wire == 0 {
                 self.state = State::Sending;
                 self.answered = true;
-                self.retries = 0;
+                self.progress(now);
                 self.send_window(now);
             }
             return;
@@ -283,7 +305,7 @@ impl Transfer {
         }
         self.acked = block;
         self.answered = true;
-        self.retries = 0;
+        self.progress(now);
         if block == self.last_block {
             self.finish(State::Done);
         } else {
@@ -324,11 +346,21 @@ impl Transfer {
         self.arm(now);
     }
 
+    /// The client acknowledged something new.
+    fn progress(&mut self, now: Instant) {
+        self.retries = 0;
+        self.quiet_since = now;
+    }
+
+    fn give_up_at(&self) -> Instant {
+        self.quiet_since + self.give_up_after
+    }
+
     /// Sends now and sets the deadline for the current attempt.
     fn arm(&mut self, now: Instant) {
         self.send = true;
-        let factor = (1u32 << self.retries.min(16)).min(MAX_BACKOFF_FACTOR);
-        self.deadline = Some(now + self.timeout * factor);
+        let due = now + self.timeout * backoff_factor(self.retries);
+        self.deadline = Some(due.min(self.give_up_at()));
     }
 
     fn fail_read(&mut self, message: String) {
@@ -447,6 +479,7 @@ mod tests {
             blksize,
             windowsize,
             timeout: Duration::from_secs(1),
+            give_up_after: Limits::default().give_up_after,
             oack: if oack {
                 vec![("blksize", blksize.to_string())]
             } else {
@@ -600,6 +633,72 @@ mod tests {
         assert_eq!(t.next_deadline(), None);
         t.on_packet(&ack(3), now);
         assert_eq!(t.datagrams().count(), 0, "a finished transfer stays silent");
+    }
+
+    #[test]
+    fn a_negotiated_timeout_sets_the_retransmission_interval() {
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let t0 = Instant::now();
+        let n = negotiate(&[(b"timeout", b"1")], 5000, &limits);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        let oack: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+        assert_eq!(oack, [b"\x00\x06timeout\x001\0"]);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        t.on_timeout(t0 + Duration::from_millis(999));
+        assert_eq!(t.datagrams().count(), 0, "not due yet");
+        t.on_timeout(t0 + Duration::from_secs(1));
+        let again: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+        assert_eq!(again, oack, "the OACK is resent after the client's 1 s");
+        // The data goes by the same interval.
+        let t1 = t0 + Duration::from_millis(1500);
+        t.on_packet(&ack(0), t1);
+        assert_eq!(blocks(&t), [1]);
+        t.on_timeout(t1 + Duration::from_millis(999));
+        assert_eq!(t.datagrams().count(), 0, "not due yet");
+        t.on_timeout(t1 + Duration::from_secs(1));
+        assert_eq!(blocks(&t), [1]);
+        // Without the option, the server's own interval.
+        let t = Transfer::start(body(5000), &negotiate(&[], 5000, &limits), 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(5)));
+    }
+
+    /// Gives `t` every deadline it asks for, without an answer; returns when it gave up.
+    fn silence(t: &mut Transfer) -> Instant {
+        let mut end = None;
+        while let Some(due) = t.next_deadline() {
+            end = Some(due);
+            t.on_timeout(due);
+        }
+        assert!(matches!(t.outcome(), Some(Err(Failure::GaveUp { .. }))));
+        end.expect("the transfer was running")
+    }
+
+    #[test]
+    fn a_long_negotiated_timeout_cannot_hold_a_transfer_past_the_servers_patience() {
+        // The default server settings (1 s, five retries) give up after 1+2+4+8+8+8 = 31 s of
+        // silence; before, a client's timeout=30 was waited for 31 times over (15 minutes).
+        let patience = Duration::from_secs(31);
+        let t0 = Instant::now();
+        let n = negotiate(&[(b"timeout", b"30")], 5000, &Limits::default());
+        assert_eq!(n.oack, vec![("timeout", "30".to_string())]);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(30)));
+        assert_eq!(silence(&mut t) - t0, patience);
+        // The same after progress, counted from it.
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        let t1 = t0 + Duration::from_secs(20);
+        t.on_packet(&ack(0), t1);
+        assert_eq!(silence(&mut t) - t1, patience);
+        // A timeout the server would not even wait once is declined: the client keeps its
+        // own, and the server goes by its default schedule.
+        let n = negotiate(&[(b"timeout", b"255")], 5000, &Limits::default());
+        assert!(n.oack.is_empty(), "{:?}", n.oack);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(silence(&mut t) - t0, patience);
     }
 
     #[test]
@@ -961,6 +1060,7 @@ mod tests {
             blksize,
             windowsize,
             timeout: Duration::from_millis(100),
+            give_up_after: patience(Duration::from_millis(100), 20),
             oack: vec![("windowsize", windowsize.to_string())],
         };
         let t0 = Instant::now();
