@@ -128,11 +128,13 @@ fn one_rep(args: &Args, target: &Target, sha: [u8; 32]) -> Rep {
         windowsize: args.windowsize,
         timeout: Duration::from_millis(args.timeout_ms),
         retries: 10,
+        source: tftp_client::source_for(target.addr, 0),
     };
     let barrier = Arc::new(Barrier::new(args.clients + 1));
     let workers: Vec<_> = (0..args.clients)
-        .map(|_| {
-            let request = request.clone();
+        .map(|i| {
+            let mut request = request.clone();
+            request.source = tftp_client::source_for(target.addr, i);
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();

@@ -2,7 +2,7 @@
 //! blocking socket loop around it.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -200,6 +200,23 @@ pub struct Request {
     pub timeout: Duration,
     /// Consecutive timeouts after which the download fails.
     pub retries: u32,
+    /// The address to send from; see [`source_for`].
+    pub source: IpAddr,
+}
+
+/// The address client `i` of a concurrent run sends from. Against a loopback server each
+/// client gets its own loopback address (the kernel answers for all of 127/8), as each machine
+/// of a boot storm has its own: servers that limit transfers per client address (netboot
+/// allows 16) would otherwise see one host opening them all.
+pub fn source_for(server: SocketAddr, i: usize) -> IpAddr {
+    match server.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => {
+            let base = u32::from(Ipv4Addr::new(127, 0, 1, 1));
+            IpAddr::V4(Ipv4Addr::from(base + (i as u32 % 0xff_0000)))
+        }
+        IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+    }
 }
 
 /// A finished download.
@@ -214,13 +231,7 @@ pub struct Outcome {
 
 /// Downloads `req.file`, hashing as it goes.
 pub fn fetch(req: &Request) -> Result<Outcome, String> {
-    let local: SocketAddr = if req.server.is_ipv4() {
-        "127.0.0.1:0"
-    } else {
-        "[::1]:0"
-    }
-    .parse()
-    .expect("literal address");
+    let local = SocketAddr::new(req.source, 0);
     let sock = UdpSocket::bind(local).map_err(|e| format!("bind: {e}"))?;
     // A window of 16 x 64 KiB blocks overflows the default receive buffer; every server gets
     // the same large buffer, so losses left are the server's pacing, not our socket.

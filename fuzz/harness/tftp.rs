@@ -8,7 +8,8 @@
 //!   nothing: no Sorcerer's Apprentice window;
 //! - a window holds consecutive block numbers right after the acknowledged block, each with
 //!   the file's bytes for that block, and never more than windowsize blocks;
-//! - a timeout resends exactly what was last sent, and gives up after `max_retries`;
+//! - a timeout resends exactly what was last sent, and gives up after `max_retries` or once
+//!   silent for `give_up_after`, whatever timeout was negotiated;
 //! - a finished transfer stays silent and has no deadline;
 //! - and it terminates: a well-behaved client completes it, a silent one makes it give up.
 //!
@@ -100,6 +101,8 @@ impl Harness {
                 max_windowsize: 8,
                 max_window_bytes: 4096,
                 timeout: Duration::from_millis(500),
+                // Shorter than four retries' backoff (7.5 s), so the bound is exercised too.
+                give_up_after: Duration::from_secs(5),
             }
         } else {
             Limits::default()
@@ -220,7 +223,13 @@ fn check_negotiation(options: &[(&[u8], &[u8])], n: &Negotiated, limits: &Limits
                     "windowsize {value} above what was asked"
                 );
             }
-            "timeout" => assert_eq!(Duration::from_secs(value), n.timeout),
+            "timeout" => {
+                assert_eq!(Duration::from_secs(value), n.timeout);
+                assert!(
+                    n.timeout < limits.give_up_after,
+                    "timeout {value} outlasts the patience"
+                );
+            }
             "tsize" => assert_eq!(value, file_len),
             other => panic!("unknown option {other} in the OACK"),
         }
@@ -262,6 +271,10 @@ struct Run {
     windowsize: u64,
     last_block: u64,
     max_retries: u32,
+    /// The transfer gives up this long after `quiet_since` (its start or the last progress),
+    /// however many retries are left.
+    give_up_after: Duration,
+    quiet_since: Instant,
     now: Instant,
     awaiting_oack: bool,
     /// Highest block acknowledged with progress.
@@ -286,6 +299,8 @@ impl Run {
             blksize,
             windowsize: u64::from(n.windowsize),
             max_retries,
+            give_up_after: n.give_up_after,
+            quiet_since: now,
             now,
             awaiting_oack: !n.oack.is_empty(),
             acked: 0,
@@ -432,6 +447,7 @@ impl Run {
                 self.awaiting_oack = false;
                 self.answered = true;
                 self.retries = 0;
+                self.quiet_since = self.now;
                 self.expect_window(out);
             } else {
                 self.expect_silence(&out, "an ACK other than 0 answered the OACK");
@@ -453,6 +469,7 @@ impl Run {
                 self.acked = block;
                 self.answered = true;
                 self.retries = 0;
+                self.quiet_since = self.now;
                 if block == self.last_block {
                     self.expect_silence(&out, "the final ACK was answered");
                     self.finished = true;
@@ -472,7 +489,7 @@ impl Run {
         let out = self.out();
         if !due || self.finished {
             self.expect_silence(&out, "a timeout before the deadline sent something");
-        } else if self.retries >= self.max_retries {
+        } else if self.retries >= self.max_retries || at >= self.quiet_since + self.give_up_after {
             self.expect_error_and_end(&out, 0);
             assert!(matches!(
                 self.t.outcome(),
@@ -528,7 +545,8 @@ impl Run {
         );
     }
 
-    /// A client that never answers again makes the transfer give up after its retries.
+    /// A client that never answers again makes the transfer give up after its retries, or
+    /// sooner at the bound on its silence.
     fn finish_with_a_silent_client(&mut self) {
         for _ in 0..=self.max_retries {
             if self.finished {

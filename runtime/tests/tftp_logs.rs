@@ -4,11 +4,12 @@
 mod log_capture;
 mod tftp_support;
 
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use log_capture::Events;
 use netboot_runtime::tftp::TftpConfig;
-use tftp_support::{expect_error, pattern, snapshot, start_with, Client, File};
+use tftp_support::{block, expect_error, opcode, pattern, snapshot, start_with, Client, File};
 
 #[test]
 fn transfers_and_refusals_are_logged_with_their_fields() {
@@ -21,7 +22,13 @@ fn transfers_and_refusals_are_logged_with_their_fields() {
     };
     let bytes = pattern(10_000, 1);
     let server = start_with(
-        snapshot(&[File::Memory("undionly.kpxe", bytes.clone())], dir.path()),
+        snapshot(
+            &[
+                File::Memory("undionly.kpxe", bytes.clone()),
+                File::Disk("kernel", pattern(600, 2)),
+            ],
+            dir.path(),
+        ),
         config,
     );
 
@@ -56,4 +63,29 @@ fn transfers_and_refusals_are_logged_with_their_fields() {
     let failed = events.wait_for("tftp transfer failed", &[("bytes", "0")]);
     assert_eq!(failed["level"], "WARN");
     assert!(failed["error"].contains("retransmissions"), "{failed:?}");
+
+    // A file written into in place mid-transfer: the transfer fails, and says why.
+    let client = Client::new(server.addr);
+    client.read("kernel", &[]);
+    let (p, tid) = client.recv();
+    assert_eq!((opcode(&p), block(&p)), (3, 1));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("kernel"))
+        .unwrap();
+    file.write_all_at(b"other bytes", 0).unwrap();
+    // Moved well away, so the test does not depend on the mtime's granularity.
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    client.ack(tid, 1);
+    expect_error(&client.recv().0, 0);
+    let failed = events.wait_for(
+        "tftp transfer failed",
+        &[("file", "kernel"), ("bytes", "512"), ("size", "600")],
+    );
+    assert_eq!(failed["level"], "WARN");
+    assert!(
+        failed["error"].contains("file changed during transfer"),
+        "{failed:?}"
+    );
 }

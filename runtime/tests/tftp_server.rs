@@ -5,8 +5,10 @@
 mod tftp_support;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
+use netboot_runtime::tftp::server::MAX_TRANSFERS_PER_CLIENT;
 use netboot_runtime::tftp::TftpConfig;
 use tftp_support::{
     block, expect_error, opcode, pattern, snapshot, start, start_with, Client, File,
@@ -18,6 +20,12 @@ fn serve_f(bytes: Vec<u8>, config: TftpConfig) -> (tempfile::TempDir, tftp_suppo
     let dir = tempfile::tempdir().unwrap();
     let server = start_with(snapshot(&[File::Memory("f", bytes)], dir.path()), config);
     (dir, server)
+}
+
+/// Client `i` of many at once, each from its own loopback address as each machine of a boot
+/// storm has its own: one address may hold only a few transfers.
+fn machine(i: usize, server: SocketAddr) -> Client {
+    Client::from_ip([127, 0, 1, i as u8 + 1], server)
 }
 
 #[test]
@@ -357,7 +365,7 @@ fn many_clients_at_once_all_finish() {
             let bytes = bytes.clone();
             std::thread::spawn(move || {
                 let window = if i % 2 == 0 { 8 } else { 1 };
-                let got = Client::new(addr).fetch("f", 1468, window);
+                let got = machine(i, addr).fetch("f", 1468, window);
                 assert!(got == bytes, "client {i}");
             })
         })
@@ -449,7 +457,7 @@ fn downloads_in_flight_survive_twenty_reloads_each_with_one_version() {
             let addr = server.addr;
             std::thread::spawn(move || {
                 let window = [1, 4, 16][i % 3];
-                Client::new(addr).fetch("kernel", 1468, window)
+                machine(i, addr).fetch("kernel", 1468, window)
             })
         })
         .collect();
@@ -510,7 +518,7 @@ fn a_boot_storm_of_64_clients_has_no_failures() {
             let addr = server.addr;
             std::thread::spawn(move || {
                 let window = if i % 2 == 0 { 16 } else { 1 };
-                Client::new(addr).fetch("initrd", 1468, window)
+                machine(i, addr).fetch("initrd", 1468, window)
             })
         })
         .collect();
@@ -557,4 +565,83 @@ fn a_new_request_from_the_same_port_replaces_the_running_transfer() {
     assert_eq!(block(&p), 1);
     assert_ne!(tid, new_tid);
     client.ack(tid, 1);
+}
+
+/// The text of an ERROR datagram.
+fn error_message(p: &[u8]) -> String {
+    String::from_utf8_lossy(&p[4..])
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+#[test]
+fn a_file_rewritten_in_place_mid_transfer_ends_in_an_error_not_its_last_block() {
+    let bytes = pattern(512 * 40 + 100, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(snapshot(&[File::Disk("kernel", bytes.clone())], dir.path()));
+    let client = Client::new(server.addr);
+    client.read("kernel", &[]);
+    let mut blocks = 0;
+    let error = loop {
+        let (p, tid) = client.recv();
+        if opcode(&p) == 5 {
+            break p;
+        }
+        assert_eq!((opcode(&p), block(&p)), (3, blocks + 1));
+        assert_eq!(
+            p.len(),
+            516,
+            "the short last block left after the file changed"
+        );
+        blocks += 1;
+        if blocks == 10 {
+            // Same length, other bytes, written into the very file the server has open (an
+            // in-place copy over it, not a rename): only its mtime tells.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.path().join("kernel"))
+                .unwrap();
+            file.write_all_at(&pattern(bytes.len(), 7), 0).unwrap();
+        }
+        // Lockstep and slow, so the write lands well after the file was opened: an mtime
+        // is only as fine as the kernel's clock tick.
+        std::thread::sleep(Duration::from_millis(5));
+        client.ack(tid, block(&p));
+    };
+    expect_error(&error, 0);
+    assert!(
+        error_message(&error).contains("changed during transfer"),
+        "{error:?}"
+    );
+    assert!(
+        blocks < 41,
+        "the last block was sent after the file changed"
+    );
+    assert!(
+        client.recv_within(Duration::from_millis(300)).is_none(),
+        "nothing after the ERROR"
+    );
+}
+
+#[test]
+fn one_address_holds_a_bounded_share_of_transfers_and_others_are_still_served() {
+    let bytes = pattern(2000, 1);
+    let (_dir, server) = serve_f(bytes.clone(), TftpConfig::default());
+    // One host opens transfers from many ports and never acknowledges any of them.
+    let hogs: Vec<Client> = (0..MAX_TRANSFERS_PER_CLIENT)
+        .map(|_| Client::new(server.addr))
+        .collect();
+    for hog in &hogs {
+        hog.read("f", &[]);
+        let (p, _) = hog.recv();
+        assert_eq!((opcode(&p), block(&p)), (3, 1));
+    }
+    let one_more = Client::new(server.addr);
+    one_more.read("f", &[]);
+    let (p, _) = one_more.recv();
+    expect_error(&p, 0);
+    assert!(error_message(&p).contains("too many transfers"), "{p:?}");
+    // Another machine is served in full meanwhile.
+    let other = Client::from_ip([127, 0, 0, 2], server.addr);
+    assert!(other.fetch("f", 512, 1) == bytes);
 }

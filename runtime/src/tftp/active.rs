@@ -8,9 +8,13 @@
 //! is told to stop and the new one starts. Some clients (tftp-hpa's interactive mode) send
 //! every request from one port, so refusing those until the old transfer times out would
 //! stall them for half a minute.
+//!
+//! Each client address (IP, whatever its ports) may hold only a few places at once, so one host
+//! sending read requests it never acknowledges cannot take every place for the half minute each
+//! takes to time out and lock every other machine out of booting.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,12 +27,38 @@ pub struct Transfers {
     /// Tickets alive, replaced ones included: read on every block, so kept outside the lock.
     in_flight: Arc<AtomicUsize>,
     max: usize,
+    max_per_client: usize,
 }
 
 #[derive(Default)]
 struct Table {
     next_id: u64,
     entries: HashMap<SocketAddr, Entry>,
+    /// Entries per client IP, kept with `entries` so admitting stays constant work.
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl Table {
+    fn insert(&mut self, peer: SocketAddr, entry: Entry) {
+        self.entries.insert(peer, entry);
+        *self.per_client.entry(peer.ip()).or_default() += 1;
+    }
+
+    fn remove(&mut self, peer: SocketAddr) {
+        if self.entries.remove(&peer).is_none() {
+            return;
+        }
+        if let Some(n) = self.per_client.get_mut(&peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&peer.ip());
+            }
+        }
+    }
+
+    fn held_by(&self, ip: IpAddr) -> usize {
+        self.per_client.get(&ip).copied().unwrap_or(0)
+    }
 }
 
 struct Entry {
@@ -45,6 +75,8 @@ pub enum Admission {
     Duplicate,
     /// Too many transfers in flight.
     Busy,
+    /// Too many transfers in flight for this client's IP.
+    ClientBusy,
 }
 
 /// A transfer's place in the table, given back when dropped.
@@ -60,11 +92,13 @@ pub struct Ticket {
 }
 
 impl Transfers {
-    pub fn new(max: usize) -> Transfers {
+    /// At most `max` transfers in flight, and `max_per_client` of them from one IP.
+    pub fn new(max: usize, max_per_client: usize) -> Transfers {
         Transfers {
             table: Arc::default(),
             in_flight: Arc::default(),
             max,
+            max_per_client,
         }
     }
 
@@ -79,16 +113,19 @@ impl Transfers {
                 return Admission::Duplicate;
             }
             old.cancel.notify_one();
-            table.entries.remove(&peer);
+            table.remove(peer);
         }
         if table.entries.len() >= self.max {
             return Admission::Busy;
+        }
+        if table.held_by(peer.ip()) >= self.max_per_client {
+            return Admission::ClientBusy;
         }
         table.next_id += 1;
         let id = table.next_id;
         let answered = Arc::new(AtomicBool::new(false));
         let cancel = Arc::new(Notify::new());
-        table.entries.insert(
+        table.insert(
             peer,
             Entry {
                 id,
@@ -140,7 +177,7 @@ impl Drop for Ticket {
             .get(&self.peer)
             .is_some_and(|e| e.id == self.id)
         {
-            table.entries.remove(&self.peer);
+            table.remove(self.peer);
         }
     }
 }
@@ -158,12 +195,13 @@ mod tests {
             Admission::Start(t) => t,
             Admission::Duplicate => panic!("unexpected Duplicate"),
             Admission::Busy => panic!("unexpected Busy"),
+            Admission::ClientBusy => panic!("unexpected ClientBusy"),
         }
     }
 
     #[test]
     fn a_repeated_request_is_a_duplicate_until_the_client_answers() {
-        let t = Transfers::new(8);
+        let t = Transfers::new(8, 8);
         let first = start(t.admit(peer(1), b"req"));
         assert!(matches!(t.admit(peer(1), b"req"), Admission::Duplicate));
         first.answered.store(true, Ordering::Release);
@@ -179,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_different_request_replaces_and_cancels_the_old_transfer() {
-        let t = Transfers::new(8);
+        let t = Transfers::new(8, 8);
         let first = start(t.admit(peer(1), b"a"));
         let _second = start(t.admit(peer(1), b"b"));
         // notify_one stored a permit, so the old transfer sees it even if it was not waiting.
@@ -190,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_limit_counts_transfers_in_flight() {
-        let t = Transfers::new(2);
+        let t = Transfers::new(2, 2);
         let a = start(t.admit(peer(1), b"x"));
         let _b = start(t.admit(peer(2), b"x"));
         assert!(matches!(t.admit(peer(3), b"x"), Admission::Busy));
@@ -200,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_transfer_is_alone_only_while_no_other_is_in_flight() {
-        let t = Transfers::new(8);
+        let t = Transfers::new(8, 8);
         let a = start(t.admit(peer(1), b"x"));
         assert!(a.alone());
         let b = start(t.admit(peer(2), b"x"));
@@ -212,5 +250,23 @@ mod tests {
         assert!(!c.alone());
         drop(a);
         assert!(c.alone());
+    }
+
+    #[test]
+    fn one_client_ip_gets_only_its_share_of_the_places() {
+        let t = Transfers::new(8, 2);
+        let other = SocketAddr::from(([192, 0, 2, 2], 1));
+        let a = start(t.admit(peer(1), b"x"));
+        let _b = start(t.admit(peer(2), b"x"));
+        // Another port of the same host is the same client.
+        assert!(matches!(t.admit(peer(3), b"x"), Admission::ClientBusy));
+        let _c = start(t.admit(other, b"x"));
+        // Replacing a transfer from the same port keeps the client's count.
+        let _a2 = start(t.admit(peer(1), b"y"));
+        assert!(matches!(t.admit(peer(3), b"x"), Admission::ClientBusy));
+        drop(a); // the replaced one ending frees nothing
+        assert!(matches!(t.admit(peer(3), b"x"), Admission::ClientBusy));
+        drop(_a2);
+        let _d = start(t.admit(peer(3), b"x"));
     }
 }

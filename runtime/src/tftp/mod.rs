@@ -12,8 +12,10 @@
 //! rather than sleep between them.
 //!
 //! Memory is bounded per transfer (one window buffer, at most `max_window_bytes`, reused for
-//! every window and retransmission) and in total (`max_transfers`); time is bounded by the
-//! retransmission limit, and only real progress resets it.
+//! every window and retransmission), in total (`max_transfers`) and per client address
+//! (`max_transfers_per_client`); time is bounded by the retransmission limit and by the
+//! server's own give-up time whatever timeout a client negotiates, and only real progress
+//! resets them.
 //!
 //! Why not a crate: `tftp_server` (on mio 0.6) serves a directory and has no options;
 //! `async-tftp` takes a custom reader but runs on its own executor and has no windowsize;

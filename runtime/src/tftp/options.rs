@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use super::transfer::{self, DEFAULT_RETRIES};
+
 /// RFC 1350 block size, used when the client asks for nothing else.
 pub const DEFAULT_BLKSIZE: u16 = 512;
 /// RFC 2348's upper bound: a block plus headers still fits a 64 KiB IPv4 datagram.
@@ -27,6 +29,10 @@ pub struct Limits {
     pub max_window_bytes: usize,
     /// Retransmission timeout when the client does not ask for one.
     pub timeout: Duration,
+    /// Longest a transfer waits without progress before it is abandoned, whatever timeout the
+    /// client negotiated: a slot is held that long. A client asking for a timeout this long
+    /// or longer is declined (the server could not retransmit even once).
+    pub give_up_after: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +44,7 @@ impl Default for Limits {
             // largest blksize, while 512 transfers stay within 128 MiB.
             max_window_bytes: 256 << 10,
             timeout: Duration::from_secs(1),
+            give_up_after: transfer::patience(Duration::from_secs(1), DEFAULT_RETRIES),
         }
     }
 }
@@ -49,6 +56,8 @@ pub struct Negotiated {
     pub blksize: u16,
     pub windowsize: u16,
     pub timeout: Duration,
+    /// See [`Limits::give_up_after`].
+    pub give_up_after: Duration,
     pub oack: Vec<(&'static str, String)>,
 }
 
@@ -73,7 +82,8 @@ pub fn negotiate(options: &[(&[u8], &[u8])], file_len: u64, limits: &Limits) -> 
                 windowsize = Some(value as u16);
             }
         } else if name.eq_ignore_ascii_case(b"timeout") && timeout.is_none() {
-            if (1..=255).contains(&value) {
+            let honoured = Duration::from_secs(value) < limits.give_up_after;
+            if (1..=255).contains(&value) && honoured {
                 timeout = Some(value);
             }
         } else if name.eq_ignore_ascii_case(b"tsize") {
@@ -103,6 +113,7 @@ pub fn negotiate(options: &[(&[u8], &[u8])], file_len: u64, limits: &Limits) -> 
         blksize: size,
         windowsize: window,
         timeout: timeout.map_or(limits.timeout, Duration::from_secs),
+        give_up_after: limits.give_up_after,
         oack,
     }
 }
@@ -186,7 +197,8 @@ mod tests {
             assert_eq!(n.windowsize, 1);
             assert!(n.oack.is_empty(), "windowsize {bad:?}");
         }
-        for bad in ["0", "256"] {
+        // 31 s is the default give-up time: the server could not retransmit even once.
+        for bad in ["0", "31", "256"] {
             let n = negotiate(&opts(&[("timeout", bad)]), 1, &l);
             assert_eq!(n.timeout, l.timeout);
             assert!(n.oack.is_empty(), "timeout {bad:?}");

@@ -20,9 +20,14 @@ use super::recv_dst::Listener;
 use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
-use super::transfer::{Failure, Transfer};
+use super::transfer::{self, Failure, Transfer};
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events};
+
+/// A booting machine has one or two transfers open at once (UEFI asks for the size, then the
+/// file; a repeated request replaces its own). Sixteen leaves room for a few machines behind
+/// one address while one host that never acknowledges holds at most 16 of the 512 places.
+pub const MAX_TRANSFERS_PER_CLIENT: usize = 16;
 
 /// Listening and protocol settings.
 #[derive(Debug, Clone)]
@@ -31,7 +36,8 @@ pub struct TftpConfig {
     /// Retransmission timeout when the client does not negotiate one; it doubles on each retry
     /// up to eight times this.
     pub timeout: Duration,
-    /// Retransmissions without progress before a transfer is abandoned.
+    /// Retransmissions without progress before a transfer is abandoned. With `timeout` this
+    /// also bounds how long a transfer waits when the client negotiated its own timeout.
     pub retries: u32,
     /// Largest blksize granted (RFC 2348 allows up to 65464).
     pub max_blksize: u16,
@@ -41,6 +47,8 @@ pub struct TftpConfig {
     pub max_window_bytes: usize,
     /// Transfers in flight at once; more requests are refused with a TFTP error.
     pub max_transfers: usize,
+    /// Transfers in flight at once from one client IP; more are refused like the above.
+    pub max_transfers_per_client: usize,
     /// ERROR replies the listening port may send per second (and in one burst); more are
     /// dropped, so spoofed junk cannot be reflected at a victim in volume.
     pub refusals_per_second: u32,
@@ -54,11 +62,12 @@ impl Default for TftpConfig {
         TftpConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 69)),
             timeout: limits.timeout,
-            retries: 5,
+            retries: transfer::DEFAULT_RETRIES,
             max_blksize: limits.max_blksize,
             max_windowsize: limits.max_windowsize,
             max_window_bytes: limits.max_window_bytes,
             max_transfers: 512,
+            max_transfers_per_client: MAX_TRANSFERS_PER_CLIENT,
             refusals_per_second: 200,
             events: Events::default(),
         }
@@ -72,6 +81,7 @@ impl TftpConfig {
             max_windowsize: self.max_windowsize,
             max_window_bytes: self.max_window_bytes,
             timeout: self.timeout,
+            give_up_after: transfer::patience(self.timeout, self.retries),
         }
     }
 }
@@ -125,7 +135,10 @@ impl TftpServer {
                 return;
             }
         };
-        let active = Transfers::new(self.config.max_transfers);
+        let active = Transfers::new(
+            self.config.max_transfers,
+            self.config.max_transfers_per_client,
+        );
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
         loop {
@@ -152,6 +165,12 @@ impl TftpServer {
                 Admission::Duplicate => continue,
                 Admission::Busy => {
                     let message = "too many transfers in flight, try again shortly";
+                    let code = ErrorCode::NotDefined;
+                    self.refuse(peer, dst, Some(route), code, message).await;
+                    continue;
+                }
+                Admission::ClientBusy => {
+                    let message = "too many transfers from this address, try again shortly";
                     let code = ErrorCode::NotDefined;
                     self.refuse(peer, dst, Some(route), code, message).await;
                     continue;

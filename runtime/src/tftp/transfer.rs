@@ -19,6 +19,27 @@ use crate::body::Body;
 /// Retransmission delays double from the negotiated timeout up to this many times it.
 const MAX_BACKOFF_FACTOR: u32 = 8;
 
+/// Retransmissions without progress before a transfer is abandoned, unless configured.
+pub const DEFAULT_RETRIES: u32 = 5;
+
+/// Bytes served between checks that the file was not written to in place (a `fstat`): often
+/// enough to stop a spoiled transfer early, rare enough to stay off the per-block path. The
+/// window with the last block is always checked, so a client never completes a file whose
+/// bytes changed under it.
+const CHANGE_CHECK_BYTES: u64 = 1 << 20;
+
+/// How long `retries` retransmissions take without an answer, starting at `timeout` and
+/// backing off as a transfer does: the time a silent client holds its transfer.
+pub fn patience(timeout: Duration, retries: u32) -> Duration {
+    (0..=retries)
+        .map(|retry| timeout * backoff_factor(retry))
+        .sum()
+}
+
+fn backoff_factor(retries: u32) -> u32 {
+    (1u32 << retries.min(16)).min(MAX_BACKOFF_FACTOR)
+}
+
 /// Largest window read ahead: one 65464-byte lockstep block, or 16 blocks of 1468 or 4096. It
 /// is a second buffer per transfer, so larger windows (which amortise the read anyway) do not.
 const READ_AHEAD_BYTES: usize = 64 << 10;
@@ -34,6 +55,8 @@ pub enum Failure {
     Read(String),
     #[error("client broke the protocol: {0}")]
     Protocol(String),
+    #[error("file changed during transfer: {0}")]
+    Changed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +76,19 @@ pub struct Transfer {
     windowsize: u64,
     timeout: Duration,
     max_retries: u32,
+    /// No retransmission is scheduled, and the transfer gives up, this long after
+    /// `quiet_since`, the start or the client's last progress: however long the negotiated
+    /// timeout, a silent client holds its place for a bounded time.
+    give_up_after: Duration,
+    quiet_since: Instant,
     /// Number of the final block: it is shorter than `blksize`, possibly empty.
     last_block: u64,
     /// Highest block the client has acknowledged.
     acked: u64,
     /// Highest block of the window now in flight.
     window_last: u64,
+    /// Last block of the window that was last checked against changes to the file.
+    checked: u64,
     /// The datagrams of the window in flight (or the OACK), back to back, kept for
     /// retransmission; `ends[i]` is where datagram `i` ends.
     out: Vec<u8>,
@@ -89,8 +119,11 @@ impl Transfer {
             windowsize: u64::from(settings.windowsize.max(1)),
             timeout: settings.timeout,
             max_retries,
+            give_up_after: settings.give_up_after,
+            quiet_since: now,
             acked: 0,
             window_last: 0,
+            checked: 0,
             out: Vec::new(),
             ends: Vec::new(),
             next: Vec::new(),
@@ -242,7 +275,7 @@ impl Transfer {
             Some(d) if d <= now => {}
             _ => return,
         }
-        if self.retries >= self.max_retries {
+        if self.retries >= self.max_retries || now >= self.give_up_at() {
             let retries = self.retries;
             self.reply_error(ErrorCode::NotDefined, "timed out waiting for an ACK");
             self.finish(State::Failed(Failure::GaveUp { retries }));
@@ -258,7 +291,7 @@ impl Transfer {
             if wire == 0 {
                 self.state = State::Sending;
                 self.answered = true;
-                self.retries = 0;
+                self.progress(now);
                 self.send_window(now);
             }
             return;
@@ -272,7 +305,7 @@ impl Transfer {
         }
         self.acked = block;
         self.answered = true;
-        self.retries = 0;
+        self.progress(now);
         if block == self.last_block {
             self.finish(State::Done);
         } else {
@@ -301,20 +334,45 @@ impl Transfer {
             return self.fail_read(msg);
         }
         self.ahead = 0;
+        // Checked after the bytes were read, so any write before the read is seen.
+        let spacing = last.saturating_sub(self.checked) * self.blksize as u64;
+        if last == self.last_block || spacing >= CHANGE_CHECK_BYTES {
+            self.checked = last;
+            if let Some(why) = self.body.changed_since_open() {
+                return self.fail_changed(why);
+            }
+        }
         self.window_last = last;
         self.arm(now);
+    }
+
+    /// The client acknowledged something new.
+    fn progress(&mut self, now: Instant) {
+        self.retries = 0;
+        self.quiet_since = now;
+    }
+
+    fn give_up_at(&self) -> Instant {
+        self.quiet_since + self.give_up_after
     }
 
     /// Sends now and sets the deadline for the current attempt.
     fn arm(&mut self, now: Instant) {
         self.send = true;
-        let factor = (1u32 << self.retries.min(16)).min(MAX_BACKOFF_FACTOR);
-        self.deadline = Some(now + self.timeout * factor);
+        let due = now + self.timeout * backoff_factor(self.retries);
+        self.deadline = Some(due.min(self.give_up_at()));
     }
 
     fn fail_read(&mut self, message: String) {
         self.reply_error(ErrorCode::NotDefined, "cannot read the file");
         self.finish(State::Failed(Failure::Read(message)));
+    }
+
+    /// RFC 1350 has no code for this; 0 ("not defined, see the message") says it without
+    /// misleading the client: 1 would claim the name is wrong, 2 a permission problem.
+    fn fail_changed(&mut self, why: String) {
+        self.reply_error(ErrorCode::NotDefined, "file changed during transfer");
+        self.finish(State::Failed(Failure::Changed(why)));
     }
 
     fn fail_protocol(&mut self, message: &str) {
@@ -421,6 +479,7 @@ mod tests {
             blksize,
             windowsize,
             timeout: Duration::from_secs(1),
+            give_up_after: Limits::default().give_up_after,
             oack: if oack {
                 vec![("blksize", blksize.to_string())]
             } else {
@@ -577,6 +636,72 @@ mod tests {
     }
 
     #[test]
+    fn a_negotiated_timeout_sets_the_retransmission_interval() {
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let t0 = Instant::now();
+        let n = negotiate(&[(b"timeout", b"1")], 5000, &limits);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        let oack: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+        assert_eq!(oack, [b"\x00\x06timeout\x001\0"]);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        t.on_timeout(t0 + Duration::from_millis(999));
+        assert_eq!(t.datagrams().count(), 0, "not due yet");
+        t.on_timeout(t0 + Duration::from_secs(1));
+        let again: Vec<Vec<u8>> = t.datagrams().map(<[u8]>::to_vec).collect();
+        assert_eq!(again, oack, "the OACK is resent after the client's 1 s");
+        // The data goes by the same interval.
+        let t1 = t0 + Duration::from_millis(1500);
+        t.on_packet(&ack(0), t1);
+        assert_eq!(blocks(&t), [1]);
+        t.on_timeout(t1 + Duration::from_millis(999));
+        assert_eq!(t.datagrams().count(), 0, "not due yet");
+        t.on_timeout(t1 + Duration::from_secs(1));
+        assert_eq!(blocks(&t), [1]);
+        // Without the option, the server's own interval.
+        let t = Transfer::start(body(5000), &negotiate(&[], 5000, &limits), 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(5)));
+    }
+
+    /// Gives `t` every deadline it asks for, without an answer; returns when it gave up.
+    fn silence(t: &mut Transfer) -> Instant {
+        let mut end = None;
+        while let Some(due) = t.next_deadline() {
+            end = Some(due);
+            t.on_timeout(due);
+        }
+        assert!(matches!(t.outcome(), Some(Err(Failure::GaveUp { .. }))));
+        end.expect("the transfer was running")
+    }
+
+    #[test]
+    fn a_long_negotiated_timeout_cannot_hold_a_transfer_past_the_servers_patience() {
+        // The default server settings (1 s, five retries) give up after 1+2+4+8+8+8 = 31 s of
+        // silence; before, a client's timeout=30 was waited for 31 times over (15 minutes).
+        let patience = Duration::from_secs(31);
+        let t0 = Instant::now();
+        let n = negotiate(&[(b"timeout", b"30")], 5000, &Limits::default());
+        assert_eq!(n.oack, vec![("timeout", "30".to_string())]);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(30)));
+        assert_eq!(silence(&mut t) - t0, patience);
+        // The same after progress, counted from it.
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        let t1 = t0 + Duration::from_secs(20);
+        t.on_packet(&ack(0), t1);
+        assert_eq!(silence(&mut t) - t1, patience);
+        // A timeout the server would not even wait once is declined: the client keeps its
+        // own, and the server goes by its default schedule.
+        let n = negotiate(&[(b"timeout", b"255")], 5000, &Limits::default());
+        assert!(n.oack.is_empty(), "{:?}", n.oack);
+        let mut t = Transfer::start(body(5000), &n, 5, t0);
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(silence(&mut t) - t0, patience);
+    }
+
+    #[test]
     fn progress_resets_the_retry_count() {
         let now = Instant::now();
         let mut t = Transfer::start(body(5000), &settings(512, 1, false), 2, now);
@@ -669,6 +794,98 @@ mod tests {
         let t = Transfer::start(b, &settings(512, 4, false), 5, Instant::now());
         assert_eq!(error_code(&t), 0);
         assert!(matches!(t.outcome(), Some(Err(Failure::Read(_)))));
+    }
+
+    /// A file on disk as a snapshot opens it, and a way to write into it in place.
+    fn file_body(len: usize) -> (Body, std::fs::File, tempfile::NamedTempFile) {
+        use std::io::Write;
+        let bytes = body(len);
+        let Body::Memory(bytes) = bytes else {
+            unreachable!()
+        };
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(&bytes).unwrap();
+        let file = tmp.reopen().unwrap();
+        let modified = file.metadata().unwrap().modified().ok();
+        let b = Body::File {
+            file: Arc::new(file),
+            len: len as u64,
+            modified,
+        };
+        let writer = std::fs::OpenOptions::new()
+            .write(true)
+            .open(tmp.path())
+            .unwrap();
+        (b, writer, tmp)
+    }
+
+    /// Writes other bytes of the same length over the start of the file, and moves its
+    /// mtime well away so the test does not hang on the clock's granularity.
+    fn rewrite_in_place(writer: &std::fs::File) {
+        use std::os::unix::fs::FileExt;
+        writer.write_all_at(b"other bytes", 0).unwrap();
+        let past = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        writer.set_modified(past).unwrap();
+    }
+
+    #[test]
+    fn a_file_written_in_place_fails_the_transfer_before_its_last_block() {
+        let (b, writer, _tmp) = file_body(512 * 10 + 5);
+        let now = Instant::now();
+        let mut t = Transfer::start(b, &settings(512, 2, false), 5, now);
+        for block in [2, 4] {
+            assert_eq!(*blocks(&t).last().unwrap(), block);
+            t.prefetch();
+            t.on_packet(&ack(block), now);
+        }
+        // Blocks 5 and 6 are out, 7 and 8 read ahead: then the file is written to.
+        t.prefetch();
+        rewrite_in_place(&writer);
+        for block in [6, 8, 10] {
+            assert_eq!(*blocks(&t).last().unwrap(), block);
+            t.prefetch();
+            t.on_packet(&ack(block), now);
+        }
+        // The window with the last block (11) is never handed out.
+        assert_eq!(error_code(&t), 0);
+        let message = t.datagrams().next().unwrap()[4..].to_vec();
+        assert_eq!(message, b"file changed during transfer\0");
+        assert!(matches!(t.outcome(), Some(Err(Failure::Changed(_)))));
+        assert!(!t.last_block_sent());
+        assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_large_file_written_in_place_fails_within_a_check_interval() {
+        let (b, writer, _tmp) = file_body(4 << 20);
+        let now = Instant::now();
+        let mut t = Transfer::start(b, &settings(8192, 1, false), 5, now);
+        rewrite_in_place(&writer);
+        let mut block = 1;
+        while t.outcome().is_none() {
+            t.on_packet(&ack(block), now);
+            block += 1;
+        }
+        assert!(matches!(t.outcome(), Some(Err(Failure::Changed(_)))));
+        let served = t.bytes_acked();
+        assert!(
+            served <= CHANGE_CHECK_BYTES,
+            "{served} bytes served after the change"
+        );
+    }
+
+    #[test]
+    fn an_untouched_file_is_served_whole_with_checks_along_the_way() {
+        let (b, _writer, _tmp) = file_body(3 << 20);
+        let now = Instant::now();
+        let mut t = Transfer::start(b, &settings(8192, 4, false), 5, now);
+        while t.outcome().is_none() {
+            let last = *blocks(&t).last().unwrap();
+            t.prefetch();
+            t.on_packet(&ack(last), now);
+        }
+        assert_eq!(t.outcome(), Some(Ok(())));
+        assert_eq!(t.bytes_acked(), 3 << 20);
     }
 
     #[test]
@@ -843,6 +1060,7 @@ mod tests {
             blksize,
             windowsize,
             timeout: Duration::from_millis(100),
+            give_up_after: patience(Duration::from_millis(100), 20),
             oack: vec![("windowsize", windowsize.to_string())],
         };
         let t0 = Instant::now();

@@ -84,7 +84,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: SocketAddr) -> Client {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Client::from_ip([127, 0, 0, 1], server)
+    }
+
+    /// A client on its own port of `ip`, a loopback address (the kernel answers for all of
+    /// 127/8): how one test stands in for several machines.
+    pub fn from_ip(ip: [u8; 4], server: SocketAddr) -> Client {
+        let sock = UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         Client { sock, server }
     }
