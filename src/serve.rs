@@ -113,6 +113,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             return Err(message);
         }
     }
+    // Armed before "serving" is logged: an edit made as soon as we answer must not be missed.
+    let watcher = (!args.no_watch)
+        .then(|| InputWatcher::armed(origin.root(), &inputs))
+        .flatten();
     let bound = runtime.bound();
     tracing::info!(
         address = %config.address,
@@ -123,11 +127,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "serving"
     );
 
-    if !args.no_watch {
+    if let Some(watcher) = watcher {
         let reloader = runtime.reloader();
         std::thread::Builder::new()
             .name("reload".into())
-            .spawn(move || watch_forever(origin, inputs, reloader, server_block))
+            .spawn(move || watch_forever(watcher, origin, inputs, reloader, server_block))
             .map_err(|e| format!("cannot start the file watcher: {e}"))?;
     }
 
@@ -227,6 +231,12 @@ impl Origin {
         }
     }
 
+    /// The directory the inputs are named from: the watcher also watches the way down to each.
+    fn root(&self) -> &Path {
+        let (Origin::Fleet { path, .. } | Origin::Manifest(path)) = self;
+        path.parent().unwrap_or(Path::new("/"))
+    }
+
     fn pinned_address(&self) -> Option<Ipv4Addr> {
         match self {
             Origin::Fleet { overrides, .. } => overrides.address,
@@ -279,24 +289,21 @@ fn settle(
 
 /// Reloads on every change; a failed reload keeps the last good snapshot serving.
 fn watch_forever(
+    mut watcher: InputWatcher,
     origin: Origin,
-    inputs: BTreeSet<PathBuf>,
+    mut inputs: BTreeSet<PathBuf>,
     reloader: Reloader,
     server_block: Server,
 ) {
-    let mut watcher = match InputWatcher::new() {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!(target: "netboot::reload", error = %e, "cannot watch files; hot reload is off");
-            return;
-        }
-    };
-    watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
     while let Some(changed) = watcher.next_change() {
         let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
         tracing::info!(target: "netboot::reload", changed = %changed.join(" "), "inputs changed, reloading");
+        // Before anything is read: a directory swapped since the last reload is watched at its
+        // new place, and an edit made while compiling wakes the next round.
+        watcher.rearm();
         match origin.load() {
-            Ok((snapshot, inputs)) => {
+            Ok((snapshot, loaded)) => {
+                inputs = loaded;
                 if snapshot.manifest().server != server_block {
                     tracing::warn!(
                         target: "netboot::reload",
@@ -313,6 +320,8 @@ fn watch_forever(
                 );
                 quarantine_stale(&reloader);
                 (reloader.events()).record(Event::reload_failed(&message));
+                // The inputs of the last good load, watched where they stand now.
+                watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
             }
         }
     }
