@@ -18,13 +18,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 /// Quiet time after the last relevant event before a reload: one save often arrives as
 /// several events (truncate, write, rename, chmod).
 const SETTLE: Duration = Duration::from_millis(150);
+
+/// Why [`InputWatcher::next_change`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// These watched paths (inputs, or directories on the way to them) changed.
+    Changed(BTreeSet<PathBuf>),
+    /// The retry delay passed without a change.
+    RetryDue,
+}
 
 pub struct InputWatcher {
     watcher: RecommendedWatcher,
@@ -121,18 +130,27 @@ impl InputWatcher {
     }
 
     /// Blocks until an input changes, then waits for the burst of events to settle and returns
-    /// the changed paths. `None` when the watcher itself has stopped.
-    pub fn next_change(&mut self) -> Option<BTreeSet<PathBuf>> {
+    /// the changed paths; or returns [`Wake::RetryDue`] once `retry_after` has passed with no
+    /// change. `None` when the watcher itself has stopped.
+    pub fn next_change(&mut self, retry_after: Option<Duration>) -> Option<Wake> {
+        let retry_at = retry_after.map(|d| Instant::now() + d);
         let mut changed = BTreeSet::new();
         loop {
-            let event = if changed.is_empty() {
-                self.events.recv().ok()?
+            let wait = if changed.is_empty() {
+                retry_at.map(|at| at.saturating_duration_since(Instant::now()))
             } else {
-                match self.events.recv_timeout(SETTLE) {
+                Some(SETTLE)
+            };
+            let event = match wait {
+                None => self.events.recv().ok()?,
+                Some(wait) => match self.events.recv_timeout(wait) {
                     Ok(event) => event,
-                    Err(RecvTimeoutError::Timeout) => return Some(changed),
+                    Err(RecvTimeoutError::Timeout) if changed.is_empty() => {
+                        return Some(Wake::RetryDue)
+                    }
+                    Err(RecvTimeoutError::Timeout) => return Some(Wake::Changed(changed)),
                     Err(RecvTimeoutError::Disconnected) => return None,
-                }
+                },
             };
             match event {
                 Ok(event) => changed.extend(touches(&event, &self.relevant)),
@@ -251,7 +269,6 @@ fn touches(event: &Event, relevant: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, MetadataKind, ModifyKind, RenameMode};
-    use std::time::Instant;
 
     fn event(kind: EventKind, path: &str) -> Event {
         Event::new(kind).add_path(PathBuf::from(path))
@@ -342,14 +359,17 @@ mod tests {
             })
         };
         let started = Instant::now();
-        let changed = watcher.next_change().unwrap();
+        let changed = watcher.next_change(None).unwrap();
         writer.join().unwrap();
-        assert_eq!(changed, [fleet.clone()].into());
+        assert_eq!(changed, Wake::Changed([fleet.clone()].into()));
         assert!(started.elapsed() < Duration::from_secs(5));
 
         // The watch survives the rename: a second in-place write is seen too.
         std::fs::write(&fleet, "three").unwrap();
-        assert_eq!(watcher.next_change().unwrap(), [fleet].into());
+        assert_eq!(
+            watcher.next_change(None).unwrap(),
+            Wake::Changed([fleet].into())
+        );
     }
 
     /// A watcher on `root/templates/a.cfg`, with `root/fleet.kdl` too (as a fleet has).
@@ -364,7 +384,10 @@ mod tests {
     }
 
     fn changed(watcher: &mut InputWatcher) -> BTreeSet<PathBuf> {
-        watcher.next_change().expect("the watcher is running")
+        match watcher.next_change(Some(Duration::from_secs(5))) {
+            Some(Wake::Changed(changed)) => changed,
+            other => panic!("expected a change, got {other:?}"),
+        }
     }
 
     #[test]
@@ -415,5 +438,15 @@ mod tests {
         ]);
         std::fs::write(root.join("templates/a.cfg"), "new2").unwrap();
         assert_eq!(changed(&mut watcher), [root.join("templates/a.cfg")].into());
+    }
+
+    #[test]
+    fn with_nothing_changing_a_retry_falls_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = watching_a_template(dir.path());
+        assert_eq!(
+            watcher.next_change(Some(Duration::from_millis(50))),
+            Some(Wake::RetryDue)
+        );
     }
 }

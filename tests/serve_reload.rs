@@ -217,3 +217,53 @@ fn a_templates_directory_swapped_by_two_renames_is_live_and_so_are_later_edits_i
     fleet.write_file("templates/preseed.cfg", b"preseed newer\n");
     server.wait_for_http_text(PRESEED, |s| s == "preseed newer\n", Duration::from_secs(2));
 }
+
+#[test]
+fn a_reload_that_failed_on_a_missing_file_is_retried_without_another_edit() {
+    let fleet = Fleet::new(FLEET);
+    // Created before the server starts: nothing under store/ is an input, so nothing there is
+    // watched and only a retry can notice the file appearing.
+    fleet.write_file("store/.keep", b"");
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+
+    // The artifact becomes a dangling link (a failure root cannot read past either)...
+    fleet.symlink("../store/initrd", "files/initrd.new");
+    fleet.rename("files/initrd.new", "files/initrd");
+    server.wait_for_log("reload failed", Duration::from_secs(3));
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+
+    // ...and its target appears later, with no event on any input.
+    fleet.write_file("store/initrd", b"initrd v2\n");
+    server.wait_for_http_text(
+        "artifacts/initrd",
+        |s| s == "initrd v2\n",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn permissions_put_back_on_a_templates_directory_reload_without_another_edit() {
+    use std::os::unix::fs::PermissionsExt;
+    if nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: root reads through mode 000, so there is no failure to recover from");
+        return;
+    }
+    let fleet = Fleet::new(FLEET_WITH_TEMPLATE);
+    fleet.write_file("templates/preseed.cfg", b"preseed one\n");
+    let server = Served::fleet(&fleet);
+    let templates = fleet.dir().join("templates");
+    let mode =
+        |m| std::fs::set_permissions(&templates, std::fs::Permissions::from_mode(m)).unwrap();
+
+    mode(0o000);
+    fleet.write(&FLEET_WITH_TEMPLATE.replace("marker=one", "marker=two"));
+    server.wait_for_log("reload failed", Duration::from_secs(3));
+    // chmod back and touch nothing else.
+    mode(0o755);
+    server.wait_for_http_text(
+        "hosts/52-54-00-00-00-11.ipxe",
+        |s| s.contains("marker=two"),
+        Duration::from_secs(5),
+    );
+}
