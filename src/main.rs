@@ -16,6 +16,7 @@ mod fetch;
 mod init;
 mod logging;
 mod privilege;
+mod reload_retry;
 mod report_format;
 mod serve;
 mod serve_full_dhcp;

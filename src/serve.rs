@@ -10,10 +10,11 @@ use netboot_compiler::ServerOverrides;
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
 use netboot_runtime::status::Event;
-use netboot_runtime::Snapshot;
+use netboot_runtime::{Snapshot, SnapshotError};
 
 use crate::logging::{self, LogFormat};
-use crate::watch::InputWatcher;
+use crate::reload_retry;
+use crate::watch::{InputWatcher, Wake};
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["fleet", "manifest"]))]
@@ -113,6 +114,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             return Err(message);
         }
     }
+    // Armed before "serving" is logged: an edit made as soon as we answer must not be missed.
+    let watcher = (!args.no_watch)
+        .then(|| InputWatcher::armed(origin.root(), &inputs))
+        .flatten();
     let bound = runtime.bound();
     tracing::info!(
         address = %config.address,
@@ -123,11 +128,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "serving"
     );
 
-    if !args.no_watch {
+    if let Some(watcher) = watcher {
         let reloader = runtime.reloader();
         std::thread::Builder::new()
             .name("reload".into())
-            .spawn(move || watch_forever(origin, inputs, reloader, server_block))
+            .spawn(move || watch_forever(watcher, origin, inputs, reloader, server_block))
             .map_err(|e| format!("cannot start the file watcher: {e}"))?;
     }
 
@@ -172,7 +177,7 @@ impl Origin {
     }
 
     /// A snapshot and the files to watch for the next one.
-    fn load(&self) -> Result<(Snapshot, BTreeSet<PathBuf>), String> {
+    fn load(&self) -> Result<(Snapshot, BTreeSet<PathBuf>), LoadError> {
         match self {
             Origin::Fleet {
                 path,
@@ -186,8 +191,12 @@ impl Origin {
                 let (compiled, snapshot) = loop {
                     let started = std::time::SystemTime::now();
                     let compiled =
-                        netboot_compiler::compile_with(path, overrides, cache.as_deref())
-                            .map_err(|e| format!("fleet {} has errors:\n{e}", path.display()))?;
+                        netboot_compiler::compile_with(path, overrides, cache.as_deref()).map_err(
+                            |e| LoadError {
+                                message: format!("fleet {} has errors:\n{e}", path.display()),
+                                transient: reload_retry::is_transient(&e),
+                            },
+                        )?;
                     let base = path.parent().unwrap_or(Path::new("."));
                     let snapshot = Snapshot::from_compiled(
                         compiled.manifest.clone(),
@@ -219,12 +228,21 @@ impl Origin {
                 Ok((snapshot, inputs))
             }
             Origin::Manifest(path) => {
-                let snapshot = Snapshot::load(path).map_err(|e| e.to_string())?;
+                let snapshot = Snapshot::load(path).map_err(|e| LoadError {
+                    transient: matches!(e, SnapshotError::Read { .. }),
+                    message: e.to_string(),
+                })?;
                 let mut inputs: BTreeSet<PathBuf> = snapshot.sources().iter().cloned().collect();
                 inputs.insert(path.clone());
                 Ok((snapshot, inputs))
             }
         }
+    }
+
+    /// The directory the inputs are named from: the watcher also watches the way down to each.
+    fn root(&self) -> &Path {
+        let (Origin::Fleet { path, .. } | Origin::Manifest(path)) = self;
+        path.parent().unwrap_or(Path::new("/"))
     }
 
     fn pinned_address(&self) -> Option<Ipv4Addr> {
@@ -243,6 +261,20 @@ impl Origin {
     /// A fleet that names only an interface was compiled before its address was known.
     fn needs_recompile(&self, snapshot: &Snapshot, address: Ipv4Addr) -> bool {
         matches!(self, Origin::Fleet { .. }) && snapshot.manifest().server.address != Some(address)
+    }
+}
+
+/// Why [`Origin::load`] produced no snapshot.
+struct LoadError {
+    /// Everything the operator needs to fix it (the full diagnostics).
+    message: String,
+    /// A file was missing or unreadable, which may come right without an edit: worth retrying.
+    transient: bool,
+}
+
+impl From<LoadError> for String {
+    fn from(e: LoadError) -> String {
+        e.message
     }
 }
 
@@ -277,26 +309,38 @@ fn settle(
     })
 }
 
-/// Reloads on every change; a failed reload keeps the last good snapshot serving.
+/// Reloads on every change; a failed reload keeps the last good snapshot serving, and one that
+/// failed on a file is retried with backoff until it succeeds or the next change.
 fn watch_forever(
+    mut watcher: InputWatcher,
     origin: Origin,
-    inputs: BTreeSet<PathBuf>,
+    mut inputs: BTreeSet<PathBuf>,
     reloader: Reloader,
     server_block: Server,
 ) {
-    let mut watcher = match InputWatcher::new() {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!(target: "netboot::reload", error = %e, "cannot watch files; hot reload is off");
-            return;
-        }
-    };
-    watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
-    while let Some(changed) = watcher.next_change() {
-        let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-        tracing::info!(target: "netboot::reload", changed = %changed.join(" "), "inputs changed, reloading");
+    // The delay before the pending retry (`None`: none pending), and the failure it retries.
+    let mut retry: Option<std::time::Duration> = None;
+    let mut last_failure: Option<String> = None;
+    while let Some(wake) = watcher.next_change(retry) {
+        let retrying = match wake {
+            Wake::Changed(changed) => {
+                let changed: Vec<String> =
+                    changed.iter().map(|p| p.display().to_string()).collect();
+                tracing::info!(target: "netboot::reload", changed = %changed.join(" "), "inputs changed, reloading");
+                retry = None;
+                false
+            }
+            Wake::RetryDue => {
+                tracing::info!(target: "netboot::reload", "retrying the failed reload");
+                true
+            }
+        };
+        // Before anything is read: a directory swapped since the last reload is watched at its
+        // new place, and an edit made while compiling wakes the next round.
+        watcher.rearm();
         match origin.load() {
-            Ok((snapshot, inputs)) => {
+            Ok((snapshot, loaded)) => {
+                inputs = loaded;
                 if snapshot.manifest().server != server_block {
                     tracing::warn!(
                         target: "netboot::reload",
@@ -305,14 +349,30 @@ fn watch_forever(
                 }
                 watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
                 reloader.replace(snapshot);
+                retry = None;
+                last_failure = None;
             }
-            Err(message) => {
-                tracing::error!(
-                    target: "netboot::reload",
-                    "reload failed; still serving the last good snapshot\n{message}"
-                );
+            Err(failure) => {
+                retry = failure.transient.then(|| reload_retry::next_delay(retry));
+                let retry_in_s = retry.map(|d| d.as_secs());
+                // A retry that fails the same way again is logged briefly, and not counted as
+                // another failed reload.
+                if retrying && last_failure.as_deref() == Some(failure.message.as_str()) {
+                    tracing::warn!(target: "netboot::reload", retry_in_s, "reload retry failed the same way; still serving the last good snapshot");
+                } else {
+                    tracing::error!(
+                        target: "netboot::reload",
+                        "reload failed; still serving the last good snapshot\n{}", failure.message
+                    );
+                    (reloader.events()).record(Event::reload_failed(&failure.message));
+                    if let Some(retry_in_s) = retry_in_s {
+                        tracing::info!(target: "netboot::reload", retry_in_s, "a file was missing or unreadable; will retry");
+                    }
+                }
                 quarantine_stale(&reloader);
-                (reloader.events()).record(Event::reload_failed(&message));
+                // The inputs of the last good load, watched where they stand now.
+                watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
+                last_failure = Some(failure.message);
             }
         }
     }

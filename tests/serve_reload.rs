@@ -164,3 +164,106 @@ fn a_broken_fleet_at_start_is_refused_with_its_diagnostic() {
     assert!(log.contains("fleet::bad-mac"), "{log}");
     assert!(log.contains("52:54:00:00:00"), "{log}");
 }
+
+/// [`FLEET`] plus a per-machine file rendered from `templates/preseed.cfg` (so no default
+/// profile: unknown machines cannot have per-machine files).
+const FLEET_WITH_TEMPLATE: &str = r#"
+loaders { bios "loaders/undionly.kpxe" }
+artifact "kernel" path="files/kernel"
+artifact "initrd" path="files/initrd"
+profile "install" {
+    kernel "kernel"
+    initrd "initrd"
+    cmdline "console=ttyS0 marker=one"
+    file "preseed.cfg" template="templates/preseed.cfg"
+}
+host "node1" mac="52:54:00:00:00:11" profile="install"
+"#;
+
+const PRESEED: &str = "m/node1/preseed.cfg";
+
+#[test]
+fn a_templates_symlink_swapped_by_rename_is_live_and_so_are_later_edits_in_it() {
+    let fleet = Fleet::new(FLEET_WITH_TEMPLATE);
+    fleet.write_file("tplA/preseed.cfg", b"preseed A\n");
+    fleet.write_file("tplB/preseed.cfg", b"preseed B\n");
+    fleet.symlink("tplA", "templates");
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_text(PRESEED), "preseed A\n");
+
+    // `ln -sfn tplB t.new && mv -T t.new templates`: the deploy-by-symlink idiom.
+    fleet.symlink("tplB", "t.new");
+    fleet.rename("t.new", "templates");
+    server.wait_for_http_text(PRESEED, |s| s == "preseed B\n", Duration::from_secs(2));
+
+    // The watch must now be on tplB, not on the directory the old link pointed at.
+    fleet.write_file("templates/preseed.cfg", b"preseed B2\n");
+    server.wait_for_http_text(PRESEED, |s| s == "preseed B2\n", Duration::from_secs(2));
+}
+
+#[test]
+fn a_templates_directory_swapped_by_two_renames_is_live_and_so_are_later_edits_in_it() {
+    let fleet = Fleet::new(FLEET_WITH_TEMPLATE);
+    fleet.write_file("templates/preseed.cfg", b"preseed old\n");
+    fleet.write_file("templates.new/preseed.cfg", b"preseed new\n");
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_text(PRESEED), "preseed old\n");
+
+    fleet.rename("templates", "templates.old");
+    fleet.rename("templates.new", "templates");
+    server.wait_for_http_text(PRESEED, |s| s == "preseed new\n", Duration::from_secs(2));
+
+    // Same path, another inode: the watch must follow the path.
+    fleet.write_file("templates/preseed.cfg", b"preseed newer\n");
+    server.wait_for_http_text(PRESEED, |s| s == "preseed newer\n", Duration::from_secs(2));
+}
+
+#[test]
+fn a_reload_that_failed_on_a_missing_file_is_retried_without_another_edit() {
+    let fleet = Fleet::new(FLEET);
+    // Created before the server starts: nothing under store/ is an input, so nothing there is
+    // watched and only a retry can notice the file appearing.
+    fleet.write_file("store/.keep", b"");
+    let server = Served::fleet(&fleet);
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+
+    // The artifact becomes a dangling link (a failure root cannot read past either)...
+    fleet.symlink("../store/initrd", "files/initrd.new");
+    fleet.rename("files/initrd.new", "files/initrd");
+    server.wait_for_log("reload failed", Duration::from_secs(3));
+    assert_eq!(server.http_bytes("artifacts/initrd"), b"initrd v1\n");
+
+    // ...and its target appears later, with no event on any input.
+    fleet.write_file("store/initrd", b"initrd v2\n");
+    server.wait_for_http_text(
+        "artifacts/initrd",
+        |s| s == "initrd v2\n",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn permissions_put_back_on_a_templates_directory_reload_without_another_edit() {
+    use std::os::unix::fs::PermissionsExt;
+    if nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: root reads through mode 000, so there is no failure to recover from");
+        return;
+    }
+    let fleet = Fleet::new(FLEET_WITH_TEMPLATE);
+    fleet.write_file("templates/preseed.cfg", b"preseed one\n");
+    let server = Served::fleet(&fleet);
+    let templates = fleet.dir().join("templates");
+    let mode =
+        |m| std::fs::set_permissions(&templates, std::fs::Permissions::from_mode(m)).unwrap();
+
+    mode(0o000);
+    fleet.write(&FLEET_WITH_TEMPLATE.replace("marker=one", "marker=two"));
+    server.wait_for_log("reload failed", Duration::from_secs(3));
+    // chmod back and touch nothing else.
+    mode(0o755);
+    server.wait_for_http_text(
+        "hosts/52-54-00-00-00-11.ipxe",
+        |s| s.contains("marker=two"),
+        Duration::from_secs(5),
+    );
+}

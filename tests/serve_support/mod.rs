@@ -60,6 +60,18 @@ impl Fleet {
         file.write_all(bytes).unwrap();
     }
 
+    /// `ln -s TARGET LINK`, both relative to the fleet's directory (TARGET as the link holds it).
+    pub fn symlink(&self, target: &str, link: &str) {
+        let link = self.dir.path().join(link);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, link).unwrap();
+    }
+
+    /// `mv -T FROM TO` inside the fleet's directory: one atomic rename that replaces `TO`.
+    pub fn rename(&self, from: &str, to: &str) {
+        std::fs::rename(self.dir.path().join(from), self.dir.path().join(to)).unwrap();
+    }
+
     /// `netboot build` into `out/` beside the fleet.
     pub fn build(&self) -> PathBuf {
         let out = self.dir.path().join("out");
