@@ -19,7 +19,11 @@ pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 pub const LONGEST_RETRY: Duration = Duration::from_secs(30);
 
 /// Diagnostics about a file that could not be found or read, as opposed to the fleet's text.
-const FILE_CODES: &[&str] = &["fleet::unreadable", "fleet::missing-file"];
+const FILE_CODES: &[&str] = &[
+    "fleet::unreadable",
+    "fleet::missing-file",
+    "fleet::unreadable-file",
+];
 
 /// The delay before the next retry, given the one before the attempt that just failed (`None`
 /// when that attempt was not itself a retry).
@@ -74,6 +78,30 @@ default profile="p"
         assert!(!is_transient(&compile(&typo, &["k"])));
         // A missing file alongside a fleet error still needs an edit.
         assert!(!is_transient(&compile(&typo, &[])));
+    }
+
+    #[test]
+    fn a_template_that_is_not_utf8_yet_is_transient() {
+        // A deploy writing the template in two steps, or an encoding fixed in place.
+        let fleet = r#"
+artifact "k" path="k"
+profile "p" { kernel "k"; file "x.cfg" template="t.cfg" }
+host "a" mac="52:54:00:00:00:01" profile="p"
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "k").unwrap();
+        std::fs::write(dir.path().join("t.cfg"), b"caf\xe9\n").unwrap();
+        let path = dir.path().join("fleet.kdl");
+        std::fs::write(&path, fleet).unwrap();
+        let failure = netboot_compiler::compile(&path, &Default::default()).unwrap_err();
+        let errors: Vec<&str> = failure
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(errors, ["fleet::unreadable-file"]);
+        assert!(is_transient(&failure));
     }
 
     #[test]
