@@ -21,6 +21,7 @@ use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
 use super::transfer::{Failure, Transfer};
+use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events};
 
@@ -46,6 +47,8 @@ pub struct TftpConfig {
     pub refusals_per_second: u32,
     /// Where finished, failed and refused transfers are reported for the status page.
     pub events: Events,
+    /// Where transfers are listed while they run.
+    pub in_flight: InFlight,
 }
 
 impl Default for TftpConfig {
@@ -61,6 +64,7 @@ impl Default for TftpConfig {
             max_transfers: 512,
             refusals_per_second: 200,
             events: Events::default(),
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -169,12 +173,14 @@ impl TftpServer {
             let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
             let file = route.to_owned();
             let events = self.config.events.clone();
+            let listed = (self.config.in_flight).enter(Tftp, peer.ip(), &file, transfer.len());
             tokio::spawn(async move {
                 let started = Instant::now();
                 let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
                 let result = drive(local, peer, transfer, &ticket).await;
                 drop(ticket);
                 log(peer, &file, started, result, &events);
+                drop(listed);
             });
         }
     }
