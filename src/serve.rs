@@ -1,19 +1,26 @@
-//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest, and
-//! reload when its inputs change.
+//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest, reload
+//! when its inputs change or on SIGHUP, and stop on SIGTERM or SIGINT, letting transfers in
+//! flight finish for a moment.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
 use netboot_runtime::status::Event;
 use netboot_runtime::Snapshot;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::logging::{self, LogFormat};
 use crate::watch::InputWatcher;
+
+/// How long a stopping server lets transfers in flight finish before it cuts them: enough for
+/// a script, a loader or the end of a kernel, short enough for a restart not to drag.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["fleet", "manifest"]))]
@@ -104,6 +111,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
 
     let server_block = snapshot.manifest().server.clone();
+    // Before anything is served: a signal after the "serving" line must find its handler.
+    let mut signals = Signals::register().map_err(|e| format!("cannot handle signals: {e}"))?;
     let full = crate::serve_full_dhcp::open(&args, &config, &snapshot.manifest().server)?;
     let runtime = Runtime::start_with(&config, snapshot, full)
         .await
@@ -124,6 +133,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "serving"
     );
 
+    let on_hangup = Reload {
+        origin: origin.clone(),
+        reloader: runtime.reloader(),
+        server_block: server_block.clone(),
+    };
     if !args.no_watch {
         let reloader = runtime.reloader();
         std::thread::Builder::new()
@@ -132,13 +146,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot start the file watcher: {e}"))?;
     }
 
-    wait_for_stop().await;
-    tracing::info!("stopping");
-    runtime.shutdown().await;
+    let signal = signals.until_stopped(&on_hangup).await;
+    let in_flight = runtime.in_flight().list().len();
+    tracing::info!(signal, in_flight, "stopping");
+    let cut = runtime.stop(STOP_GRACE).await;
+    tracing::info!(cut, "stopped");
     Ok(())
 }
 
 /// Where snapshots come from, so a reload redoes exactly what start-up did.
+#[derive(Clone)]
 enum Origin {
     Fleet {
         path: PathBuf,
@@ -341,23 +358,73 @@ fn take_out_of_service(
     snapshot.without(routes)
 }
 
-async fn wait_for_stop() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+/// The signals `serve` acts on. SIGHUP would kill the process by default; operators of
+/// nginx or dnsmasq send it to reload (`systemctl reload`), so it reloads here too.
+struct Signals {
+    term: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Reloads on each SIGHUP until SIGTERM or SIGINT comes; returns its name.
+    async fn until_stopped(&mut self, reload: &Reload) -> &'static str {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.interrupt.recv() => return "SIGINT",
+                _ = self.hangup.recv() => {
+                    tracing::info!(target: "netboot::reload", "SIGHUP: reloading");
+                    // Compiling blocks; the signal loop must not hold a runtime worker meanwhile.
+                    let reload = reload.clone();
+                    if let Err(e) = tokio::task::spawn_blocking(move || reload.run()).await {
+                        tracing::error!(
+                            target: "netboot::reload", error = %e, "reload did not finish"
+                        );
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+/// A reload on request (SIGHUP): what the watcher does on a change. The watcher re-reads which
+/// files to watch at its own next reload.
+#[derive(Clone)]
+struct Reload {
+    origin: Origin,
+    reloader: Reloader,
+    server_block: Server,
+}
+
+impl Reload {
+    fn run(&self) {
+        match self.origin.load() {
+            Ok((snapshot, _inputs)) => {
+                if snapshot.manifest().server != self.server_block {
+                    tracing::warn!(
+                        target: "netboot::reload",
+                        "the server block changed; addresses, ports and interface take effect on restart"
+                    );
+                }
+                self.reloader.replace(snapshot);
+            }
+            Err(message) => {
+                tracing::error!(
+                    target: "netboot::reload",
+                    "reload failed; still serving the last good snapshot\n{message}"
+                );
+                quarantine_stale(&self.reloader);
+                (self.reloader.events()).record(Event::reload_failed(&message));
+            }
+        }
+    }
 }
