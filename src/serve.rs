@@ -1,20 +1,27 @@
-//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest, and
-//! reload when its inputs change.
+//! `netboot serve`: run proxy-DHCP, TFTP and HTTP from a fleet or a frozen manifest, reload
+//! when its inputs change or on SIGHUP, and stop on SIGTERM or SIGINT, letting transfers in
+//! flight finish for a moment.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
 use netboot_runtime::status::Event;
 use netboot_runtime::{Snapshot, SnapshotError};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::logging::{self, LogFormat};
 use crate::reload_retry;
-use crate::watch::{InputWatcher, Wake};
+use crate::watch::{InputWatcher, ReloadRequests, Wake};
+
+/// How long a stopping server lets transfers in flight finish before it cuts them: enough for
+/// a script, a loader or the end of a kernel, short enough for a restart not to drag.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["fleet", "manifest"]))]
@@ -30,9 +37,10 @@ pub struct ServeArgs {
     /// Address clients are told to fetch from (must be on --interface).
     #[arg(long, value_name = "IPV4")]
     pub address: Option<Ipv4Addr>,
-    #[arg(long, value_name = "PORT")]
+    // Port 0 is refused (as the fleet language does): it would reach every URL as `:0`.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_port: Option<u16>,
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub tftp_port: Option<u16>,
     /// Serve TFTP and HTTP only; another DHCP server hands out the boot file.
     #[arg(long)]
@@ -104,6 +112,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
 
     let server_block = snapshot.manifest().server.clone();
+    // Before anything is served: a signal after the "serving" line must find its handler.
+    let mut signals = Signals::register().map_err(|e| format!("cannot handle signals: {e}"))?;
     let full = crate::serve_full_dhcp::open(&args, &config, &snapshot.manifest().server)?;
     let runtime = Runtime::start_with(&config, snapshot, full)
         .await
@@ -115,9 +125,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     }
     // Armed before "serving" is logged: an edit made as soon as we answer must not be missed.
-    let watcher = (!args.no_watch)
-        .then(|| InputWatcher::armed(origin.root(), &inputs))
-        .flatten();
+    // Under --no-watch only SIGHUP wakes the reload thread.
+    let watcher = if args.no_watch {
+        InputWatcher::manual(origin.root())
+    } else {
+        InputWatcher::armed(origin.root(), &inputs)
+    };
+    let reload_requests = watcher.requests();
     let bound = runtime.bound();
     tracing::info!(
         address = %config.address,
@@ -128,21 +142,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "serving"
     );
 
-    if let Some(watcher) = watcher {
-        let reloader = runtime.reloader();
-        std::thread::Builder::new()
-            .name("reload".into())
-            .spawn(move || watch_forever(watcher, origin, inputs, reloader, server_block))
-            .map_err(|e| format!("cannot start the file watcher: {e}"))?;
-    }
+    let reloader = runtime.reloader();
+    std::thread::Builder::new()
+        .name("reload".into())
+        .spawn(move || watch_forever(watcher, origin, inputs, reloader, server_block))
+        .map_err(|e| format!("cannot start the reload thread: {e}"))?;
 
-    wait_for_stop().await;
-    tracing::info!("stopping");
-    runtime.shutdown().await;
+    let signal = signals.until_stopped(&reload_requests).await;
+    let in_flight = runtime.in_flight().list().len();
+    tracing::info!(signal, in_flight, "stopping");
+    let cut = runtime.stop(STOP_GRACE).await;
+    tracing::info!(cut, "stopped");
     Ok(())
 }
 
 /// Where snapshots come from, so a reload redoes exactly what start-up did.
+#[derive(Clone)]
 enum Origin {
     Fleet {
         path: PathBuf,
@@ -334,6 +349,10 @@ fn watch_forever(
                 tracing::info!(target: "netboot::reload", "retrying the failed reload");
                 true
             }
+            Wake::Requested => {
+                retry = None;
+                false
+            }
         };
         // Before anything is read: a directory swapped since the last reload is watched at its
         // new place, and an edit made while compiling wakes the next round.
@@ -400,23 +419,37 @@ fn take_out_of_service(
     snapshot.without(routes)
 }
 
-async fn wait_for_stop() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+/// The signals `serve` acts on. SIGHUP would kill the process by default; operators of
+/// nginx or dnsmasq send it to reload (`systemctl reload`), so it reloads here too.
+struct Signals {
+    term: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Asks for a reload on each SIGHUP until SIGTERM or SIGINT comes; returns its name.
+    async fn until_stopped(&mut self, reload: &ReloadRequests) -> &'static str {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.interrupt.recv() => return "SIGINT",
+                _ = self.hangup.recv() => {
+                    // The reload thread does it, exactly as for an edit (retries included);
+                    // this loop stays free to see SIGTERM meanwhile.
+                    tracing::info!(target: "netboot::reload", "SIGHUP: reloading");
+                    reload.request();
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
+

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
@@ -33,11 +33,31 @@ pub enum Wake {
     Changed(BTreeSet<PathBuf>),
     /// The retry delay passed without a change.
     RetryDue,
+    /// A reload was asked for ([`ReloadRequests::request`], e.g. on SIGHUP).
+    Requested,
+}
+
+/// What reaches the reload thread: a file-system event, or a request to reload.
+enum Message {
+    Fs(notify::Result<Event>),
+    Requested,
+}
+
+/// Asks the reload thread for a reload, as an edit would; cheap to clone.
+#[derive(Clone)]
+pub struct ReloadRequests(Sender<Message>);
+
+impl ReloadRequests {
+    pub fn request(&self) {
+        let _ = self.0.send(Message::Requested);
+    }
 }
 
 pub struct InputWatcher {
-    watcher: RecommendedWatcher,
-    events: Receiver<notify::Result<Event>>,
+    /// `None` under `--no-watch` (or when the system gives no watcher): only requests wake it.
+    watcher: Option<RecommendedWatcher>,
+    events: Receiver<Message>,
+    requests: Sender<Message>,
     /// The fleet's (or manifest's) directory: where the directory chains to inputs start.
     root: PathBuf,
     /// The inputs as the last load named them (absolute, not canonical).
@@ -52,32 +72,46 @@ impl InputWatcher {
     /// A watcher for inputs under `root` (absolute); inputs elsewhere are watched too, but only
     /// in their own directory.
     pub fn new(root: &Path) -> notify::Result<InputWatcher> {
-        let (tx, events) = channel();
-        let watcher = notify::recommended_watcher(move |event| {
-            let _ = tx.send(event);
-        })?;
-        Ok(InputWatcher {
-            watcher,
+        let mut watcher = InputWatcher::manual(root);
+        let tx = watcher.requests.clone();
+        watcher.watcher = Some(notify::recommended_watcher(move |event| {
+            let _ = tx.send(Message::Fs(event));
+        })?);
+        Ok(watcher)
+    }
+
+    /// One that watches no files: only [`ReloadRequests`] wake it (`--no-watch`).
+    pub fn manual(root: &Path) -> InputWatcher {
+        let (requests, events) = channel();
+        InputWatcher {
+            watcher: None,
             events,
+            requests,
             root: root.to_path_buf(),
             inputs: BTreeSet::new(),
             armed: BTreeMap::new(),
             relevant: BTreeSet::new(),
-        })
+        }
     }
 
-    /// A watcher already watching `inputs`; `None` (logged) when the system gives no watcher.
-    pub fn armed(root: &Path, inputs: &BTreeSet<PathBuf>) -> Option<InputWatcher> {
+    /// A watcher already watching `inputs`; when the system gives no watcher, that is logged and
+    /// only requests reload.
+    pub fn armed(root: &Path, inputs: &BTreeSet<PathBuf>) -> InputWatcher {
         match InputWatcher::new(root) {
             Ok(mut watcher) => {
                 watcher.set_inputs(inputs.iter().map(PathBuf::as_path));
-                Some(watcher)
+                watcher
             }
             Err(e) => {
-                tracing::error!(target: "netboot::reload", error = %e, "cannot watch files; hot reload is off");
-                None
+                tracing::error!(target: "netboot::reload", error = %e, "cannot watch files; hot reload on edits is off (SIGHUP still reloads)");
+                InputWatcher::manual(root)
             }
         }
+    }
+
+    /// A handle that wakes [`InputWatcher::next_change`] with [`Wake::Requested`].
+    pub fn requests(&self) -> ReloadRequests {
+        ReloadRequests(self.requests.clone())
     }
 
     /// Replaces the watched set with `inputs` (absolute paths). A directory already watched is
@@ -94,10 +128,13 @@ impl InputWatcher {
     }
 
     fn arm(&mut self, all: bool) {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return;
+        };
         let plan = Plan::of(&self.root, &self.inputs);
         for gone in self.armed.keys().filter(|d| !plan.dirs.contains(*d)) {
             // Fails when notify already dropped a watch whose directory was moved or deleted.
-            let _ = self.watcher.unwatch(gone);
+            let _ = watcher.unwatch(gone);
         }
         let mut armed = BTreeMap::new();
         for dir in plan.dirs {
@@ -108,11 +145,11 @@ impl InputWatcher {
                     continue;
                 }
                 Some(_) => {
-                    let _ = self.watcher.unwatch(&dir);
+                    let _ = watcher.unwatch(&dir);
                 }
                 None => {}
             }
-            match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            match watcher.watch(&dir, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     armed.insert(dir, id);
                 }
@@ -153,10 +190,12 @@ impl InputWatcher {
                 },
             };
             match event {
-                Ok(event) => changed.extend(touches(&event, &self.relevant)),
-                Err(e) => {
+                Message::Fs(Ok(event)) => changed.extend(touches(&event, &self.relevant)),
+                Message::Fs(Err(e)) => {
                     tracing::warn!(target: "netboot::reload", error = %e, "file watcher error")
                 }
+                // A reload reads every input anyway: changes gathered so far are part of it.
+                Message::Requested => return Some(Wake::Requested),
             }
         }
     }
@@ -268,6 +307,19 @@ fn touches(event: &Event, relevant: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SIGHUP's way in: a request wakes the reload thread whether or not files are watched.
+    #[test]
+    fn a_request_wakes_a_watching_and_a_manual_watcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manual = InputWatcher::manual(dir.path());
+        manual.requests().request();
+        assert_eq!(manual.next_change(None), Some(Wake::Requested));
+        let mut watching = InputWatcher::new(dir.path()).unwrap();
+        let requests = watching.requests();
+        std::thread::spawn(move || requests.request());
+        assert_eq!(watching.next_change(None), Some(Wake::Requested));
+    }
     use notify::event::{AccessKind, CreateKind, MetadataKind, ModifyKind, RenameMode};
 
     fn event(kind: EventKind, path: &str) -> Event {

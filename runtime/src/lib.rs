@@ -5,6 +5,7 @@ pub mod address;
 pub mod body;
 pub mod dhcp;
 pub mod http;
+pub mod in_flight;
 pub mod server;
 pub mod snapshot;
 pub mod status;

@@ -8,12 +8,15 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use netboot_manifest::Protocol;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::dhcp::{DhcpConfig, DhcpServer, FullDhcp};
 use crate::http::{HttpConfig, HttpServer};
+use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events, Limits};
 use crate::tftp::{TftpConfig, TftpServer};
@@ -81,7 +84,11 @@ impl Reloader {
 pub struct Runtime {
     reloader: Reloader,
     bound: Bound,
+    /// HTTP and TFTP.
     tasks: Vec<JoinHandle<()>>,
+    /// Stopped first, so no client is sent here while the others finish.
+    dhcp: Option<JoinHandle<()>>,
+    in_flight: InFlight,
 }
 
 impl Runtime {
@@ -107,11 +114,13 @@ impl Runtime {
         } else {
             Events::default()
         };
+        let in_flight = InFlight::default();
 
         let http = HttpServer::bind(
             &HttpConfig {
                 bind: SocketAddrV4::new(ip, config.http_port).into(),
                 events: events.clone(),
+                in_flight: in_flight.clone(),
                 ..HttpConfig::default()
             },
             receiver.clone(),
@@ -123,6 +132,7 @@ impl Runtime {
             &TftpConfig {
                 bind: SocketAddrV4::new(ip, config.tftp_port).into(),
                 events: events.clone(),
+                in_flight: in_flight.clone(),
                 ..TftpConfig::default()
             },
             receiver.clone(),
@@ -130,8 +140,9 @@ impl Runtime {
         .await?;
         let tftp_addr = tftp.local_addr()?;
 
-        let mut tasks = vec![tokio::spawn(http.run()), tokio::spawn(tftp.run())];
+        let tasks = vec![tokio::spawn(http.run()), tokio::spawn(tftp.run())];
         let mut dhcp_addrs = None;
+        let mut dhcp_task = None;
         if config.dhcp {
             let dhcp_config = DhcpConfig {
                 server_addr: ip,
@@ -161,7 +172,7 @@ impl Runtime {
                 })?
                 .with_events(events.clone());
             dhcp_addrs = Some(dhcp.local_addrs());
-            tasks.push(tokio::spawn(dhcp.run()));
+            dhcp_task = Some(tokio::spawn(dhcp.run()));
         }
 
         Ok(Runtime {
@@ -176,6 +187,8 @@ impl Runtime {
                 dhcp: dhcp_addrs,
             },
             tasks,
+            dhcp: dhcp_task,
+            in_flight,
         })
     }
 
@@ -187,15 +200,50 @@ impl Runtime {
         self.reloader.clone()
     }
 
-    /// Stops answering. Transfers in flight are abandoned (TFTP clients retry, HTTP clients
-    /// see the connection close before Content-Length is reached).
+    /// The transfers in flight now.
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// Stops answering at once; see [`Runtime::stop`].
     pub async fn shutdown(self) {
+        self.stop(Duration::ZERO).await;
+    }
+
+    /// Stops answering DHCP, gives the transfers in flight up to `grace` to finish, then stops
+    /// HTTP and TFTP. Each transfer still running then is abandoned (TFTP clients retry, HTTP
+    /// clients see the connection close before Content-Length is reached) and logged as cut
+    /// short. Returns how many were cut.
+    ///
+    /// HTTP and TFTP still answer new requests during the grace: a client that asks then is
+    /// waited for as well, and named if it is cut.
+    pub async fn stop(self, grace: Duration) -> usize {
+        if let Some(dhcp) = self.dhcp {
+            dhcp.abort();
+            let _ = dhcp.await;
+        }
+        let cut = self.in_flight.settle(grace).await;
         for task in &self.tasks {
             task.abort();
         }
         for task in self.tasks {
             let _ = task.await;
         }
+        for t in &cut {
+            let ms = t.started.elapsed().as_secs_f64() * 1000.0;
+            let (ip, file, size) = (t.ip, t.file.as_str(), t.size);
+            match t.protocol {
+                Protocol::Http => tracing::warn!(
+                    target: "netboot::http", ip = %ip, file = %file, size, ms,
+                    "http transfer cut short by shutdown"
+                ),
+                Protocol::Tftp => tracing::warn!(
+                    target: "netboot::tftp", ip = %ip, file = %file, size, ms,
+                    "tftp transfer cut short by shutdown"
+                ),
+            }
+        }
+        cut.len()
     }
 }
 

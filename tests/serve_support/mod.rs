@@ -127,7 +127,8 @@ impl Served {
     pub fn fleet_fails_with(fleet: &Fleet, flags: &[&str]) -> (ExitStatus, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
             .args(["serve", "--address", "127.0.0.1", "--no-dhcp"])
-            .args(["--http-port", "0", "--tftp-port", "0"])
+            .args(["--http-port", &free_tcp_port().to_string()])
+            .args(["--tftp-port", &free_udp_port().to_string()])
             .args(flags)
             .arg(fleet.path())
             .output()
@@ -138,12 +139,26 @@ impl Served {
         )
     }
 
+    /// Like [`Served::fleet_with`], but proxy-DHCP runs too; `flags` name its interface and
+    /// ports (`--interface lo --dhcp-port N --pxe-port M` runs unprivileged).
+    pub fn fleet_with_dhcp(fleet: &Fleet, flags: &[&str]) -> Served {
+        let path = fleet.path();
+        let mut args = vec![path.to_str().unwrap()];
+        args.extend(flags);
+        Served::spawn(&args, false)
+    }
+
     fn start(source: &[&str]) -> Served {
+        Served::spawn(source, true)
+    }
+
+    fn spawn(source: &[&str], no_dhcp: bool) -> Served {
         let (http, tftp) = (free_tcp_port(), free_udp_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_netboot"))
             .arg("serve")
             .args(source)
-            .args(["--address", "127.0.0.1", "--no-dhcp"])
+            .args(["--address", "127.0.0.1"])
+            .args(no_dhcp.then_some("--no-dhcp"))
             .args(["--http-port", &http.to_string()])
             .args(["--tftp-port", &tftp.to_string()])
             .env("RUST_LOG", "info")
@@ -174,6 +189,30 @@ impl Served {
         };
         served.wait_for_log("serving", Duration::from_secs(10));
         served
+    }
+
+    /// Sends `signal` (`TERM`, `HUP`, ...) the way an operator would, with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill is installed");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// The exit status, once the server has exited; `None` if it still runs after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn log(&self) -> String {
@@ -269,7 +308,31 @@ impl Drop for Served {
     }
 }
 
-fn free_tcp_port() -> u16 {
+/// Runs `command` (its stderr captured) until it exits; `None` if it still runs after `limit`
+/// (it is killed then), so a server that should have refused to start cannot hang the test.
+pub fn exits_within(command: &mut Command, limit: Duration) -> Option<(ExitStatus, String)> {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status, std::fs::read_to_string(log.path()).unwrap()));
+        }
+        if started.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -277,7 +340,7 @@ fn free_tcp_port() -> u16 {
         .port()
 }
 
-fn free_udp_port() -> u16 {
+pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

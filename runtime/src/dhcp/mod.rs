@@ -15,6 +15,7 @@ mod full_setup;
 mod lease;
 pub mod leases_file;
 mod options;
+mod port_claim;
 mod request;
 mod server;
 
@@ -26,6 +27,7 @@ pub use full_setup::{netmask_of, FullDhcp, FullSettings, FullSetupError};
 pub use lease::{Exhausted, Lease, LeaseState, LeaseTable, Pool, PoolError, Refusal};
 pub use leases_file::LeasesFileError;
 pub use options::{OptionError, Options};
+pub use port_claim::{Holder, PortTaken};
 pub use request::{MalformedRequest, MessageType, Request};
 pub use server::{DhcpConfig, DhcpServer};
 

@@ -13,6 +13,7 @@ use super::answer::{answer, Decision, ServerIdentity};
 use super::full::{decide_full, FullDecision};
 use super::full_setup::FullDhcp;
 use super::leases_file;
+use super::port_claim::{self, PortClaim};
 use super::Port;
 use crate::status::{Event, Events};
 use crate::Snapshot;
@@ -41,6 +42,8 @@ pub struct DhcpServer {
     full: Option<Mutex<FullState>>,
     /// Where answers to boot clients are reported for the status page (off unless set).
     events: Events,
+    /// This process's claims on both ports, so no other netboot answers beside it.
+    claims: [PortClaim; 2],
 }
 
 struct FullState {
@@ -70,7 +73,13 @@ impl DhcpServer {
             ));
         }
         let interface = config.interface.as_deref();
+        // Claimed before binding: reuse would let the bind succeed next to another netboot.
+        let claims = [
+            port_claim::claim(config.dhcp_port, interface)?,
+            port_claim::claim(config.pxe_port, interface)?,
+        ];
         Ok(DhcpServer {
+            claims,
             dhcp: bind_udp(config.dhcp_port, interface)?,
             pxe: bind_udp(config.pxe_port, interface)?,
             identity: ServerIdentity {
@@ -122,6 +131,9 @@ impl DhcpServer {
             let (port, socket, received) = tokio::select! {
                 r = self.dhcp.recv_from(&mut dhcp_buf) => (Port::Dhcp67, &self.dhcp, r.map(|(n, a)| (&dhcp_buf[..n], a))),
                 r = self.pxe.recv_from(&mut pxe_buf) => (Port::Pxe4011, &self.pxe, r.map(|(n, a)| (&pxe_buf[..n], a))),
+                // Never finish: they answer other servers' "who is there?" in passing.
+                () = self.claims[0].answer_probes() => continue,
+                () = self.claims[1].answer_probes() => continue,
             };
             match received {
                 Ok((packet, source)) => self.handle(port, socket, packet, source).await,
@@ -269,7 +281,7 @@ impl DhcpServer {
 fn bind_udp(port: u16, interface: Option<&str>) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     // Reuse lets the server restart at once and share 67 with a co-located DHCP server bound
-    // to a specific address.
+    // to a specific address; the port claim (see `port_claim`) keeps a second netboot off.
     socket.set_reuse_address(true)?;
     socket.set_broadcast(true)?;
     if let Some(name) = interface {

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netboot_manifest::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -21,6 +22,7 @@ use super::response;
 use super::route::{self, Answer, Request};
 use super::send;
 use crate::body::Body;
+use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
 use crate::status::http_exchange::{exchange_event, page_answer};
 use crate::status::Events;
@@ -47,6 +49,7 @@ pub async fn serve(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     timeouts: Timeouts,
     events: Events,
+    in_flight: InFlight,
 ) {
     let mut buf = Vec::new();
     let mut first = true;
@@ -79,9 +82,17 @@ pub async fn serve(
         first = false;
         buf.drain(..head.head_len);
         let keep_alive = head.keep_alive;
-        if respond(&mut stream, peer, head, &snapshots, &timeouts, &events)
-            .await
-            .is_err()
+        if respond(
+            &mut stream,
+            peer,
+            head,
+            &snapshots,
+            &timeouts,
+            &events,
+            &in_flight,
+        )
+        .await
+        .is_err()
         {
             return;
         }
@@ -163,6 +174,7 @@ async fn respond(
     snapshots: &watch::Receiver<Arc<Snapshot>>,
     timeouts: &Timeouts,
     events: &Events,
+    in_flight: &InFlight,
 ) -> io::Result<()> {
     let started = Instant::now();
     let snapshot = Arc::clone(&snapshots.borrow());
@@ -186,7 +198,15 @@ async fn respond(
     let status = answer.status();
     let out = response::head(&answer, head.keep_alive, head.method == "HEAD");
     let mut sent = 0u64;
+    // Listed while its bytes leave, so a server that stops meanwhile names it as cut short.
+    let sending = match &answer {
+        Answer::File { path, .. } if !is_page && out.body_len > 0 => {
+            Some(in_flight.enter(Protocol::Http, peer.ip(), path, out.body_len))
+        }
+        _ => None,
+    };
     let result = write_answer(stream, &answer, &out, timeouts.stall, &mut sent).await;
+    drop(sending);
     let took = started.elapsed();
     let ms = took.as_secs_f64() * 1000.0;
     let ip = peer.ip();

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 
 use netboot_manifest::Protocol;
 
+use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
 use crate::status::Events;
 use busy::BusyLog;
@@ -49,6 +50,8 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     /// When on: answers `/`, `/metrics` and `/status.json` from it, and reports each exchange.
     pub events: Events,
+    /// Where file responses are listed while they are being sent.
+    pub in_flight: InFlight,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +63,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(60),
             events: Events::default(),
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -121,8 +125,10 @@ impl HttpServer {
                         let _ = stream.set_nodelay(true);
                         let snapshots = self.snapshots.clone();
                         let events = self.config.events.clone();
+                        let in_flight = self.config.in_flight.clone();
                         connections.spawn(async move {
-                            connection::serve(stream, peer, snapshots, timeouts, events).await;
+                            connection::serve(stream, peer, snapshots, timeouts, events, in_flight)
+                                .await;
                             drop(permit);
                         });
                     }

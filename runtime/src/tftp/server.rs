@@ -21,6 +21,7 @@ use super::refusals::RefusalBudget;
 use super::request::{self, Incoming};
 use super::send_window;
 use super::transfer::{self, Failure, Transfer};
+use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events};
 
@@ -54,6 +55,8 @@ pub struct TftpConfig {
     pub refusals_per_second: u32,
     /// Where finished, failed and refused transfers are reported for the status page.
     pub events: Events,
+    /// Where transfers are listed while they run.
+    pub in_flight: InFlight,
 }
 
 impl Default for TftpConfig {
@@ -70,6 +73,7 @@ impl Default for TftpConfig {
             max_transfers_per_client: MAX_TRANSFERS_PER_CLIENT,
             refusals_per_second: 200,
             events: Events::default(),
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -188,12 +192,14 @@ impl TftpServer {
             let transfer = Transfer::start(body, &settings, self.config.retries, Instant::now());
             let file = route.to_owned();
             let events = self.config.events.clone();
+            let listed = (self.config.in_flight).enter(Tftp, peer.ip(), &file, transfer.len());
             tokio::spawn(async move {
                 let started = Instant::now();
                 let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
                 let result = drive(local, peer, transfer, &ticket).await;
                 drop(ticket);
                 log(peer, &file, started, result, &events);
+                drop(listed);
             });
         }
     }
