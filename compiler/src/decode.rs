@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use netboot_manifest::{DhcpMode, MacAddr};
 
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::fleet::*;
 use crate::nesting;
@@ -19,8 +20,8 @@ mod full_dhcp;
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
     if let Some(offset) = nesting::too_deep(&src.text) {
         diags.push(
-            Diagnostic::error(
-                "fleet::too-deep",
+            Diagnostic::new(
+                Code::TooDeep,
                 format!(
                     "blocks nest more than {} levels deep",
                     nesting::MAX_NESTING
@@ -38,10 +39,9 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
             let err: kdl::KdlError = err;
             for d in err.diagnostics {
                 let message = d.message.unwrap_or_else(|| "invalid KDL syntax".into());
-                let mut diag =
-                    Diagnostic::error("fleet::syntax", format!("syntax error: {message}"))
-                        .label(d.span.into(), d.label.unwrap_or_else(|| "here".into()))
-                        .in_source(src);
+                let mut diag = Diagnostic::new(Code::Syntax, format!("syntax error: {message}"))
+                    .label(d.span.into(), d.label.unwrap_or_else(|| "here".into()))
+                    .in_source(src);
                 diag.help = Some(d.help.unwrap_or_else(|| {
                     "the fleet is a KDL v2 document: see schema/fleet-language.md".into()
                 }));
@@ -148,26 +148,15 @@ impl Decoder<'_> {
         self.diags.push(d.in_source(&self.src));
     }
 
-    fn error(
-        &mut self,
-        code: &'static str,
-        message: String,
-        span: Span,
-        label: &str,
-        help: String,
-    ) {
-        self.push(
-            Diagnostic::error(code, message)
-                .label(span, label)
-                .help(help),
-        );
+    fn error(&mut self, code: Code, message: String, span: Span, label: &str, help: String) {
+        self.push(Diagnostic::new(code, message).label(span, label).help(help));
     }
 
     fn unknown_node(&mut self, node: &KdlNode, allowed: &[&str], context: &str) {
         let name = node.name().value();
         let help = suggest::help_for(name, allowed.iter().copied(), "node");
         self.error(
-            "fleet::unknown-node",
+            Code::UnknownNode,
             format!("unknown node `{name}` {context}"),
             name_span(node),
             "not a known node here",
@@ -193,7 +182,7 @@ impl Decoder<'_> {
                             suggest::help_for(k, props.iter().copied(), "property")
                         };
                         self.error(
-                            "fleet::unknown-property",
+                            Code::UnknownProperty,
                             format!("unknown property `{k}` on `{}`", node.name().value()),
                             span,
                             "not a known property here",
@@ -202,8 +191,8 @@ impl Decoder<'_> {
                     } else if let Some((_, first)) = seen.iter().find(|(n, _)| *n == k) {
                         let first = *first;
                         self.push(
-                            Diagnostic::error(
-                                "fleet::duplicate-property",
+                            Diagnostic::new(
+                                Code::DuplicateProperty,
                                 format!("property `{k}` is given twice"),
                             )
                             .label(span, "given again here")
@@ -223,7 +212,7 @@ impl Decoder<'_> {
                             n => format!("`{}` takes at most {n} values", node.name().value()),
                         };
                         self.error(
-                            "fleet::unexpected-value",
+                            Code::UnexpectedValue,
                             format!("too many values for `{}`", node.name().value()),
                             entry.span().into(),
                             "unexpected value",
@@ -245,7 +234,7 @@ impl Decoder<'_> {
                     .rfind('{')
                     .unwrap_or(inner.offset);
                 self.error(
-                    "fleet::unexpected-children",
+                    Code::UnexpectedChildren,
                     format!("`{}` takes no children", node.name().value()),
                     Span::new(brace, 1),
                     "unexpected block",
@@ -261,7 +250,7 @@ impl Decoder<'_> {
             other => {
                 let found = type_name(other);
                 self.error(
-                    "fleet::wrong-type",
+                    Code::WrongType,
                     format!("{what} must be a string, found {found}"),
                     self.value_span(entry),
                     "expected a string",
@@ -278,7 +267,7 @@ impl Decoder<'_> {
             other => {
                 let found = type_name(other);
                 self.error(
-                    "fleet::wrong-type",
+                    Code::WrongType,
                     format!("{what} must be a whole number, found {found}"),
                     self.value_span(entry),
                     "expected a number",
@@ -301,7 +290,7 @@ impl Decoder<'_> {
             Some(e) => self.string_entry(e, what),
             None => {
                 self.error(
-                    "fleet::missing-value",
+                    Code::MissingValue,
                     format!("`{}` needs {what}", node.name().value()),
                     name_span(node),
                     "value missing",
@@ -335,7 +324,7 @@ impl Decoder<'_> {
     fn check_name(&mut self, name: &Spanned<String>, what: &str) {
         if !valid_name(&name.value) {
             self.error(
-                "fleet::bad-name",
+                Code::BadName,
                 format!("`{}` is not a valid {what} name", name.value),
                 name.span,
                 "invalid name",
@@ -350,13 +339,10 @@ impl Decoder<'_> {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             let first = *first;
             self.push(
-                Diagnostic::error(
-                    "fleet::duplicate-setting",
-                    format!("`{name}` is given twice"),
-                )
-                .label(name_span(node), "given again here")
-                .label(first, "first given here")
-                .help("keep one of them"),
+                Diagnostic::new(Code::DuplicateSetting, format!("`{name}` is given twice"))
+                    .label(name_span(node), "given again here")
+                    .label(first, "first given here")
+                    .help("keep one of them"),
             );
             return false;
         }
@@ -407,7 +393,7 @@ impl Decoder<'_> {
                             && !node.entries().iter().any(|e| e.name().is_some())
                         {
                             self.error(
-                                "fleet::missing-value",
+                                Code::MissingValue,
                                 "`default` needs `profile=` or `menu=`".into(),
                                 name_span(node),
                                 "says nothing to boot",
@@ -451,7 +437,7 @@ impl Decoder<'_> {
                         match s.value.parse() {
                             Ok(ip) => server.address = Some(Spanned::new(ip, s.span)),
                             Err(_) => self.error(
-                                "fleet::bad-ip",
+                                Code::BadIp,
                                 format!("`{}` is not an IPv4 address", s.value),
                                 s.span,
                                 "not an IPv4 address",
@@ -478,7 +464,7 @@ impl Decoder<'_> {
                             }
                         }
                         _ => self.error(
-                            "fleet::bad-port",
+                            Code::BadPort,
                             format!("{} is not a port number", n.value),
                             n.span,
                             "out of range",
@@ -507,7 +493,7 @@ impl Decoder<'_> {
                                 let help =
                                     suggest::help_for(other, ["proxy", "off", "full"], "mode");
                                 self.error(
-                                    "fleet::bad-value",
+                                    Code::BadValue,
                                     format!("unknown DHCP mode `{other}`"),
                                     s.span,
                                     "not a DHCP mode",
@@ -552,7 +538,7 @@ impl Decoder<'_> {
             Some(Spanned::new(s.value.to_ascii_lowercase(), s.span))
         } else {
             self.error(
-                "fleet::bad-sha256",
+                Code::BadSha256,
                 "`sha256` must be 64 hexadecimal digits".into(),
                 s.span,
                 "not a sha256",
@@ -574,7 +560,7 @@ impl Decoder<'_> {
             (None, Some(u)) => {
                 if let Some(why) = url_problem(&u.value) {
                     self.error(
-                        "fleet::bad-url",
+                        Code::BadUrl,
                         format!("`{}` is not a usable URL: {why}", u.value),
                         u.span,
                         "bad URL",
@@ -586,8 +572,8 @@ impl Decoder<'_> {
             }
             (Some(p), Some(u)) => {
                 self.push(
-                    Diagnostic::error(
-                        "fleet::conflicting-properties",
+                    Diagnostic::new(
+                        Code::ConflictingProperties,
                         "an artifact has either `path` or `url`, not both",
                     )
                     .label(u.span, "`url` here")
@@ -598,7 +584,7 @@ impl Decoder<'_> {
             }
             (None, None) => {
                 self.error(
-                    "fleet::missing-value",
+                    Code::MissingValue,
                     format!("artifact `{}` needs `path=` or `url=`", name.value),
                     name_span(node),
                     "no location",
@@ -656,8 +642,8 @@ impl Decoder<'_> {
             if let Some(m) = method {
                 if let Some((other, first)) = methods.iter().find(|(o, _)| *o != m).copied() {
                     self.push(
-                        Diagnostic::error(
-                            "fleet::conflicting-boot-methods",
+                        Diagnostic::new(
+                            Code::ConflictingBootMethods,
                             format!("profile `{}` says both `{key}` and `{other}`", name.value),
                         )
                         .label(name_span(child), "second boot method")
@@ -707,7 +693,7 @@ impl Decoder<'_> {
                     {
                         if let Some(why) = url_problem(&u.value) {
                             self.error(
-                                "fleet::bad-url",
+                                Code::BadUrl,
                                 format!("`{}` is not a usable URL: {why}", u.value),
                                 u.span,
                                 "bad URL",
@@ -744,7 +730,7 @@ impl Decoder<'_> {
                             other => {
                                 let help = suggest::help_for(other, ["efi", "bios"], "platform");
                                 self.error(
-                                    "fleet::bad-value",
+                                    Code::BadValue,
                                     format!("unknown platform `{other}`"),
                                     s.span,
                                     "not a platform",
@@ -770,7 +756,7 @@ impl Decoder<'_> {
                             .any(|e| e.name().is_some_and(|n| n.value() == "template"))
                     {
                         self.error(
-                            "fleet::missing-value",
+                            Code::MissingValue,
                             "`file` needs `template=`".into(),
                             name_span(child),
                             "no template",
@@ -787,7 +773,7 @@ impl Decoder<'_> {
                                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
                         if !ok {
                             self.error(
-                                "fleet::bad-name",
+                                Code::BadName,
                                 format!("`{}` is not a valid file name", f.value),
                                 f.span,
                                 "invalid file name",
@@ -796,8 +782,8 @@ impl Decoder<'_> {
                             );
                         } else if let Some(prev) = files.iter().find(|p| p.name.value == f.value) {
                             self.push(
-                                Diagnostic::error(
-                                    "fleet::duplicate-name",
+                                Diagnostic::new(
+                                    Code::DuplicateName,
                                     format!("file `{}` is declared twice", f.value),
                                 )
                                 .label(f.span, "declared again here")
@@ -831,7 +817,7 @@ impl Decoder<'_> {
             _ if misspelt => None,
             _ => {
                 self.error(
-                    "fleet::no-boot-method",
+                    Code::NoBootMethod,
                     format!("profile `{}` does not say how to boot", name.value),
                     name.span,
                     "nothing to boot",
@@ -846,7 +832,7 @@ impl Decoder<'_> {
             for (what, span) in [("initrd", initrd_span), ("cmdline", cmdline_span)] {
                 if let Some(span) = span {
                     self.error(
-                        "fleet::needs-kernel",
+                        Code::NeedsKernel,
                         format!("`{what}` only applies to a profile that boots a `kernel`"),
                         span,
                         "no kernel to pass it to",
@@ -895,7 +881,7 @@ impl Decoder<'_> {
         }
         if !files.iter().any(|(k, _)| *k == WimFile::BootWim) {
             self.error(
-                "fleet::missing-value",
+                Code::MissingValue,
                 "`wimboot` needs at least a `boot-wim`".into(),
                 name_span(node),
                 "no boot.wim",
@@ -976,7 +962,7 @@ impl Decoder<'_> {
                                 menus[index].timeout = Some(Spanned::new(s, n.span))
                             }
                             _ => self.error(
-                                "fleet::bad-value",
+                                Code::BadValue,
                                 format!("timeout {} is out of range", n.value),
                                 n.span,
                                 "out of range",
@@ -1042,7 +1028,7 @@ impl Decoder<'_> {
             .or(dash.then_some("a leading `-` (iPXE would read it as an option)"));
         if let Some(why) = why {
             self.error(
-                "fleet::unsafe-text",
+                Code::UnsafeText,
                 format!("{what} cannot contain {why}"),
                 text.span,
                 "unsafe in an iPXE script",
@@ -1059,8 +1045,8 @@ impl Decoder<'_> {
             (None, Some(m)) => Some(Target::Menu(m)),
             (Some(p), Some(m)) => {
                 self.push(
-                    Diagnostic::error(
-                        "fleet::conflicting-properties",
+                    Diagnostic::new(
+                        Code::ConflictingProperties,
                         "give either `profile=` or `menu=`, not both",
                     )
                     .label(m.span, "`menu` here")
@@ -1106,7 +1092,7 @@ impl Decoder<'_> {
                 Ok(m) => Some(Spanned::new(m, s.span)),
                 Err(e) => {
                     self.error(
-                        "fleet::bad-mac",
+                        Code::BadMac,
                         e.to_string(),
                         s.span,
                         "not a MAC address",
@@ -1124,7 +1110,7 @@ impl Decoder<'_> {
                         .any(|e| e.name().is_some_and(|n| n.value() == "mac"))
                 {
                     self.error(
-                        "fleet::missing-value",
+                        Code::MissingValue,
                         format!("host `{}` needs a `mac=`", name.value),
                         name_span(node),
                         "no MAC address",
@@ -1147,7 +1133,7 @@ impl Decoder<'_> {
             })
         {
             self.error(
-                "fleet::missing-value",
+                Code::MissingValue,
                 format!("host `{}` does not say what to boot", name.value),
                 name_span(node),
                 "no profile or menu",

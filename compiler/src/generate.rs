@@ -9,6 +9,7 @@ use netboot_manifest::{
     sha256_hex, BootAnswer, ClientKind, FileEntry, Host, Manifest, Protocol, Source, FORMAT_VERSION,
 };
 
+use crate::codes::Code;
 use crate::decode::unsafe_text;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::fleet::*;
@@ -309,8 +310,8 @@ impl Generator<'_, '_> {
                                 .map_or(String::new(), |h| format!(" for host `{}`", h.name.value));
                             self.error(
                                 pi,
-                                Diagnostic::error(
-                                    "fleet::template-render",
+                                Diagnostic::new(
+                                    Code::TemplateRender,
                                     format!("the command line cannot be rendered{who}: {e}"),
                                 )
                                 .label(c.span, "in this command line")
@@ -322,7 +323,7 @@ impl Generator<'_, '_> {
                     if let Some(why) = unsafe_text(&rendered) {
                         self.error(
                             pi,
-                            Diagnostic::error("fleet::unsafe-text", format!("the rendered command line contains {why}"))
+                            Diagnostic::new(Code::UnsafeText, format!("the rendered command line contains {why}"))
                                 .label(c.span, "renders to unsafe text")
                                 .help("iPXE has no quoting: keep the command line to plain kernel arguments"),
                         );
@@ -335,8 +336,8 @@ impl Generator<'_, '_> {
                 }
                 let args = args.join(" ");
                 if args.len() > CMDLINE_MAX {
-                    let mut d = Diagnostic::error(
-                        "fleet::cmdline-too-long",
+                    let mut d = Diagnostic::new(
+                        Code::CmdlineTooLong,
                         format!(
                             "the kernel command line is {} bytes{}, over the {CMDLINE_MAX}-byte limit",
                             args.len(),
@@ -405,8 +406,8 @@ impl Generator<'_, '_> {
                 ),
                 Err(e) => self.error(
                     pi,
-                    Diagnostic::error(
-                        "fleet::template-render",
+                    Diagnostic::new(
+                        Code::TemplateRender,
                         format!(
                             "template `{}` cannot be rendered for host `{}`: {e}",
                             f.template.value, h.name.value

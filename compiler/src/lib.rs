@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub use netboot_manifest as manifest;
 use netboot_manifest::Manifest;
 
+pub mod codes;
 mod decode;
 mod diagnostic;
 mod earlier_build;
@@ -30,6 +31,7 @@ mod suggest;
 mod template;
 mod validate;
 
+pub use codes::Code;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
 pub use generate::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;

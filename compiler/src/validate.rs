@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use netboot_manifest::{DhcpMode, MacAddr};
 
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::files::{FileCache, FileProblem, LocalFile};
 use crate::fleet::*;
@@ -131,8 +132,8 @@ pub fn validate<'f>(
     for (i, m) in fleet.menus.iter().enumerate() {
         if m.parent.is_none() && !menu_used[i] {
             v.push(
-                Diagnostic::warning(
-                    "fleet::unused-menu",
+                Diagnostic::new(
+                    Code::UnusedMenu,
                     format!("menu `{}` is never shown", m.name.value),
                 )
                 .label(
@@ -148,8 +149,8 @@ pub fn validate<'f>(
     for (i, p) in fleet.profiles.iter().enumerate() {
         if shared[i].is_none() && !direct[i] {
             v.push(
-                Diagnostic::warning(
-                    "fleet::unused-profile",
+                Diagnostic::new(
+                    Code::UnusedProfile,
                     format!("profile `{}` is never booted", p.name.value),
                 )
                 .label(
@@ -163,8 +164,8 @@ pub fn validate<'f>(
     for (i, a) in fleet.artifacts.iter().enumerate() {
         if !used_artifacts[i] {
             v.push(
-                Diagnostic::warning(
-                    "fleet::unused-artifact",
+                Diagnostic::new(
+                    Code::UnusedArtifact,
                     format!("artifact `{}` is not used by any profile", a.name.value),
                 )
                 .label(a.name.span, "unused")
@@ -187,7 +188,7 @@ pub fn validate<'f>(
 
     if fleet.hosts.is_empty() && fleet.default.is_none() {
         v.push(
-            Diagnostic::error("fleet::nothing-to-boot", "the fleet boots nothing: it names no hosts and has no `default`")
+            Diagnostic::new(Code::NothingToBoot, "the fleet boots nothing: it names no hosts and has no `default`")
                 .label(Span::new(0, 0), "in this fleet")
                 .help("add `host` nodes, or `default menu=\"…\"` / `default profile=\"…\"` for every machine"),
         );
@@ -254,8 +255,8 @@ impl<'f> Validator<'f, '_> {
             if let Some(&first) = map.get(&n.value) {
                 let first = name(&items[first]).span;
                 self.push(
-                    Diagnostic::error(
-                        "fleet::duplicate-name",
+                    Diagnostic::new(
+                        Code::DuplicateName,
                         format!("{what} `{}` is defined twice", n.value),
                     )
                     .label(n.span, "defined again here")
@@ -277,8 +278,8 @@ impl<'f> Validator<'f, '_> {
                 let other = &self.fleet.hosts[first];
                 let first_span = other.mac.as_ref().map_or(other.name.span, |m| m.span);
                 self.push(
-                    Diagnostic::error(
-                        "fleet::duplicate-mac",
+                    Diagnostic::new(
+                        Code::DuplicateMac,
                         format!(
                             "MAC {} is given to both `{}` and `{}`",
                             mac.value, other.name.value, h.name.value
@@ -311,7 +312,7 @@ impl<'f> Validator<'f, '_> {
             ),
         };
         self.push(
-            Diagnostic::error(problem.code(), problem.describe(&written.value))
+            Diagnostic::new(problem.code(), problem.describe(&written.value))
                 .label(written.span, problem.label(what))
                 .help(help),
         );
@@ -330,8 +331,8 @@ impl<'f> Validator<'f, '_> {
                 .filter(|b| !b.is_empty());
             let Some(base) = base else {
                 self.push(
-                    Diagnostic::error(
-                        "fleet::missing-file",
+                    Diagnostic::new(
+                        Code::MissingFile,
                         format!("`{}` does not name a file", l.path.value),
                     )
                     .label(l.path.span, "no file name")
@@ -346,8 +347,8 @@ impl<'f> Validator<'f, '_> {
             if let Some((_, first)) = routes.iter().find(|(r, _)| *r == route) {
                 let first = *first;
                 self.push(
-                    Diagnostic::error(
-                        "fleet::route-collision",
+                    Diagnostic::new(
+                        Code::RouteCollision,
                         format!("two loaders would both be served as `{route}`"),
                     )
                     .label(l.path.span, "served as the same name")
@@ -378,8 +379,8 @@ impl<'f> Validator<'f, '_> {
                 Location::Url(u) => {
                     if a.sha256.is_none() {
                         self.push(
-                            Diagnostic::error(
-                                "fleet::url-without-sha256",
+                            Diagnostic::new(
+                                Code::UrlWithoutSha256,
                                 format!(
                                     "artifact `{}` comes from a URL but has no `sha256`",
                                     a.name.value
@@ -396,8 +397,8 @@ impl<'f> Validator<'f, '_> {
                             inputs.insert(f.abs.clone());
                             match &a.sha256 {
                             Some(want) if want.value != f.sha256 => self.push(
-                                Diagnostic::error(
-                                    "fleet::sha256-mismatch",
+                                Diagnostic::new(
+                                    Code::Sha256Mismatch,
                                     format!("`{}` does not match its sha256", p.value),
                                 )
                                 .label(want.span, "expected this")
@@ -405,8 +406,8 @@ impl<'f> Validator<'f, '_> {
                             ),
                             Some(_) => {}
                             None => self.push(
-                                Diagnostic::warning(
-                                    "fleet::artifact-without-sha256",
+                                Diagnostic::new(
+                                    Code::ArtifactWithoutSha256,
                                     format!("artifact `{}` has no `sha256`", a.name.value),
                                 )
                                 .label(a.name.span, "not pinned")
@@ -438,8 +439,8 @@ impl<'f> Validator<'f, '_> {
                     "artifact",
                 );
                 self.push(
-                    Diagnostic::error(
-                        "fleet::unknown-artifact",
+                    Diagnostic::new(
+                        Code::UnknownArtifact,
                         format!("no artifact is named `{}`", r.value),
                     )
                     .label(r.span, "unknown artifact")
@@ -499,7 +500,7 @@ impl<'f> Validator<'f, '_> {
         if found.is_none() {
             let (code, what, names): (_, _, Vec<&str>) = match t {
                 Target::Profile(_) => (
-                    "fleet::unknown-profile",
+                    Code::UnknownProfile,
                     "profile",
                     self.fleet
                         .profiles
@@ -508,7 +509,7 @@ impl<'f> Validator<'f, '_> {
                         .collect(),
                 ),
                 Target::Menu(_) => (
-                    "fleet::unknown-menu",
+                    Code::UnknownMenu,
                     "menu",
                     self.fleet
                         .menus
@@ -520,7 +521,7 @@ impl<'f> Validator<'f, '_> {
             let n = t.name();
             let help = suggest::help_for(&n.value, names.iter().copied(), what);
             self.push(
-                Diagnostic::error(code, format!("no {what} is named `{}`", n.value))
+                Diagnostic::new(code, format!("no {what} is named `{}`", n.value))
                     .label(n.span, format!("unknown {what}"))
                     .help(help),
             );
@@ -535,8 +536,8 @@ impl<'f> Validator<'f, '_> {
         let kernel = profile.is_some_and(|p| matches!(p.method, Some(Method::Kernel { .. })));
         if !kernel {
             self.push(
-                Diagnostic::error(
-                    "fleet::needs-kernel",
+                Diagnostic::new(
+                    Code::NeedsKernel,
                     format!(
                         "host `{}` appends to a kernel command line it does not boot",
                         h.name.value
@@ -548,8 +549,8 @@ impl<'f> Validator<'f, '_> {
         }
         if let Some(why) = crate::decode::unsafe_text(&append.value) {
             self.push(
-                Diagnostic::error(
-                    "fleet::unsafe-text",
+                Diagnostic::new(
+                    Code::UnsafeText,
                     format!("`cmdline-append` cannot contain {why}"),
                 )
                 .label(append.span, "unsafe in an iPXE script")
@@ -587,8 +588,8 @@ impl<'f> Validator<'f, '_> {
                                 .chain(fleet.menus.iter().map(|m| m.name.value.as_str()));
                             let help = suggest::help_for(&target.value, names, "profile or menu");
                             self.push(
-                                Diagnostic::error(
-                                    "fleet::unknown-profile",
+                                Diagnostic::new(
+                                    Code::UnknownProfile,
                                     format!("no profile or menu is named `{}`", target.value),
                                 )
                                 .label(target.span, "unknown profile")
@@ -615,8 +616,8 @@ impl<'f> Validator<'f, '_> {
                         ),
                     };
                     self.push(
-                        Diagnostic::error(
-                            "fleet::default-not-in-menu",
+                        Diagnostic::new(
+                            Code::DefaultNotInMenu,
                             format!(
                                 "menu `{}` defaults to `{}`, which it does not list",
                                 m.name.value, d.value
@@ -665,7 +666,7 @@ impl<'f> Validator<'f, '_> {
                             path.push(&self.fleet.menus[to].name.value);
                             let path = path.join(" → ");
                             self.push(
-                                Diagnostic::error("fleet::menu-cycle", format!("menus link in a circle: {path}"))
+                                Diagnostic::new(Code::MenuCycle, format!("menus link in a circle: {path}"))
                                     .label(span, "this link closes the circle")
                                     .help("submenus get a `Back` item automatically; remove the link back"),
                             );
@@ -692,8 +693,8 @@ impl<'f> Validator<'f, '_> {
             if let Some(only) = &p.only {
                 if !has(only.value) {
                     self.push(
-                        Diagnostic::error(
-                            "fleet::unbootable-platform",
+                        Diagnostic::new(
+                            Code::UnbootablePlatform,
                             format!(
                                 "profile `{}` is only for {} but has no `{}` binary",
                                 p.name.value,
@@ -729,8 +730,8 @@ impl<'f> Validator<'f, '_> {
                 } else {
                     Platform::Efi
                 };
-                let mut d = Diagnostic::error(
-                    "fleet::unbootable-platform",
+                let mut d = Diagnostic::new(
+                    Code::UnbootablePlatform,
                     format!(
                         "profile `{}` cannot boot {} machines, but the fleet serves them",
                         p.name.value,
@@ -772,8 +773,8 @@ impl<'f> Validator<'f, '_> {
                     self.template_vars(&vars, c.span, shared, have_address, "the command line");
                 }
                 Err(e) => self.push(
-                    Diagnostic::error(
-                        "fleet::template-syntax",
+                    Diagnostic::new(
+                        Code::TemplateSyntax,
                         format!(
                             "the command line is not a valid template: {}",
                             e.detail().unwrap_or("syntax error")
@@ -787,8 +788,8 @@ impl<'f> Validator<'f, '_> {
         for f in &p.files {
             if let Some(s) = shared {
                 self.push(
-                    Diagnostic::error(
-                        "fleet::file-in-shared-profile",
+                    Diagnostic::new(
+                        Code::FileInSharedProfile,
                         format!("profile `{}` renders a per-machine file but unknown machines can boot it", p.name.value),
                     )
                     .label(f.name.span, "rendered per machine")
@@ -841,8 +842,8 @@ impl<'f> Validator<'f, '_> {
         };
         let tsrc = SourceFile::new(&self.files.resolve(&f.value), text);
         self.diags.push(
-            Diagnostic::error(
-                "fleet::template-syntax",
+            Diagnostic::new(
+                Code::TemplateSyntax,
                 format!(
                     "template `{}` is not valid: {}",
                     f.value,
@@ -871,8 +872,8 @@ impl<'f> Validator<'f, '_> {
                     None => template::variables_help(),
                 };
                 self.push(
-                    Diagnostic::error(
-                        "fleet::undefined-variable",
+                    Diagnostic::new(
+                        Code::UndefinedVariable,
                         format!("{what} uses `{v}`, which is not defined"),
                     )
                     .label(span, "uses an unknown variable")
@@ -881,8 +882,8 @@ impl<'f> Validator<'f, '_> {
             } else if HOST_VARIABLES.contains(&v.as_str()) {
                 if let Some(s) = shared {
                     self.push(
-                        Diagnostic::error(
-                            "fleet::host-variable-in-shared-profile",
+                        Diagnostic::new(
+                            Code::HostVariableInSharedProfile,
                             format!("{what} uses `{v}`, but machines the fleet does not know can boot this profile"),
                         )
                         .label(span, format!("uses `{v}`"))
@@ -892,8 +893,8 @@ impl<'f> Validator<'f, '_> {
                 }
             } else if v == "server" && !have_address {
                 self.push(
-                    Diagnostic::error(
-                        "fleet::address-needed",
+                    Diagnostic::new(
+                        Code::AddressNeeded,
                         format!("{what} uses `server`, but the fleet gives no address"),
                     )
                     .label(span, "needs the server's address")
