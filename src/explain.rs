@@ -85,7 +85,25 @@ impl Loaded {
         if path.extension().is_some_and(|e| e == "json") {
             return Loaded::manifest(path);
         }
-        match netboot_compiler::compile(path, overrides) {
+        Loaded::compiled(netboot_compiler::compile(path, overrides))
+    }
+
+    /// Compiles a fleet given as text (see [`netboot_compiler::compile_text`]).
+    pub fn compile_text(
+        name: &Path,
+        text: String,
+        base_dir: &Path,
+        overrides: &ServerOverrides,
+    ) -> Result<Loaded, LoadError> {
+        Loaded::compiled(netboot_compiler::compile_text(
+            name, text, base_dir, overrides,
+        ))
+    }
+
+    fn compiled(
+        result: Result<netboot_compiler::Compiled, netboot_compiler::Failure>,
+    ) -> Result<Loaded, LoadError> {
+        match result {
             Ok(c) => Ok(Loaded {
                 manifest: c.manifest,
                 generated: c.generated,
