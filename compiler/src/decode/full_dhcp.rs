@@ -17,7 +17,8 @@ use std::net::Ipv4Addr;
 use kdl::{KdlEntry, KdlNode};
 use netboot_manifest::FullDhcpConfig;
 
-use super::{children, name_span, positional, Decoder};
+use super::values::{children, name_span, positional};
+use super::Decoder;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::fleet::Spanned;
