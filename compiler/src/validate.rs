@@ -457,22 +457,7 @@ impl<'f> Validator<'f, '_> {
         used: &mut [bool],
     ) {
         let Some(method) = &p.method else { return };
-        let mut refs: Vec<&Spanned<String>> = Vec::new();
-        match method {
-            Method::Kernel {
-                kernel, initrds, ..
-            } => {
-                refs.push(kernel);
-                refs.extend(initrds);
-            }
-            Method::Binary { efi, bios } => refs.extend(efi.iter().chain(bios.iter())),
-            Method::Wimboot { wimboot, files } => {
-                refs.push(wimboot);
-                refs.extend(files.iter().map(|(_, a)| a));
-            }
-            Method::Sanboot(a) => refs.push(a),
-            Method::Chain(_) | Method::Exit => {}
-        }
+        let refs = method.artifacts();
         for r in refs {
             self.artifact_ref(r, index, used);
         }
@@ -533,7 +518,9 @@ impl<'f> Validator<'f, '_> {
         let Some(append) = &h.cmdline_append else {
             return;
         };
-        let kernel = profile.is_some_and(|p| matches!(p.method, Some(Method::Kernel { .. })));
+        let kernel = profile
+            .and_then(|p| p.method.as_ref())
+            .is_some_and(|m| m.takes_cmdline_append());
         if !kernel {
             self.push(
                 Diagnostic::new(
@@ -683,13 +670,10 @@ impl<'f> Validator<'f, '_> {
 
     fn platforms(&mut self, loaders: &[(LoaderKind, String, LocalFile)]) {
         for p in &self.fleet.profiles {
-            let Some(Method::Binary { efi, bios }) = &p.method else {
+            let Some(binaries) = p.method.as_ref().and_then(|m| m.platforms()) else {
                 continue;
             };
-            let has = |pl: Platform| match pl {
-                Platform::Efi => efi.is_some(),
-                Platform::Bios => bios.is_some(),
-            };
+            let has = |pl: Platform| binaries.contains(&pl);
             if let Some(only) = &p.only {
                 if !has(only.value) {
                     self.push(
@@ -762,10 +746,7 @@ impl<'f> Validator<'f, '_> {
         templates: &mut Templates,
         inputs: &mut BTreeSet<std::path::PathBuf>,
     ) {
-        if let Some(Method::Kernel {
-            cmdline: Some(c), ..
-        }) = &p.method
-        {
+        if let Some(c) = p.method.as_ref().and_then(|m| m.cmdline()) {
             let name = template_name_cmdline(&p.name.value);
             match templates.add(&name, &c.value) {
                 Ok(()) => {

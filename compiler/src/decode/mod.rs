@@ -20,8 +20,8 @@ mod profiles;
 mod server;
 mod values;
 
-use values::name_span;
 pub use values::unsafe_text;
+pub(crate) use values::{children, name_span, positional, url_problem};
 
 /// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
@@ -69,7 +69,7 @@ const TOP_LEVEL: &[&str] = &[
 ];
 
 /// Walks the document, reporting into `diags`; one file per part of the language.
-struct Decoder<'a> {
+pub(crate) struct Decoder<'a> {
     src: Arc<SourceFile>,
     diags: &'a mut Diagnostics,
 }

@@ -1,65 +1,71 @@
-//! `profile NAME { … }`: one boot method and what surrounds it (`only`, per-machine `file`s).
+//! `profile NAME { … }`: one boot method (its nodes are declared in `methods`) and what
+//! surrounds it: `only` a platform, and per-machine `file`s.
 
 use kdl::KdlNode;
 
-use super::values::{children, name_span, positional, url_problem};
+use super::values::{children, name_span};
 use super::Decoder;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::fleet::*;
+use crate::methods::{self, METHODS};
 use crate::suggest;
 
-const PROFILE_CHILDREN: &[&str] = &[
-    "kernel", "initrd", "cmdline", "file", "chain", "exit", "efi", "bios", "wimboot", "sanboot",
-    "only",
-];
+/// The nodes a profile takes, as the "expected one of" help lists them: the first method's,
+/// `file`, the other methods', `only` (the order the language reference introduced them in).
+fn profile_children() -> Vec<&'static str> {
+    let names = |m: &methods::Declaration| m.nodes.iter().map(|n| n.name).collect::<Vec<_>>();
+    let (first, rest) = METHODS.split_first().expect("at least one boot method");
+    let mut all = names(first);
+    all.push("file");
+    all.extend(rest.iter().flat_map(|m| names(m)));
+    all.push("only");
+    all
+}
+
+/// "`kernel`, `chain`, … or `sanboot`": every method by the nodes that choose it.
+fn every_method() -> String {
+    let all: Vec<String> = METHODS.iter().map(|m| methods::choosers(m)).collect();
+    match all.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => all.concat(),
+    }
+}
 
 impl Decoder<'_> {
     pub(super) fn profile(&mut self, node: &KdlNode) -> Option<Profile> {
         self.check_entries(node, 1, &[]);
         let name = self.name_arg(node, "profile")?;
-        // Each boot-method node seen, by the method it starts (efi and bios share one).
-        let mut methods: Vec<(&'static str, Span)> = Vec::new();
-        let mut kernel = None;
-        let mut initrds = Vec::new();
-        let mut initrd_span = None;
-        let mut cmdline = None;
-        let mut cmdline_span = None;
-        let mut chain = None;
-        let mut efi = None;
-        let mut bios = None;
-        let mut wimboot = None;
-        let mut sanboot = None;
+        let allowed = profile_children();
+        // Each node that chooses a method, by the method's index in METHODS.
+        let mut chosen: Vec<(usize, Span)> = Vec::new();
+        // Every method's nodes, in source order, to be decoded by the method.
+        let mut owned: Vec<Vec<&KdlNode>> = vec![Vec::new(); METHODS.len()];
         let mut only = None;
         let mut files: Vec<FileDecl> = Vec::new();
         let mut seen = Vec::new();
         let mut misspelt = false;
         for child in children(node) {
             let key = child.name().value();
-            if !PROFILE_CHILDREN.contains(&key) {
-                self.unknown_node(child, PROFILE_CHILDREN, "in a profile");
+            let owner = methods::node(key);
+            if owner.is_none() && !matches!(key, "file" | "only") {
+                self.unknown_node(child, &allowed, "in a profile");
                 misspelt = true;
                 continue;
             }
-            let repeatable = matches!(key, "initrd" | "file");
+            let repeatable = owner.map_or(key == "file", |(_, n)| n.repeatable);
             if !repeatable && !self.once(&mut seen, child) {
                 continue;
             }
-            let method = match key {
-                "kernel" => Some("kernel"),
-                "chain" => Some("chain"),
-                "exit" => Some("exit"),
-                "efi" | "bios" => Some("binary"),
-                "wimboot" => Some("wimboot"),
-                "sanboot" => Some("sanboot"),
-                _ => None,
-            };
-            if let Some(m) = method {
-                if let Some((other, first)) = methods.iter().find(|(o, _)| *o != m).copied() {
+            if let Some((m, _)) = owner.filter(|(_, n)| n.chooses) {
+                if let Some(&(other, first)) = chosen.iter().find(|(o, _)| *o != m) {
                     self.push(
                         Diagnostic::new(
                             Code::ConflictingBootMethods,
-                            format!("profile `{}` says both `{key}` and `{other}`", name.value),
+                            format!(
+                                "profile `{}` says both `{key}` and `{}`",
+                                name.value, METHODS[other].name
+                            ),
                         )
                         .label(name_span(child), "second boot method")
                         .label(first, "first boot method")
@@ -67,191 +73,59 @@ impl Decoder<'_> {
                     );
                     continue;
                 }
-                methods.push((m, name_span(child)));
+                chosen.push((m, name_span(child)));
             }
-            if key != "wimboot" {
+            if !owner.is_some_and(|(_, n)| n.block) {
                 self.no_children(child);
             }
-            match key {
-                "kernel" => {
-                    self.check_entries(child, 1, &[]);
-                    kernel =
-                        self.string_arg(child, 0, "an artifact name", "kernel \"debian-kernel\"");
-                }
-                "initrd" => {
-                    self.check_entries(child, usize::MAX, &[]);
-                    initrd_span.get_or_insert(name_span(child));
-                    let args = positional(child);
-                    if args.is_empty() {
-                        self.string_arg(child, 0, "an artifact name", "initrd \"debian-initrd\"");
-                    }
-                    for e in args {
-                        if let Some(s) = self.string_entry(e, "an initrd") {
-                            initrds.push(s);
-                        }
-                    }
-                }
-                "cmdline" => {
-                    self.check_entries(child, 1, &[]);
-                    cmdline_span = Some(name_span(child));
-                    cmdline = self.string_arg(
-                        child,
-                        0,
-                        "the kernel command line",
-                        "cmdline \"console=ttyS0\"",
-                    );
-                }
-                "chain" => {
-                    self.check_entries(child, 1, &[]);
-                    if let Some(u) =
-                        self.string_arg(child, 0, "a URL", "chain \"https://boot.netboot.xyz\"")
-                    {
-                        if let Some(why) = url_problem(&u.value) {
-                            self.error(
-                                Code::BadUrl,
-                                format!("`{}` is not a usable URL: {why}", u.value),
-                                u.span,
-                                "bad URL",
-                                "write it like `https://boot.netboot.xyz`".into(),
-                            );
-                        } else {
-                            chain = Some(u);
-                        }
-                    }
-                }
-                "exit" => {
-                    self.check_entries(child, 0, &[]);
-                }
-                "efi" => {
-                    self.check_entries(child, 1, &[]);
-                    efi = self.string_arg(child, 0, "an artifact name", "efi \"memtest-efi\"");
-                }
-                "bios" => {
-                    self.check_entries(child, 1, &[]);
-                    bios = self.string_arg(child, 0, "an artifact name", "bios \"memtest-bios\"");
-                }
-                "sanboot" => {
-                    self.check_entries(child, 1, &[]);
-                    sanboot =
-                        self.string_arg(child, 0, "an artifact name", "sanboot \"rescue-iso\"");
-                }
-                "wimboot" => wimboot = self.wimboot(child),
-                "only" => {
-                    self.check_entries(child, 1, &[]);
-                    if let Some(s) = self.string_arg(child, 0, "a platform", "only \"efi\"") {
-                        match s.value.as_str() {
-                            "efi" => only = Some(Spanned::new(Platform::Efi, s.span)),
-                            "bios" => only = Some(Spanned::new(Platform::Bios, s.span)),
-                            other => {
-                                let help = suggest::help_for(other, ["efi", "bios"], "platform");
-                                self.error(
-                                    Code::BadValue,
-                                    format!("unknown platform `{other}`"),
-                                    s.span,
-                                    "not a platform",
-                                    help,
-                                )
-                            }
-                        }
-                    }
-                }
-                "file" => {
-                    self.check_entries(child, 1, &["template"]);
-                    let fname = self.string_arg(
-                        child,
-                        0,
-                        "a file name",
-                        "file \"preseed.cfg\" template=\"templates/preseed.cfg\"",
-                    );
-                    let template = self.string_prop(child, "template");
-                    if template.is_none()
-                        && !child
-                            .entries()
-                            .iter()
-                            .any(|e| e.name().is_some_and(|n| n.value() == "template"))
-                    {
-                        self.error(
-                            Code::MissingValue,
-                            "`file` needs `template=`".into(),
-                            name_span(child),
-                            "no template",
-                            "write it like `file \"preseed.cfg\" template=\"templates/preseed.cfg\"`".into(),
-                        );
-                    }
-                    if let Some(f) = &fname {
-                        let ok = !f.value.is_empty()
-                            && f.value.len() <= 255
-                            && f.value != "."
-                            && f.value != ".."
-                            && f.value
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-                        if !ok {
-                            self.error(
-                                Code::BadName,
-                                format!("`{}` is not a valid file name", f.value),
-                                f.span,
-                                "invalid file name",
-                                "file names are letters, digits, `.`, `_` and `-`, without slashes"
-                                    .into(),
-                            );
-                        } else if let Some(prev) = files.iter().find(|p| p.name.value == f.value) {
-                            self.push(
-                                Diagnostic::new(
-                                    Code::DuplicateName,
-                                    format!("file `{}` is declared twice", f.value),
-                                )
-                                .label(f.span, "declared again here")
-                                .label(prev.name.span, "first declared here")
-                                .help("each per-machine file needs its own name"),
-                            );
-                        } else if let Some(t) = template.clone() {
-                            files.push(FileDecl {
-                                name: f.clone(),
-                                template: t,
-                            });
-                        }
-                    }
-                }
-                _ => unreachable!("checked against PROFILE_CHILDREN"),
+            match owner {
+                Some((m, _)) => owned[m].push(child),
+                None if key == "only" => only = self.only(child),
+                None => self.file(child, &mut files),
             }
         }
-        let method = match methods.first().map(|(m, _)| *m) {
-            Some("kernel") => kernel.map(|kernel| Method::Kernel {
-                kernel,
-                initrds,
-                cmdline,
-            }),
-            Some("chain") => chain.map(Method::Chain),
-            Some("exit") => Some(Method::Exit),
-            Some("binary") => {
-                (efi.is_some() || bios.is_some()).then_some(Method::Binary { efi, bios })
-            }
-            Some("wimboot") => wimboot,
-            Some("sanboot") => sanboot.map(Method::Sanboot),
-            _ if misspelt => None,
-            _ => {
+        // Every method with nodes decodes them, so each node's own mistakes are reported
+        // whichever method the profile ends up with.
+        let mut decoded: Vec<Option<Box<dyn methods::Boot>>> = METHODS
+            .iter()
+            .zip(&owned)
+            .map(|(m, nodes)| match nodes.is_empty() {
+                true => None,
+                false => (m.decode)(self, nodes),
+            })
+            .collect();
+        let method = match chosen.first() {
+            Some(&(m, _)) => decoded[m].take(),
+            None if misspelt => None,
+            None => {
                 self.error(
                     Code::NoBootMethod,
                     format!("profile `{}` does not say how to boot", name.value),
                     name.span,
                     "nothing to boot",
-                    "add one of `kernel`, `chain`, `exit`, `efi`/`bios`, `wimboot` or `sanboot`"
-                        .into(),
+                    format!("add one of {}", every_method()),
                 );
                 None
             }
         };
-        let uses_kernel = methods.first().is_some_and(|(m, _)| *m == "kernel");
-        if !uses_kernel && !methods.is_empty() {
-            for (what, span) in [("initrd", initrd_span), ("cmdline", cmdline_span)] {
-                if let Some(span) = span {
+        // Nodes that add to a method the profile did not choose (`initrd` without `kernel`).
+        if let Some(&(m, _)) = chosen.first() {
+            for (other, decl) in METHODS.iter().enumerate().filter(|(o, _)| *o != m) {
+                let starter = decl.nodes.iter().find(|n| n.chooses).map_or("", |n| n.name);
+                for n in decl.nodes.iter().filter(|n| !n.chooses) {
+                    let Some(first) = owned[other].iter().find(|c| c.name().value() == n.name)
+                    else {
+                        continue;
+                    };
                     self.error(
                         Code::NeedsKernel,
-                        format!("`{what}` only applies to a profile that boots a `kernel`"),
-                        span,
-                        "no kernel to pass it to",
-                        "remove it, or boot the profile with `kernel`".into(),
+                        format!(
+                            "`{}` only applies to a profile that boots a `{starter}`",
+                            n.name
+                        ),
+                        name_span(first),
+                        &format!("no {starter} to pass it to"),
+                        format!("remove it, or boot the profile with `{starter}`"),
                     );
                 }
             }
@@ -261,52 +135,85 @@ impl Decoder<'_> {
             method,
             only,
             files,
-            keyword: name_span(node),
         })
     }
 
-    pub(super) fn wimboot(&mut self, node: &KdlNode) -> Option<Method> {
-        self.check_entries(node, 1, &[]);
-        let wimboot = self.string_arg(
-            node,
-            0,
-            "the wimboot artifact",
-            "wimboot \"wimboot\" { boot-wim \"winpe-wim\" }",
-        );
-        let keywords: Vec<&str> = WimFile::ALL.iter().map(|w| w.keyword()).collect();
-        let mut files = Vec::new();
-        let mut seen = Vec::new();
-        for child in children(node) {
-            let Some(kind) = WimFile::ALL
-                .into_iter()
-                .find(|w| w.keyword() == child.name().value())
-            else {
-                self.unknown_node(child, &keywords, "in `wimboot`");
-                continue;
-            };
-            if !self.once(&mut seen, child) {
-                continue;
-            }
-            self.check_entries(child, 1, &[]);
-            self.no_children(child);
-            let example = format!("{} \"winpe-{}\"", kind.keyword(), kind.keyword());
-            if let Some(a) = self.string_arg(child, 0, "an artifact name", &example) {
-                files.push((kind, a));
+    /// `only "efi"` or `only "bios"`.
+    fn only(&mut self, child: &KdlNode) -> Option<Spanned<Platform>> {
+        self.check_entries(child, 1, &[]);
+        let s = self.string_arg(child, 0, "a platform", "only \"efi\"")?;
+        match s.value.as_str() {
+            "efi" => Some(Spanned::new(Platform::Efi, s.span)),
+            "bios" => Some(Spanned::new(Platform::Bios, s.span)),
+            other => {
+                let help = suggest::help_for(other, ["efi", "bios"], "platform");
+                self.error(
+                    Code::BadValue,
+                    format!("unknown platform `{other}`"),
+                    s.span,
+                    "not a platform",
+                    help,
+                );
+                None
             }
         }
-        if !files.iter().any(|(k, _)| *k == WimFile::BootWim) {
+    }
+
+    /// `file "NAME" template="PATH"`: a file rendered per machine.
+    fn file(&mut self, child: &KdlNode, files: &mut Vec<FileDecl>) {
+        self.check_entries(child, 1, &["template"]);
+        let fname = self.string_arg(
+            child,
+            0,
+            "a file name",
+            "file \"preseed.cfg\" template=\"templates/preseed.cfg\"",
+        );
+        let template = self.string_prop(child, "template");
+        if template.is_none()
+            && !child
+                .entries()
+                .iter()
+                .any(|e| e.name().is_some_and(|n| n.value() == "template"))
+        {
             self.error(
                 Code::MissingValue,
-                "`wimboot` needs at least a `boot-wim`".into(),
-                name_span(node),
-                "no boot.wim",
-                "add `boot-wim \"ARTIFACT\"` (and `bootmgr`, `bcd`, `boot-sdi` as your WinPE needs) inside the block".into(),
+                "`file` needs `template=`".into(),
+                name_span(child),
+                "no template",
+                "write it like `file \"preseed.cfg\" template=\"templates/preseed.cfg\"`".into(),
             );
-            return None;
         }
-        Some(Method::Wimboot {
-            wimboot: wimboot?,
-            files,
-        })
+        let Some(f) = &fname else { return };
+        let ok = !f.value.is_empty()
+            && f.value.len() <= 255
+            && f.value != "."
+            && f.value != ".."
+            && f.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ok {
+            self.error(
+                Code::BadName,
+                format!("`{}` is not a valid file name", f.value),
+                f.span,
+                "invalid file name",
+                "file names are letters, digits, `.`, `_` and `-`, without slashes".into(),
+            );
+        } else if let Some(prev) = files.iter().find(|p| p.name.value == f.value) {
+            self.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    format!("file `{}` is declared twice", f.value),
+                )
+                .label(f.span, "declared again here")
+                .label(prev.name.span, "first declared here")
+                .help("each per-machine file needs its own name"),
+            );
+        } else if let Some(t) = template {
+            files.push(FileDecl {
+                name: f.clone(),
+                template: t,
+            });
+        }
     }
 }
