@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use netboot_compiler::ipxe_follow::{self, Step};
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{sha256_hex, FileEntry, MacAddr, Manifest};
 
-use crate::explain::chain::{self, Step};
 use crate::explain::Loaded;
 use crate::report_format::Format;
 
@@ -318,12 +318,12 @@ fn reachable(l: &Loaded, script: &str, mac: &MacAddr) -> BTreeMap<String, String
     };
     add(script, None);
     for platform in ["pcbios", "efi"] {
-        let ctx = chain::Context {
+        let ctx = ipxe_follow::Context {
             platform,
             mac_hexhyp: mac.hexhyp(),
             script: &lookup,
         };
-        walk(&chain::follow(script, &ctx), &mut add);
+        walk(&ipxe_follow::follow(script, &ctx), &mut add);
     }
     out
 }
@@ -367,7 +367,8 @@ fn walk(steps: &[Step], add: &mut dyn FnMut(&str, Option<&str>)) {
                     walk(&i.steps, add);
                 }
             }
-            Step::Exit | Step::Back { .. } => {}
+            // The script that runs it is compared by its hash already; explain names it.
+            Step::Exit | Step::Back { .. } | Step::Unknown { .. } => {}
         }
     }
 }

@@ -23,6 +23,7 @@ mod earlier_build;
 mod files;
 mod fleet;
 mod generate;
+pub mod ipxe_follow;
 mod leftovers;
 mod methods;
 mod nesting;
