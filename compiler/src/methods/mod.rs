@@ -38,10 +38,13 @@ pub struct Declaration {
     pub nodes: &'static [Node],
     /// Decodes the method's nodes of one profile, in source order, reporting what is wrong
     /// with them; `None` when they do not make a bootable method.
-    pub decode: fn(&mut Decoder, &[&KdlNode]) -> Option<Box<dyn Boot>>,
+    pub decode: Decode,
     /// The commands in its rendered iPXE that download something, for `explain`.
     pub fetches: &'static [Fetch],
 }
+
+/// Decodes a method's nodes of one profile (see [`Declaration::decode`]).
+pub type Decode = fn(&mut Decoder, &[&KdlNode]) -> Option<Box<dyn Boot>>;
 
 /// One profile child of a method.
 pub struct Node {
