@@ -2,12 +2,15 @@
 //!
 //! The public contract the CLI and the runtime rely on is [`compile`] (in memory; a fleet
 //! that is not a file of its own goes through [`compile_text`]) and [`write_output`] (to a
-//! directory). Every problem comes back as a [`Diagnostic`] with a
-//! stable code, a labelled span and a help line; all of them at once.
+//! directory). Every problem comes back as a [`Diagnostic`] with a stable [`Code`] from the
+//! registry in [`codes`], a labelled span and a help line; all of them at once.
 //!
-//! Stages, one file each: `decode` (KDL → typed [`fleet`]), `validate` (names, references,
-//! files, templates, platforms), `generate` (scripts via the askama templates in `render`,
-//! per-machine files via minijinja in `template`, the manifest), `output` (atomic write).
+//! Stages: `decode/` (KDL → typed `fleet`, one module per part of the language),
+//! `validate/` (one rule per concern: names, references, files, templates, platforms),
+//! `generate` (scripts via the askama templates in `render`, per-machine files via minijinja
+//! in `template`, the manifest), `output` (atomic write). Boot methods are declared once in
+//! `methods/` (nodes, decoding, rendering, the downloads [`ipxe_follow`] follows), and every
+//! stage iterates that list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

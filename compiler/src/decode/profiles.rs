@@ -109,6 +109,7 @@ impl Decoder<'_> {
             }
         };
         // Nodes that add to a method the profile did not choose (`initrd` without `kernel`).
+        // Only the kernel has such nodes today, hence the code's name.
         if let Some(&(m, _)) = chosen.first() {
             for (other, decl) in METHODS.iter().enumerate().filter(|(o, _)| *o != m) {
                 let starter = decl.nodes.iter().find(|n| n.chooses).map_or("", |n| n.name);

@@ -1,8 +1,14 @@
 //! Boot methods, each declared once, in a file of its own: the profile nodes that write it,
 //! how they decode, the artifacts it boots, the iPXE it renders (through its own template
 //! under `templates/methods/`), and the download commands `explain` must follow in that iPXE.
-//! Decoding, validation, generation and `explain` all iterate [`METHODS`]; a new method is a
-//! new file here, its entry in the list, its template and a case in the methods golden test.
+//! Decoding, validation, generation and `explain` all iterate [`METHODS`].
+//!
+//! A new method touches: a file here (its [`Declaration`] and its [`Boot`]), its entry in
+//! [`METHODS`], its template, a profile using it in `compiler/tests/methods/fleet.kdl` (with
+//! the golden regenerated) and its row in the method table of schema/fleet-language.md. The
+//! tests catch the rest: an iPXE command `explain` cannot follow fails
+//! `compiler/tests/ipxe_follow.rs`, a new diagnostic code without a reference row or broken
+//! fleet fails `tests/cli_check.rs`.
 
 use std::fmt::Debug;
 
