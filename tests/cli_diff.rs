@@ -167,6 +167,72 @@ fn git_revision_against_the_working_tree() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("git show"));
 }
 
+/// `git:REV:path` once wrote the revision's fleet into the user's working tree (and failed
+/// where that tree was not writable); it is compiled in memory now. The tree here is
+/// read-only, and as root (CI) the diff runs as `nobody` through setpriv, since root writes
+/// anywhere.
+#[test]
+fn a_git_revision_needs_no_write_access_to_the_working_tree() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let repo = dir.path().join("fleet");
+    example_copy("installer", &repo);
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "fleet"]);
+    let chmod = |mode: &str| {
+        let st = Command::new("chmod")
+            .args(["-R", mode])
+            .arg(&repo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    chmod("a=rX");
+    let as_root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mut cmd = if as_root.unwrap_or(false) {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        c.arg(env!("CARGO_BIN_EXE_netboot"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_netboot"))
+    };
+    let out = cmd
+        .args(["diff", "git:HEAD:fleet.kdl", "fleet.kdl"])
+        .current_dir(&repo)
+        // The repository belongs to another user than `nobody`; git refuses such a
+        // repository unless told it is safe.
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "safe.directory")
+        .env("GIT_CONFIG_VALUE_0", "*")
+        .output()
+        .unwrap();
+    chmod("u+w");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no differences"));
+}
+
 #[test]
 fn malformed_and_missing_sides_are_usage_errors() {
     let out = netboot(

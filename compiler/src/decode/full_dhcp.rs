@@ -17,7 +17,9 @@ use std::net::Ipv4Addr;
 use kdl::{KdlEntry, KdlNode};
 use netboot_manifest::FullDhcpConfig;
 
-use super::{children, name_span, positional, Decoder};
+use super::values::{children, name_span, positional};
+use super::Decoder;
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::fleet::Spanned;
 
@@ -60,8 +62,8 @@ impl Decoder<'_> {
                         let (first, last) = (ips[0].clone(), ips[1].clone());
                         if u32::from(first.value) > u32::from(last.value) {
                             self.push(
-                                Diagnostic::error(
-                                    "fleet::bad-range",
+                                Diagnostic::new(
+                                    Code::BadRange,
                                     format!(
                                         "the range {}-{} is backwards",
                                         first.value, last.value
@@ -78,7 +80,7 @@ impl Decoder<'_> {
                     }
                     Some(_) => {
                         self.error(
-                            "fleet::missing-value",
+                            Code::MissingValue,
                             "`range` needs its first and last address".into(),
                             name_span(child),
                             "needs two addresses",
@@ -102,7 +104,7 @@ impl Decoder<'_> {
                         Ok(secs) if secs >= 60 => lease_time = Some(secs),
                         _ => {
                             self.error(
-                                "fleet::bad-lease-time",
+                                Code::BadLeaseTime,
                                 format!("a lease of {} seconds is out of range", n.value),
                                 n.span,
                                 "out of range",
@@ -126,7 +128,7 @@ impl Decoder<'_> {
         let Some((first, last)) = range else {
             if ok {
                 self.error(
-                    "fleet::missing-value",
+                    Code::MissingValue,
                     "full DHCP needs a `range` of addresses to lease".into(),
                     mode,
                     "no range given",
@@ -162,7 +164,7 @@ impl Decoder<'_> {
                 Ok(ip) => out.push(Spanned::new(ip, s.span)),
                 Err(_) => {
                     self.error(
-                        "fleet::bad-ip",
+                        Code::BadIp,
                         format!("`{}` is not an IPv4 address", s.value),
                         s.span,
                         "not an IPv4 address",

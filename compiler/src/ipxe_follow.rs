@@ -1,11 +1,27 @@
-//! Follows the generated iPXE scripts the way iPXE would, for one machine on one platform.
+//! Follows the generated iPXE scripts the way iPXE would, for one machine on one platform
+//! (what `netboot explain` and `netboot diff` report).
 //!
-//! The scripts are the compiler's own output, so only the commands it writes are understood:
-//! `chain`, `kernel`, `initrd`, `sanboot`, `boot`, `exit`, `goto`, `iseq ${platform} …`, and
-//! `menu`/`item`/`choose`. A menu is not decided here: every item is followed, so the report
-//! shows each choice the machine can make. Pure over the script texts, so it needs no server.
+//! The scripts are the compiler's own output, so only the commands its templates write are
+//! understood: the flow of the entry, host, menu and profile scripts ([`CONTROL`]), and the
+//! downloads each boot method declares (`methods`). Any other command is a
+//! [`Step::Unknown`], never skipped in silence; a test renders every template and checks that
+//! none is. A menu is not decided here: every item is followed, so the report shows each
+//! choice the machine can make. Pure over the script texts, so it needs no server.
 
 use std::collections::BTreeMap;
+
+use crate::methods;
+
+/// The commands the interpreter runs itself: flow, menus, `chain` (which follows a script
+/// or boots a binary) and `echo` (a message, which changes nothing).
+pub const CONTROL: &[&str] = &[
+    "goto", "iseq", "exit", "boot", "menu", "item", "choose", "chain", "echo",
+];
+
+/// Whether the interpreter knows what iPXE does with `command`.
+pub fn understands(command: &str) -> bool {
+    CONTROL.contains(&command) || methods::fetch(command).is_some()
+}
 
 /// What a script leads to, in order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -13,8 +29,8 @@ use std::collections::BTreeMap;
 pub enum Step {
     /// A script iPXE fetches and runs; its steps follow.
     Script { route: String },
-    /// A file iPXE downloads: `role` is kernel, initrd, sanboot or chain (a binary booted
-    /// directly). `route` is a key of the manifest's files, or an absolute URL.
+    /// A file iPXE downloads: `role` is `chain` (a binary booted directly) or the role its
+    /// boot method declares for the command (kernel, initrd, sanboot). `route` is a key of the manifest's files, or an absolute URL.
     Fetch {
         role: &'static str,
         route: String,
@@ -37,6 +53,8 @@ pub enum Step {
     Back { route: String },
     /// The script names something the manifest does not serve.
     Missing { route: String },
+    /// A command the interpreter does not know: what iPXE does next is not known either.
+    Unknown { route: String, command: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -180,7 +198,7 @@ fn run_script(
                 });
                 return steps;
             }
-            Some(cmd @ ("chain" | "kernel" | "initrd" | "sanboot")) => {
+            Some(cmd) if cmd == "chain" || methods::fetch(cmd).is_some() => {
                 let mut args = &words[1..];
                 while let Some(w) = args.first().filter(|w| w.starts_with("--")) {
                     // `--name NAME` takes a value; the other flags stand alone.
@@ -217,7 +235,7 @@ fn run_script(
                             args: (cmd == "kernel").then(|| rest.join(" ")),
                             served: true,
                         });
-                        if matches!(cmd, "chain" | "sanboot") {
+                        if ends_script(cmd) {
                             return steps;
                         }
                     }
@@ -232,25 +250,29 @@ fn run_script(
                             args: (cmd == "kernel").then(|| rest.join(" ")),
                             served: false,
                         });
-                        if matches!(cmd, "chain" | "sanboot") {
+                        if ends_script(cmd) {
                             return steps;
                         }
                     }
                 }
             }
-            _ => {}
+            Some("echo") | None => {}
+            Some(command) => steps.push(Step::Unknown {
+                route: route.to_string(),
+                command: command.to_string(),
+            }),
         }
     }
     steps
 }
 
 fn role(command: &str) -> &'static str {
-    match command {
-        "kernel" => "kernel",
-        "initrd" => "initrd",
-        "sanboot" => "sanboot",
-        _ => "chain",
-    }
+    methods::fetch(command).map_or("chain", |f| f.role)
+}
+
+/// Whether iPXE leaves the script once `command` has fetched its file (it boots it).
+fn ends_script(command: &str) -> bool {
+    command == "chain" || methods::fetch(command).is_some_and(|f| f.ends_script)
 }
 
 fn expand(word: &str, ctx: &Context) -> String {
@@ -437,6 +459,10 @@ mod tests {
                 "goto\niseq\nchain\nkernel\ninitrd --name\nitem\nchoose --timeout\nmenu\n:\n||\n",
             ),
             ("deep.ipxe", "chain ../../../../x.ipxe || goto nowhere\n"),
+            (
+                "unknown.ipxe",
+                "#!ipxe\necho hello\nimgtrust --permanent\nexit\n",
+            ),
         ]);
         let ctx = Context {
             platform: "efi",
@@ -456,6 +482,16 @@ mod tests {
             ]
         );
         let _ = follow("odd.ipxe", &ctx);
+        assert_eq!(
+            follow("unknown.ipxe", &ctx),
+            vec![
+                Step::Unknown {
+                    route: "unknown.ipxe".into(),
+                    command: "imgtrust".into()
+                },
+                Step::Exit
+            ]
+        );
         assert!(follow("deep.ipxe", &ctx).is_empty());
         assert_eq!(
             follow("absent.ipxe", &ctx),
