@@ -1,11 +1,9 @@
 //! Packets a LAN can throw at the proxy: each is ignored with a clear reason, never answered
 //! wrongly, and never panics.
 
-mod dhcp_support;
-
-use dhcp_support::*;
 use dhcproto::v4::MessageType;
 use netboot_runtime::dhcp::{answer, Decision, Ignored, MalformedRequest, OptionError, Port};
+use netboot_test_support::dhcp::*;
 
 fn valid_bios_discover() -> Vec<u8> {
     Req::firmware(
