@@ -2,8 +2,6 @@
 //! exchange, the lease in `--state-dir`, kept across a restart; and the refusal to run full
 //! mode unbound to an interface.
 
-mod serve_support;
-
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -11,7 +9,7 @@ use std::time::Duration;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType};
 use dhcproto::{Decodable, Decoder, Encodable};
-use serve_support::Fleet;
+use netboot_test_support::fleet_dir::Fleet;
 
 const FLEET: &str = r#"
 server {

@@ -4,13 +4,12 @@
 //! version that was already written when it started: a transfer keeps the snapshot it started
 //! with, and a reload never mixes two versions into one download.
 
-mod serve_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
