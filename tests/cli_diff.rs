@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use netboot_test_support::examples;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -36,36 +38,10 @@ fn golden(name: &str, out: &Output, want_code: i32) {
     assert_eq!(stdout, want, "output differs from {}", path.display());
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A copy of an example whose Debian loader paths point at stand-ins in the copy, so the
-/// outputs do not depend on the iPXE package installed here.
-fn example_copy(name: &str, to: &Path) {
-    copy_dir(&root().join("examples").join(name), to);
-    let fleet = to.join("fleet.kdl");
-    let text = fs::read_to_string(&fleet).unwrap();
-    fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", "\"debian-ipxe/")).unwrap();
-    fs::create_dir_all(to.join("debian-ipxe")).unwrap();
-    for loader in ["undionly.kpxe", "ipxe.efi"] {
-        fs::write(to.join("debian-ipxe").join(loader), "stand-in\n").unwrap();
-    }
-}
-
 /// The homelab example, then an edit that touches each kind of change.
 fn homelab_pair(dir: &Path) {
-    example_copy("homelab", &dir.join("old"));
-    example_copy("homelab", &dir.join("new"));
+    examples::copy("homelab", &dir.join("old"));
+    examples::copy("homelab", &dir.join("new"));
     let fleet = dir.join("new/fleet.kdl");
     let text = fs::read_to_string(&fleet)
         .unwrap()
@@ -86,7 +62,7 @@ fn homelab_pair(dir: &Path) {
 #[test]
 fn a_fleet_against_itself_has_no_differences() {
     let dir = tempfile::tempdir().unwrap();
-    example_copy("installer", &dir.path().join("installer"));
+    examples::copy("installer", &dir.path().join("installer"));
     let out = netboot(
         dir.path(),
         &["diff", "installer/fleet.kdl", "installer/fleet.kdl"],
@@ -110,7 +86,7 @@ fn edits_show_per_machine_changes_files_and_server() {
 #[test]
 fn a_frozen_build_equals_its_fleet() {
     let dir = tempfile::tempdir().unwrap();
-    example_copy("installer", &dir.path().join("installer"));
+    examples::copy("installer", &dir.path().join("installer"));
     let build = dir.path().join("build");
     let st = Command::new(env!("CARGO_BIN_EXE_netboot"))
         .args(["build", "installer/fleet.kdl", "-o"])

@@ -5,45 +5,20 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use netboot_test_support::examples;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A copy of the examples in a temporary directory, with Debian's loader paths pointing at
-/// stand-ins, so the outputs do not depend on the iPXE package installed here.
+/// A copy of the examples in a temporary directory (`examples/<name>/`), with Debian's loader
+/// paths pointing at stand-ins, so the outputs do not depend on the iPXE package installed here.
 fn examples() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("examples"), &tmp.path().join("examples"));
-    let loaders = tmp.path().join("debian-ipxe");
-    std::fs::create_dir_all(&loaders).unwrap();
-    for loader in ["undionly.kpxe", "ipxe.efi"] {
-        std::fs::write(
-            loaders.join(loader),
-            format!("stand-in for /usr/lib/ipxe/{loader}\n"),
-        )
-        .unwrap();
-    }
-    for entry in std::fs::read_dir(tmp.path().join("examples")).unwrap() {
-        let fleet = entry.unwrap().path().join("fleet.kdl");
-        if let Ok(text) = std::fs::read_to_string(&fleet) {
-            let to = format!("\"{}/", loaders.display());
-            std::fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", &to)).unwrap();
-        }
+    for name in examples::names() {
+        examples::copy(&name, &tmp.path().join("examples").join(&name));
     }
     tmp
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Runs netboot on a copy of the examples and checks stdout and the exit code against
