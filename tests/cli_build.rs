@@ -2,7 +2,7 @@
 //! tests/golden/<example>/, byte-identical rebuilds, output the runtime loads, and exit codes.
 //!
 //! Regenerate the golden files after an intended change with
-//! `UPDATE_GOLDEN=1 cargo test --test cli_build`, then review the diff.
+//! `SNAPSHOTS=overwrite cargo test --test cli_build`, then review the diff.
 //!
 //! The examples name Debian's loaders (/usr/lib/ipxe/…); the test copies each example and
 //! points them at stand-in loaders inside the copy, so it does not depend on the `ipxe`
@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use netboot_manifest::Protocol;
 use netboot_runtime::Snapshot;
 use netboot_test_support::dir_tree::read_tree;
-use netboot_test_support::examples;
+use netboot_test_support::{examples, golden};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,7 +54,6 @@ fn there_are_at_least_three_examples() {
 
 #[test]
 fn examples_match_their_golden_output() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let tmp = tempfile::tempdir().unwrap();
     let mut mismatches = Vec::new();
     for name in examples::names() {
@@ -62,37 +61,11 @@ fn examples_match_their_golden_output() {
         let out = tmp.path().join(format!("{name}-out"));
         build(&fleet, &out);
         let got = read_tree(&out);
-        let golden_dir = root().join("tests/golden").join(&name);
-        if update {
-            let _ = fs::remove_dir_all(&golden_dir);
-            for (rel, bytes) in &got {
-                let path = golden_dir.join(rel);
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                fs::write(path, bytes).unwrap();
-            }
-            continue;
-        }
-        let want = read_tree(&golden_dir);
-        let names_got: Vec<&String> = got.keys().collect();
-        let names_want: Vec<&String> = want.keys().collect();
-        if names_got != names_want {
-            mismatches.push(format!(
-                "{name}: files differ\n  got:  {names_got:?}\n  want: {names_want:?}"
-            ));
-            continue;
-        }
-        for (rel, bytes) in &got {
-            if want.get(rel) != Some(bytes) {
-                mismatches.push(format!(
-                    "{name}/{rel} differs from tests/golden:\n--- got ---\n{}",
-                    String::from_utf8_lossy(bytes)
-                ));
-            }
-        }
+        mismatches.extend(golden::compare_tree(&name, &got));
     }
     assert!(
         mismatches.is_empty(),
-        "{}\n\nIf the change is intended: UPDATE_GOLDEN=1 cargo test --test cli_build, and review the diff.",
+        "{}\n\nIf the change is intended: SNAPSHOTS=overwrite cargo test --test cli_build, and review the diff.",
         mismatches.join("\n")
     );
 }

@@ -1,12 +1,12 @@
 //! `netboot diff`: fleets, frozen manifests and git revisions compared by what they serve.
 //! Outputs are compared with golden files under tests/golden/cli/ (regenerate with
-//! `UPDATE_GOLDEN=1 cargo test --test cli_diff`, then review the diff).
+//! `SNAPSHOTS=overwrite cargo test --test cli_diff`, then review the diff).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use netboot_test_support::examples;
+use netboot_test_support::{examples, golden};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -20,22 +20,17 @@ fn netboot(dir: &Path, args: &[&str]) -> Output {
         .expect("run netboot")
 }
 
-fn golden(name: &str, out: &Output, want_code: i32) {
-    let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 output");
-    assert_eq!(
-        out.status.code(),
-        Some(want_code),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = root().join("tests/golden/cli").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        fs::write(&path, &stdout).unwrap();
-        return;
-    }
-    let want = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(stdout, want, "output differs from {}", path.display());
+/// A command case: `netboot ARGS` run in `dir` prints `tests/golden/cli/NAME` on stdout,
+/// nothing on stderr, and exits with `code`.
+fn case(name: &str, dir: &Path, args: &[&str], code: i32) {
+    snapbox::cmd::Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(args)
+        .current_dir(dir)
+        .with_assert(golden::assert())
+        .assert()
+        .code(code)
+        .stdout_eq(golden::file(&format!("cli/{name}")))
+        .stderr_eq("");
 }
 
 /// The homelab example, then an edit that touches each kind of change.
@@ -63,24 +58,30 @@ fn homelab_pair(dir: &Path) {
 fn a_fleet_against_itself_has_no_differences() {
     let dir = tempfile::tempdir().unwrap();
     examples::copy("installer", &dir.path().join("installer"));
-    let out = netboot(
+    case(
+        "diff-same.txt",
         dir.path(),
         &["diff", "installer/fleet.kdl", "installer/fleet.kdl"],
+        0,
     );
-    golden("diff-same.txt", &out, 0);
 }
 
 #[test]
 fn edits_show_per_machine_changes_files_and_server() {
     let dir = tempfile::tempdir().unwrap();
     homelab_pair(dir.path());
-    let out = netboot(dir.path(), &["diff", "old/fleet.kdl", "new/fleet.kdl"]);
-    golden("diff-homelab-edit.txt", &out, 1);
-    let json = netboot(
+    case(
+        "diff-homelab-edit.txt",
+        dir.path(),
+        &["diff", "old/fleet.kdl", "new/fleet.kdl"],
+        1,
+    );
+    case(
+        "diff-homelab-edit.json",
         dir.path(),
         &["diff", "old/fleet.kdl", "new/fleet.kdl", "--format", "json"],
+        1,
     );
-    golden("diff-homelab-edit.json", &json, 1);
 }
 
 #[test]
@@ -129,8 +130,12 @@ fn git_revision_against_the_working_tree() {
     git(&["add", "fleet.kdl"]);
     git(&["commit", "-q", "-m", "fleet"]);
     fs::copy(dir.path().join("new/fleet.kdl"), repo.join("fleet.kdl")).unwrap();
-    let out = netboot(&repo, &["diff", "git:HEAD:fleet.kdl", "fleet.kdl"]);
-    golden("diff-git-head.txt", &out, 1);
+    case(
+        "diff-git-head.txt",
+        &repo,
+        &["diff", "git:HEAD:fleet.kdl", "fleet.kdl"],
+        1,
+    );
     // The revision's copy written beside the fleet is gone again.
     let left: Vec<_> = fs::read_dir(&repo)
         .unwrap()

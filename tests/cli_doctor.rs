@@ -8,6 +8,7 @@
 
 use std::process::{Command, Output};
 
+use netboot_test_support::golden;
 use netboot_test_support::lab::{Lab, Role, IFACE};
 
 fn netboot(args: &[&str]) -> Output {
@@ -91,19 +92,6 @@ fn normalise(text: &str, names: &[(&str, &str)]) -> String {
     out
 }
 
-fn golden(name: &str, text: &str) {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/cli")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(text, want, "differs from {}", path.display());
-}
-
 #[test]
 #[ignore = "needs root: run by .ci/run"]
 fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
@@ -152,8 +140,8 @@ fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
     assert!(line("address 10.77.0.10 is on eth0").starts_with("ok"));
     assert!(line("port 67/udp").contains("is free"));
     let doc_mac = lab.netns(Role::Client).mac(IFACE);
-    golden(
-        "doctor-rogue-proxy.txt",
+    golden::check_text(
+        "cli/doctor-rogue-proxy.txt",
         &normalise(
             &text,
             &[

@@ -205,13 +205,13 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
     keep_screenshot(&png);
 }
 
-/// docs/status.png is refreshed when asked (UPDATE_GOLDEN=1) or when missing, so an ordinary
+/// docs/status.png is refreshed with the goldens (SNAPSHOTS=overwrite) or when missing, so an ordinary
 /// test run does not dirty the tree with a picture that differs only in its clock.
 fn keep_screenshot(png: &Path) {
     let docs: PathBuf = [env!("CARGO_MANIFEST_DIR"), "docs", "status.png"]
         .iter()
         .collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() || !docs.exists() {
+    if netboot_test_support::golden::refreshing() || !docs.exists() {
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::copy(png, &docs).unwrap();
         eprintln!("wrote {}", docs.display());

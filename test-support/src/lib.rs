@@ -13,6 +13,7 @@ pub mod dhcp;
 pub mod dir_tree;
 pub mod examples;
 pub mod fleet_dir;
+pub mod golden;
 pub mod http;
 pub mod lab;
 pub mod log_events;
