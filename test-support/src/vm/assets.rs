@@ -28,16 +28,16 @@ impl Assets {
     pub fn get() -> &'static Assets {
         static ASSETS: OnceLock<Assets> = OnceLock::new();
         ASSETS.get_or_init(|| {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/build-assets.sh");
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vm/build-assets.sh");
             let dir = cache_dir();
             let out = Command::new("bash")
                 .arg(script)
                 .arg(&dir)
                 .output()
-                .expect("run tests/vm/build-assets.sh");
+                .expect("run build-assets.sh");
             assert!(
                 out.status.success(),
-                "tests/vm/build-assets.sh failed:\n{}",
+                "build-assets.sh failed:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
             Assets {

@@ -94,9 +94,9 @@ impl Netns {
     }
 
     /// A command that runs `program` inside the namespace.
-    pub fn command(&self, program: &str) -> Command {
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, program]);
+        cmd.args(["netns", "exec", &self.name]).arg(program);
         cmd
     }
 
@@ -108,6 +108,16 @@ impl Netns {
             .output()
             .unwrap_or_else(|e| panic!("run {program} in {}: {e}", self.name));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The MAC address of `iface` in the namespace, as `ip link` prints it.
+    pub fn mac(&self, iface: &str) -> String {
+        let text = self.output("ip", &["-o", "link", "show", iface]);
+        let at = text
+            .find("link/ether ")
+            .unwrap_or_else(|| panic!("no ether address on {iface} in {}: {text}", self.name))
+            + "link/ether ".len();
+        text[at..at + 17].to_string()
     }
 }
 

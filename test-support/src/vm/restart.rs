@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lab::{Lab, Role, IFACE};
+use crate::lab::{Lab, Role, IFACE};
 
 /// The server's current process; each start gets its own log, `netboot-<generation>.log`.
 pub struct Restartable {
@@ -30,7 +30,7 @@ impl Restartable {
             "netns".into(),
             "exec".into(),
             ns,
-            env!("CARGO_BIN_EXE_netboot").into(),
+            crate::netboot_bin().display().to_string(),
             "serve".into(),
             fleet.display().to_string(),
             "--interface".into(),

@@ -1,5 +1,5 @@
-//! Shared by the TFTP and HTTP test support: a snapshot over a hand-made manifest, so a test
-//! states the files it serves and nothing else.
+//! A snapshot over a hand-made manifest, so a TFTP or HTTP test states the files it serves and
+//! nothing else.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::lab::{Lab, Role, IFACE};
+use crate::lab::{Lab, Role, IFACE};
 
 /// How the impairment was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn impair(lab: &mut Lab, loss_percent: u32, delay: Duration) -> Impairment {
             .expect("run ethtool");
         assert!(status.success(), "ethtool -K {dev} failed");
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/impair.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vm/impair.py");
     let args = vec![
         script.to_string(),
         "vserver".into(),

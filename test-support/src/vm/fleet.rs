@@ -4,16 +4,14 @@
 use std::path::PathBuf;
 
 use super::assets::Assets;
-use super::lab::{Lab, Role, IFACE};
+use crate::lab::{Lab, Role, IFACE};
 
 /// The fixture `tests/fixtures/vm/<name>.kdl` with `@KERNEL@` and `@INITRD@` replaced by the
 /// cached assets' paths, written to the lab's work dir as `fleet.kdl`.
 pub fn write(lab: &Lab, name: &str) -> PathBuf {
-    let fixture = format!(
-        "{}/tests/fixtures/vm/{name}.kdl",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&fixture).unwrap_or_else(|e| panic!("read {fixture}: {e}"));
+    let fixture = crate::workspace().join(format!("tests/fixtures/vm/{name}.kdl"));
+    let text = std::fs::read_to_string(&fixture)
+        .unwrap_or_else(|e| panic!("read {}: {e}", fixture.display()));
     let assets = Assets::get();
     let text = text
         .replace("@KERNEL@", &assets.kernel.display().to_string())
@@ -61,9 +59,7 @@ pub fn serve(lab: &mut Lab, fleet: &std::path::Path) {
         "--http-port".into(),
         "8080".into(),
     ];
-    let mut cmd = lab
-        .netns(Role::Server)
-        .command(env!("CARGO_BIN_EXE_netboot"));
+    let mut cmd = lab.netns(Role::Server).command(crate::netboot_bin());
     cmd.args(&args)
         .env("RUST_LOG", "debug")
         .env("NO_COLOR", "1");

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::assets::Assets;
-use super::lab::{Lab, Role, IFACE};
+use crate::lab::{Lab, Role};
 
 /// The kernel command line the control script boots with.
 pub const CMDLINE: &str = "console=ttyS0 lab=control";
@@ -20,7 +20,7 @@ pub fn start(lab: &mut Lab) {
     }
     std::fs::write(tftp.join("boot.ipxe"), script(lab)).expect("write control boot.ipxe");
 
-    let mut args = dnsmasq_common(lab);
+    let mut args = lab.dnsmasq_args("control");
     args.extend([
         format!("--dhcp-range={}.0,proxy", lab.subnet()),
         "--enable-tftp".into(),
@@ -44,7 +44,7 @@ pub fn start(lab: &mut Lab) {
 pub fn start_http_boot(lab: &mut Lab) {
     let addr = lab.server_addr();
     let s = lab.subnet().to_string();
-    let mut args = dnsmasq_common(lab);
+    let mut args = lab.dnsmasq_args("control");
     args.extend([
         format!("--dhcp-range={s}.150,{s}.199,255.255.255.0,1h"),
         "--dhcp-vendorclass=set:efihttp,HTTPClient".into(),
@@ -69,24 +69,6 @@ fn script(lab: &Lab) -> String {
          kernel http://{addr}:8080/vmlinuz initrd=initrd.img {CMDLINE}\n\
          initrd http://{addr}:8080/initrd.img\nboot\n"
     )
-}
-
-fn dnsmasq_common(lab: &Lab) -> Vec<String> {
-    vec![
-        "--no-daemon".to_string(),
-        "--conf-file=/dev/null".into(),
-        "--port=0".into(),
-        format!("--interface={IFACE}"),
-        "--bind-interfaces".into(),
-        format!(
-            "--dhcp-leasefile={}",
-            lab.work_dir().join("control.leases").display()
-        ),
-        "--log-dhcp".into(),
-        "--log-facility=-".into(),
-        // Its files and leases are in root's private work dir.
-        "--user=root".into(),
-    ]
 }
 
 /// python's http.server on port 8080 with the kernel and initrd; returns its root directory.

@@ -1,6 +1,5 @@
 //! Headless Chromium (Debian's `chromium` package) for the status page tests: load a URL and
 //! return its DOM after the page ran, or save a screenshot of it.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;

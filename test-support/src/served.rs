@@ -1,95 +1,14 @@
-//! Runs `netboot serve` on loopback for tests and talks to it with curl.
-
-#![allow(dead_code)] // each test binary uses a different part
+//! `netboot serve` on loopback, on ports of its own, talked to with curl; and a bounded run of
+//! a server that should refuse to start.
 
 use std::io::Read;
-use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A fleet in a temporary directory with small stand-in files.
-pub struct Fleet {
-    dir: tempfile::TempDir,
-}
-
-impl Fleet {
-    pub fn new(text: &str) -> Fleet {
-        let fleet = Fleet {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        fleet.write_file("loaders/undionly.kpxe", b"stand-in loader\n");
-        fleet.write_file("files/kernel", b"kernel v1\n");
-        fleet.write_file("files/initrd", b"initrd v1\n");
-        fleet.write(text);
-        fleet
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().join("fleet.kdl")
-    }
-
-    /// Saves the fleet the way editors do: a temporary file renamed over the original.
-    pub fn write(&self, text: &str) {
-        let tmp = self.dir.path().join(".fleet.kdl.swp");
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, self.path()).unwrap();
-    }
-
-    pub fn write_file(&self, relative: &str, bytes: &[u8]) {
-        let path = self.dir.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let tmp = path.with_extension("tmp-write");
-        std::fs::write(&tmp, bytes).unwrap();
-        std::fs::rename(&tmp, &path).unwrap();
-    }
-
-    /// Writes into the existing inode, as `cp` onto an existing file does.
-    pub fn overwrite_in_place(&self, relative: &str, bytes: &[u8]) {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(self.dir.path().join(relative))
-            .unwrap();
-        file.write_all(bytes).unwrap();
-    }
-
-    /// `ln -s TARGET LINK`, both relative to the fleet's directory (TARGET as the link holds it).
-    pub fn symlink(&self, target: &str, link: &str) {
-        let link = self.dir.path().join(link);
-        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-        std::os::unix::fs::symlink(target, link).unwrap();
-    }
-
-    /// `mv -T FROM TO` inside the fleet's directory: one atomic rename that replaces `TO`.
-    pub fn rename(&self, from: &str, to: &str) {
-        std::fs::rename(self.dir.path().join(from), self.dir.path().join(to)).unwrap();
-    }
-
-    /// `netboot build` into `out/` beside the fleet.
-    pub fn build(&self) -> PathBuf {
-        let out = self.dir.path().join("out");
-        let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
-            .arg("build")
-            .arg(self.path())
-            .arg("-o")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "build failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        out
-    }
-}
+use crate::fleet_dir::Fleet;
+use crate::ports::{free_tcp_port, free_udp_port};
 
 /// A running `netboot serve`, killed on drop.
 pub struct Served {
@@ -125,7 +44,7 @@ impl Served {
     }
 
     pub fn fleet_fails_with(fleet: &Fleet, flags: &[&str]) -> (ExitStatus, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        let output = Command::new(crate::netboot_bin())
             .args(["serve", "--address", "127.0.0.1", "--no-dhcp"])
             .args(["--http-port", &free_tcp_port().to_string()])
             .args(["--tftp-port", &free_udp_port().to_string()])
@@ -154,7 +73,7 @@ impl Served {
 
     fn spawn(source: &[&str], no_dhcp: bool) -> Served {
         let (http, tftp) = (free_tcp_port(), free_udp_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        let mut child = Command::new(crate::netboot_bin())
             .arg("serve")
             .args(source)
             .args(["--address", "127.0.0.1"])
@@ -330,20 +249,4 @@ pub fn exits_within(command: &mut Command, limit: Duration) -> Option<(ExitStatu
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

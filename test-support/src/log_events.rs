@@ -1,7 +1,5 @@
-//! Shared by the log-line tests: a tracing subscriber that keeps every event's fields, level and
+//! For the log-line tests: a tracing subscriber that keeps every event's fields, level and
 //! target as strings, and waits for a line.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -1,35 +1,23 @@
-//! Shared by the TFTP integration tests: a server on loopback over a hand-made manifest, and
-//! lookups for the real client programs.
-
-#![allow(dead_code)]
+//! TFTP on loopback: the runtime's server over a hand-made manifest, and a bare client that
+//! can do what real clients cannot be made to do (duplicate ACKs, silence, hostile requests).
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netboot_manifest::sha256_hex;
 use netboot_runtime::tftp::{TftpConfig, TftpServer};
 use netboot_runtime::Snapshot;
-use tokio::sync::watch;
 
-#[path = "../manifest_support/mod.rs"]
-mod manifest_support;
-
-pub use manifest_support::{pattern, File};
+pub use crate::loopback::Running;
+pub use crate::served_files::{pattern, File};
 
 /// A snapshot serving `files` over TFTP only; disk files are written under `dir`.
 pub fn snapshot(files: &[File], dir: &Path) -> Arc<Snapshot> {
-    manifest_support::snapshot(files, dir, manifest_support::Over::Tftp)
+    crate::served_files::snapshot(files, dir, crate::served_files::Over::Tftp)
 }
 
 /// A TFTP server on 127.0.0.1 with its own runtime; dropping it stops everything.
-pub struct Running {
-    pub addr: SocketAddr,
-    pub snapshots: watch::Sender<Arc<Snapshot>>,
-    runtime: tokio::runtime::Runtime,
-}
-
 pub fn start(snap: Arc<Snapshot>) -> Running {
     start_with(snap, TftpConfig::default())
 }
@@ -41,39 +29,13 @@ pub fn start_with(snap: Arc<Snapshot>, mut config: TftpConfig) -> Running {
 
 /// Like [`start_with`] but on `config.bind` as given.
 pub fn start_bound(snap: Arc<Snapshot>, config: TftpConfig) -> Running {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = watch::channel(snap);
-    let server = runtime
-        .block_on(TftpServer::bind(&config, rx))
-        .expect("bind TFTP on loopback");
-    let addr = server.local_addr().unwrap();
-    runtime.spawn(server.run());
-    Running {
-        addr,
-        snapshots: tx,
-        runtime,
-    }
-}
-
-/// The path of `program` if it is installed, else `None` after saying the test is skipped.
-pub fn client(program: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        eprintln!("SKIPPED {test}: `{program}` is not installed (apt-get install it; CI does)");
-    }
-    found
-}
-
-pub fn sha256_file(path: &Path) -> String {
-    sha256_hex(&std::fs::read(path).unwrap())
+    Running::spawn(snap, |rx| async move {
+        let server = TftpServer::bind(&config, rx)
+            .await
+            .expect("bind TFTP on loopback");
+        let addr = server.local_addr().unwrap();
+        (addr, server.run())
+    })
 }
 
 /// A bare TFTP client on its own port.

@@ -121,7 +121,7 @@ pub fn args(
 }
 
 /// `qemu-system-x86_64` with `args`, inside `ns`.
-pub fn command(ns: &super::netns::Netns, args: &[String]) -> Command {
+pub fn command(ns: &crate::netns::Netns, args: &[String]) -> Command {
     let mut cmd = ns.command("qemu-system-x86_64");
     cmd.args(args);
     cmd

@@ -1,13 +1,27 @@
-//! One lab: a bridged LAN with a plain DHCP server, a server namespace for the boot server
-//! under test, and QEMU clients on taps. Dropping it stops everything and deletes it all.
+//! The network-namespace lab: a bridged LAN with a plain DHCP server, a server namespace for
+//! the boot server under test, optionally a client namespace to probe the LAN from, and QEMU
+//! clients on taps. Dropping it stops everything and deletes it all.
+//!
+//! ```text
+//!  router ns: dnsmasq (plain DHCP, no PXE)  ─ eth0 10.77.N.1  ─┐
+//!  server ns: netboot serve / control       ─ eth0 10.77.N.2  ─┤  lan ns: bridge br0
+//!  client ns: netboot doctor (optional)     ─ eth0 10.77.N.10 ─┤
+//!  QEMU (started in the lan ns) ─ tap0, tap1, …                ─┘
+//! ```
+//!
+//! Everything a lab creates is owned by a value whose `Drop` removes it, so a failing test
+//! leaves no namespace or process behind; leftovers of a killed run are removed by the next.
+//! Nothing is routed out of the namespaces: the lab has no link to the host's network.
+//! `NETBOOT_TEST_LOGS=1` (with `--nocapture`) prints every log of a passing lab too;
+//! `NETBOOT_TEST_KEEP=1` keeps its work dir (daemon logs, serial consoles, `lan.pcap`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::netns::{unique_stem, Netns};
-use super::process::{tail, Daemon};
-use super::qemu::{self, Booted, Firmware};
+use crate::daemon::{tail, Daemon};
+use crate::netns::{unique_stem, Netns};
+use crate::vm::qemu::{self, Booted, Firmware};
 
 /// Which namespace of the lab something runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +32,8 @@ pub enum Role {
     Router,
     /// The boot server under test (10.77.N.2).
     Server,
+    /// A host that probes the LAN (10.77.N.10), made by [`Builder::client`].
+    Client,
 }
 
 /// Interface name of the veth end inside the router and server namespaces.
@@ -31,6 +47,7 @@ pub struct Lab {
     lan: Netns,
     router: Netns,
     server: Netns,
+    client: Option<Netns>,
     subnet: String,
     work: tempfile::TempDir,
 }
@@ -40,17 +57,38 @@ struct Vm {
     serial: PathBuf,
 }
 
-impl Lab {
-    /// Builds the namespaces, the bridge and the veths, and starts the LAN's DHCP server.
-    pub fn new() -> Lab {
-        let mut lab = Lab::without_router_dhcp();
-        lab.start_router_dhcp();
-        lab
+/// How to build a lab; [`Lab::new`] is the usual one.
+pub struct Builder {
+    router_dhcp: bool,
+    subnet: Option<String>,
+    client: bool,
+}
+
+impl Builder {
+    /// Whether the router runs the LAN's DHCP server (default yes). Without it, for a control
+    /// whose server hands out the addresses itself.
+    pub fn router_dhcp(mut self, on: bool) -> Builder {
+        self.router_dhcp = on;
+        self
     }
 
-    /// A lab whose router namespace runs nothing: for a control whose server hands out the
-    /// addresses itself.
-    pub fn without_router_dhcp() -> Lab {
+    /// The first three octets of the LAN, e.g. `10.77.0`, for output compared with a golden
+    /// file. Namespaces are isolated, so labs on the same subnet do not meet; by default each
+    /// lab of a process gets its own anyway, which keeps their captures and logs apart.
+    pub fn subnet(mut self, subnet: &str) -> Builder {
+        self.subnet = Some(subnet.to_string());
+        self
+    }
+
+    /// Adds the client namespace ([`Role::Client`]).
+    pub fn client(mut self) -> Builder {
+        self.client = true;
+        self
+    }
+
+    /// Builds the namespaces, the bridge and the veths, and starts the capture (and the LAN's
+    /// DHCP server unless turned off).
+    pub fn build(self) -> Lab {
         let (stem, n) = unique_stem();
         let work = tempfile::Builder::new()
             .prefix(&format!("{stem}-"))
@@ -59,12 +97,20 @@ impl Lab {
         let lan = Netns::create(&format!("{stem}-lan"));
         let router = Netns::create(&format!("{stem}-router"));
         let server = Netns::create(&format!("{stem}-server"));
-        let subnet = format!("10.77.{}", n % 250 + 1);
+        let client = self
+            .client
+            .then(|| Netns::create(&format!("{stem}-client")));
+        let subnet = self
+            .subnet
+            .unwrap_or_else(|| format!("10.77.{}", n % 250 + 1));
 
         // forward_delay 0: a port forwards at once, so the firmware's first DISCOVER is not lost.
         lan.ip(&["link", "add", "br0", "type", "bridge", "forward_delay", "0"]);
         lan.ip(&["link", "set", "br0", "up"]);
-        for (ns, port, host) in [(&router, "vrouter", 1), (&server, "vserver", 2)] {
+        let hosts = [(Some(&router), "vrouter", 1), (Some(&server), "vserver", 2)];
+        let client_host = [(client.as_ref(), "vclient", 10)];
+        for (ns, port, host) in hosts.into_iter().chain(client_host) {
+            let Some(ns) = ns else { continue };
             lan.ip(&[
                 "link",
                 "add",
@@ -89,11 +135,39 @@ impl Lab {
             lan,
             router,
             server,
+            client,
             subnet,
             work,
         };
         lab.start_capture();
+        if self.router_dhcp {
+            lab.start_router_dhcp();
+        }
         lab
+    }
+}
+
+impl Lab {
+    /// Builds the namespaces, the bridge and the veths, and starts the LAN's DHCP server.
+    // Not `Default`: making a lab creates namespaces and starts processes.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Lab {
+        Lab::builder().build()
+    }
+
+    /// A lab whose router namespace runs nothing: for a control whose server hands out the
+    /// addresses itself.
+    pub fn without_router_dhcp() -> Lab {
+        Lab::builder().router_dhcp(false).build()
+    }
+
+    /// A lab to configure before it is built.
+    pub fn builder() -> Builder {
+        Builder {
+            router_dhcp: true,
+            subnet: None,
+            client: false,
+        }
     }
 
     /// The first three octets of the lab's /24, e.g. `10.77.3`.
@@ -116,6 +190,10 @@ impl Lab {
             Role::Lan => &self.lan,
             Role::Router => &self.router,
             Role::Server => &self.server,
+            Role::Client => self
+                .client
+                .as_ref()
+                .expect("a lab built without Builder::client has no client namespace"),
         }
     }
 
@@ -161,7 +239,16 @@ impl Lab {
         }
     }
 
-    fn assert_daemons_alive(&mut self, during: &str) {
+    /// Stops the daemon called `name` (it is no longer watched), as when a rogue server is
+    /// switched off.
+    pub fn stop_daemon(&mut self, name: &str) {
+        let at = self.daemons.iter().position(|d| d.name() == name);
+        let at = at.unwrap_or_else(|| panic!("no lab daemon called {name}"));
+        self.daemons.remove(at).stop();
+    }
+
+    /// Panics with the daemon's log if one has exited.
+    pub fn assert_daemons_alive(&mut self, during: &str) {
         for d in &mut self.daemons {
             if let Some(status) = d.exited() {
                 panic!(
@@ -263,23 +350,29 @@ impl Lab {
         }
     }
 
-    /// The LAN's own DHCP server: addresses only, no PXE options, like a home router.
-    fn start_router_dhcp(&mut self) {
-        let s = self.subnet.clone();
-        let leases = self.work.path().join("router.leases");
-        let args = vec![
+    /// The flags every dnsmasq of the lab runs with: in the foreground logging to its daemon
+    /// log, no DNS, on `eth0` only, its leases in the work dir as `<name>.leases`.
+    pub fn dnsmasq_args(&self, name: &str) -> Vec<String> {
+        let leases = self.work.path().join(format!("{name}.leases"));
+        vec![
             "--no-daemon".to_string(),
             "--conf-file=/dev/null".into(),
             "--port=0".into(),
             format!("--interface={IFACE}"),
             "--bind-interfaces".into(),
-            format!("--dhcp-range={s}.100,{s}.199,255.255.255.0,1h"),
             format!("--dhcp-leasefile={}", leases.display()),
             "--log-dhcp".into(),
             "--log-facility=-".into(),
             // The lease file is in root's private work dir.
             "--user=root".into(),
-        ];
+        ]
+    }
+
+    /// The LAN's own DHCP server: addresses only, no PXE options, like a home router.
+    fn start_router_dhcp(&mut self) {
+        let s = self.subnet.clone();
+        let mut args = self.dnsmasq_args("router");
+        args.push(format!("--dhcp-range={s}.100,{s}.199,255.255.255.0,1h"));
         self.spawn(Role::Router, "router-dnsmasq", "dnsmasq", &args);
         self.wait_listening(Role::Router, "udp", 67);
     }

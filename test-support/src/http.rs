@@ -1,8 +1,6 @@
-//! Shared by the HTTP integration tests: a server on loopback over a hand-made manifest, and a
-//! plain blocking HTTP/1.1 client that reads exactly what Content-Length announces, so keep-alive
-//! and pipelining are visible.
-
-#![allow(dead_code)]
+//! HTTP on loopback: the runtime's server over a hand-made manifest, and a plain blocking
+//! HTTP/1.1 client that reads exactly what Content-Length announces, so keep-alive and
+//! pipelining are visible.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,47 +11,29 @@ use std::time::Duration;
 
 use netboot_runtime::http::{HttpConfig, HttpServer};
 use netboot_runtime::Snapshot;
-use tokio::sync::watch;
 
-#[path = "../manifest_support/mod.rs"]
-mod manifest_support;
-
-pub use manifest_support::{pattern, File};
+pub use crate::loopback::Running;
+pub use crate::served_files::{pattern, File};
 
 /// A snapshot serving `files` over HTTP only; disk files are written under `dir`.
 pub fn snapshot(files: &[File], dir: &Path) -> Arc<Snapshot> {
-    manifest_support::snapshot(files, dir, manifest_support::Over::Http)
+    crate::served_files::snapshot(files, dir, crate::served_files::Over::Http)
 }
 
 /// An HTTP server on 127.0.0.1 with its own runtime; dropping it stops everything.
-pub struct Running {
-    pub addr: SocketAddr,
-    pub snapshots: watch::Sender<Arc<Snapshot>>,
-    runtime: tokio::runtime::Runtime,
-}
-
 pub fn start(snap: Arc<Snapshot>) -> Running {
     start_with(snap, HttpConfig::default())
 }
 
 pub fn start_with(snap: Arc<Snapshot>, mut config: HttpConfig) -> Running {
     config.bind = "127.0.0.1:0".parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (tx, rx) = watch::channel(snap);
-    let server = runtime
-        .block_on(HttpServer::bind(&config, rx))
-        .expect("bind HTTP on loopback");
-    let addr = server.local_addr().unwrap();
-    runtime.spawn(server.run());
-    Running {
-        addr,
-        snapshots: tx,
-        runtime,
-    }
+    Running::spawn(snap, |rx| async move {
+        let server = HttpServer::bind(&config, rx)
+            .await
+            .expect("bind HTTP on loopback");
+        let addr = server.local_addr().unwrap();
+        (addr, server.run())
+    })
 }
 
 /// Raises this process's descriptor limit so a test can hold `n` sockets on each side.
