@@ -158,7 +158,7 @@ fn a_git_revision_needs_no_write_access_to_the_working_tree() {
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let repo = dir.path().join("fleet");
-    example_copy("installer", &repo);
+    examples::copy("installer", &repo);
     let git = |args: &[&str]| {
         let st = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
