@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use netboot_compiler::codes::Scope;
-use netboot_compiler::{compile, Code, Diagnostic, ServerOverrides, Severity};
+use netboot_compiler::{compile, Code, Diagnostic, ServerOverrides, Severity, SourceFile};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -482,4 +482,35 @@ fn a_fifo_as_the_fleet_is_refused_not_waited_on() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+/// Each broken fleet's whole report as `check` prints it (message, labels, help), pinned in
+/// `tests/golden/broken/<name>.txt`: a wording change shows up in review, not only a code or a
+/// position. The checkout's own path is written `[ROOT]`, so the goldens hold in any clone.
+#[test]
+fn every_broken_fleet_pins_its_rendered_report() {
+    let root_text = root().display().to_string();
+    for path in broken_fleets() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let relative = Path::new("tests/broken").join(path.file_name().unwrap());
+        let diagnostics = match compile(&relative, &ServerOverrides::default()) {
+            Ok(c) => c.warnings,
+            Err(f) => f.diagnostics().to_vec(),
+        };
+        // Replaced before rendering: the report wraps at 100 columns, so the checkout's path
+        // length must not decide where lines break.
+        let report: String = diagnostics
+            .into_iter()
+            .map(|mut d| {
+                d.message = d.message.replace(&root_text, "[ROOT]");
+                d.help = d.help.map(|h| h.replace(&root_text, "[ROOT]"));
+                d.source = d.source.map(|src| {
+                    let shown = src.path.display().to_string().replace(&root_text, "[ROOT]");
+                    SourceFile::new(Path::new(&shown), src.text.clone())
+                });
+                d.render()
+            })
+            .collect();
+        netboot_test_support::golden::check_text(&format!("broken/{name}.txt"), &report);
+    }
 }
