@@ -17,6 +17,7 @@ pub mod request;
 pub mod response;
 pub mod route;
 mod send;
+mod status_exchange;
 
 use std::io;
 use std::net::SocketAddr;

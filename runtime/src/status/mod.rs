@@ -16,7 +16,6 @@
 
 pub mod escape;
 pub mod event;
-pub mod http_exchange;
 pub mod json;
 pub mod metrics;
 pub mod neighbors;
