@@ -1,7 +1,7 @@
 //! Every boot method in every shape the compiler renders (tests/methods/fleet.kdl), pinned
 //! byte for byte: the examples do not use every shape (an `only` guard on a kernel, one
 //! binary alone, wimboot's `bootmgr`, sanboot by URL). Regenerate after an intended change
-//! with `UPDATE_GOLDEN=1 cargo test -p netboot-compiler --test methods`, then review the diff.
+//! with `SNAPSHOTS=overwrite cargo test -p netboot-compiler --test methods`, then review the diff.
 
 use std::path::PathBuf;
 
@@ -27,11 +27,5 @@ fn rendered() -> String {
 fn every_method_renders_as_pinned() {
     let got = rendered();
     let path = dir().join("golden.txt");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(got, want, "output differs from {}", path.display());
+    netboot_test_support::golden::check_file(&path, &got);
 }

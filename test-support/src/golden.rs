@@ -50,7 +50,14 @@ fn expected(path: &Path) -> Data {
 /// Checks `actual` against `tests/golden/<name>` (or rewrites it when refreshing).
 #[track_caller]
 pub fn check_text(name: &str, actual: &str) {
-    assert().eq(actual.to_string(), file(name));
+    check_file(&dir().join(name), actual);
+}
+
+/// Checks `actual` against the golden file at `path`, for goldens kept beside a crate's own
+/// tests (or rewrites it when refreshing).
+#[track_caller]
+pub fn check_file(path: &Path, actual: &str) {
+    assert().eq(actual.to_string(), expected(path));
 }
 
 /// Compares a directory's files (as [`crate::dir_tree::read_tree`] reads them) with the

@@ -11,25 +11,20 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use dhcproto::v4::{
-    DhcpOption, DhcpOptions, Flags, HType, Message, MessageType as WireType, Opcode,
-};
-use dhcproto::Encodable;
+use dhcproto::v4::MessageType as WireType;
 use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol};
 
-use super::answer::{
-    boot_target, echo_relay_information, http_url, vendor_options, ServerIdentity,
-};
+use super::answer::{boot_target, http_url, ServerIdentity};
 use super::classify::{classify, Client};
+use super::destination::Sender;
 use super::lease::{Exhausted, LeaseTable, Refusal};
+use super::outgoing::{self, build, Network, Outgoing};
 use super::request::{MalformedRequest, MessageType, Request};
 
 const REQUESTED_IP: u8 = 50;
 const SERVER_ID: u8 = 54;
 const DECLINE: u8 = 4;
 const RELEASE: u8 = 7;
-const SERVER_PORT: u16 = 67;
-const CLIENT_PORT: u16 = 68;
 
 /// What full mode tells every client besides its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,129 +216,42 @@ fn reply(
         _ => boot(request, manifest, &config.server),
     };
     let inform = matches!(request.message_type, MessageType::Inform);
-    let bytes = encode(
+    let nak = message == WireType::Nak;
+    let out = Outgoing {
         request,
         message,
-        ip,
-        inform,
-        config,
-        boot.as_ref(),
-        refused.as_ref(),
-    )
-    .map_err(|e| Silence::Encode(e.to_string()))?;
+        server: config.server.addr,
+        // Only an INFORM's client holds the address it asks from.
+        ciaddr: if inform {
+            request.ciaddr
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        },
+        yiaddr: ip,
+        refused: refused.as_ref(),
+        network: (!nak).then(|| Network {
+            netmask: config.netmask,
+            router: config.router,
+            dns: &config.dns,
+            lease_secs: (!inform).then_some(config.lease_secs),
+        }),
+        boot: boot.as_ref().map(|b| outgoing::Boot {
+            client: &b.client,
+            protocol: b.protocol,
+            file: &b.file,
+        }),
+        sender: Sender::Full { nak },
+    };
+    let built = build(&out, source).map_err(|e| Silence::Encode(e.to_string()))?;
     Ok(FullReply {
-        bytes,
-        destination: destination(request, source, message == WireType::Nak),
+        bytes: built.bytes,
+        destination: built.destination,
         mac: request.mac,
         message,
         ip,
         boot: boot.map(|b| (b.client.kind, b.file)),
         refused,
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn encode(
-    request: &Request,
-    message: WireType,
-    yiaddr: Ipv4Addr,
-    inform: bool,
-    config: &FullConfig,
-    boot: Option<&Boot>,
-    refused: Option<&Refusal>,
-) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
-    let server = config.server.addr;
-    let nak = message == WireType::Nak;
-    let mut flags = Flags::from(request.flags);
-    // RFC 2131 4.3.2: a NAK through a relay must be broadcast on the client's link.
-    if nak && !request.giaddr.is_unspecified() {
-        flags = flags.set_broadcast();
-    }
-    let mut msg = Message::default();
-    msg.set_opcode(Opcode::BootReply)
-        .set_htype(HType::Eth)
-        .set_chaddr(&request.mac.0)
-        .set_xid(request.xid)
-        .set_secs(0)
-        .set_flags(flags)
-        .set_ciaddr(if inform {
-            request.ciaddr
-        } else {
-            Ipv4Addr::UNSPECIFIED
-        })
-        .set_yiaddr(yiaddr)
-        .set_giaddr(request.giaddr);
-
-    let mut opts = DhcpOptions::new();
-    opts.insert(DhcpOption::MessageType(message));
-    opts.insert(DhcpOption::ServerIdentifier(server));
-    if let Some(why) = refused {
-        opts.insert(DhcpOption::Message(why.to_string()));
-    }
-    if !nak {
-        opts.insert(DhcpOption::SubnetMask(config.netmask));
-        if let Some(router) = config.router {
-            opts.insert(DhcpOption::Router(vec![router]));
-        }
-        if !config.dns.is_empty() {
-            opts.insert(DhcpOption::DomainNameServer(config.dns.clone()));
-        }
-        // An INFORM's client configured its address itself: no lease times (RFC 2131 3.4).
-        if !inform {
-            let secs = config.lease_secs;
-            opts.insert(DhcpOption::AddressLeaseTime(secs));
-            opts.insert(DhcpOption::Renewal(secs / 2));
-            opts.insert(DhcpOption::Rebinding(secs / 8 * 7));
-        }
-    }
-    if let Some(boot) = boot {
-        opts.insert(DhcpOption::ClassIdentifier(
-            boot.client.class.as_bytes().to_vec(),
-        ));
-        if let Some(guid) = request.options.get(97) {
-            if guid.len() <= 255 {
-                opts.insert(DhcpOption::ClientMachineIdentifier(guid.to_vec()));
-            }
-        }
-        if let Some(vendor) = vendor_options(request, &boot.client) {
-            opts.insert(DhcpOption::VendorExtensions(vendor));
-        }
-        msg.set_siaddr(server);
-        if boot.protocol == Protocol::Tftp {
-            msg.set_sname_str(server.to_string());
-            opts.insert(DhcpOption::TFTPServerName(server.to_string().into_bytes()));
-        }
-        if boot.file.len() < 128 {
-            msg.set_fname_str(&boot.file);
-        }
-        opts.insert(DhcpOption::BootfileName(boot.file.as_bytes().to_vec()));
-    }
-    echo_relay_information(request, &mut opts);
-    msg.set_opts(opts);
-    msg.to_vec()
-}
-
-/// RFC 2131 4.1, without unicasting to an address the client does not have yet (that needs
-/// an ARP entry a UDP socket cannot add, so such replies are broadcast, which every client
-/// accepts):
-/// - relayed: to the relay's server port;
-/// - a NAK: broadcast, since the client's address is the thing refused;
-/// - ciaddr set (renewing, INFORM): to it on port 68;
-/// - from a unicast source that is not port 68 (a test client on loopback): back to it;
-/// - otherwise broadcast on port 68.
-fn destination(request: &Request, source: SocketAddrV4, nak: bool) -> SocketAddrV4 {
-    if !request.giaddr.is_unspecified() {
-        return SocketAddrV4::new(request.giaddr, SERVER_PORT);
-    }
-    if !nak {
-        if let Some(ciaddr) = unicast(request.ciaddr) {
-            return SocketAddrV4::new(ciaddr, CLIENT_PORT);
-        }
-    }
-    if unicast(*source.ip()).is_some() && source.port() != CLIENT_PORT && source.port() != 0 {
-        return source;
-    }
-    SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
 }
 
 fn unicast(ip: Ipv4Addr) -> Option<Ipv4Addr> {

@@ -2,8 +2,9 @@
 //! Full-DHCP mode ([`full`]) is the exception for isolated labs: there netboot is the only
 //! DHCP server and hands out addresses from a range, with leases kept on disk.
 //!
-//! The protocol lives in pure functions over bytes ([`answer`]); [`DhcpServer`] is only the
-//! socket loop around them. A proxy coexists with the LAN's own DHCP server: it stays silent
+//! The protocol lives in pure functions over bytes ([`answer`], [`decide_full`]); both describe
+//! their reply to one encoder, which also picks where it goes (`outgoing`, `destination`), and
+//! [`DhcpServer`] is only the socket loop around them, with one path that sends either. A proxy coexists with the LAN's own DHCP server: it stays silent
 //! for every client that is not a PXE, HTTP-boot or iPXE client, and its replies carry boot
 //! information only (yiaddr is always 0.0.0.0).
 
@@ -15,6 +16,7 @@ mod full_setup;
 mod lease;
 pub mod leases_file;
 mod options;
+mod outgoing;
 mod port_claim;
 mod request;
 mod server;

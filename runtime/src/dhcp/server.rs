@@ -1,10 +1,12 @@
-//! The socket loop: receive, ask [`answer`](super::answer) against the current snapshot, send.
+//! The socket loop: receive, ask [`answer`](super::answer) (or [`decide_full`] on port 67 in
+//! full mode) against the current snapshot, and send what it decided through one path.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use netboot_manifest::MacAddr;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -166,15 +168,15 @@ impl DhcpServer {
                 tracing::debug!(target: LOG, %source, port = port.number(), %reason, "dhcp packet ignored");
             }
             Decision::Reply(reply) => {
-                let sent = socket
-                    .send_to(&reply.bytes, SocketAddr::V4(reply.destination))
-                    .await;
-                if sent.is_ok() {
-                    let event = Event::dhcp(reply.mac, *source.ip(), reply.kind, &reply.file);
-                    self.events.record(event);
-                }
-                match sent {
-                    Ok(_) => tracing::info!(
+                let event = Event::dhcp(reply.mac, *source.ip(), reply.kind, &reply.file);
+                let outbound = Outbound {
+                    bytes: &reply.bytes,
+                    destination: reply.destination,
+                    mac: reply.mac,
+                    event: Some(event),
+                };
+                if self.send(socket, outbound).await {
+                    tracing::info!(
                         target: LOG,
                         mac = %reply.mac,
                         ip = %source.ip(),
@@ -183,14 +185,7 @@ impl DhcpServer {
                         port = port.number(),
                         to = %reply.destination,
                         "dhcp answer"
-                    ),
-                    Err(e) => tracing::warn!(
-                        target: LOG,
-                        mac = %reply.mac,
-                        to = %reply.destination,
-                        error = %e,
-                        "dhcp answer could not be sent"
-                    ),
+                    );
                 }
             }
         }
@@ -241,38 +236,72 @@ impl DhcpServer {
                 tracing::debug!(target: LOG, %source, %reason, "dhcp packet not answered");
             }
             FullDecision::Reply(reply) => {
-                let sent = socket
-                    .send_to(&reply.bytes, SocketAddr::V4(reply.destination))
-                    .await;
+                let outbound = Outbound {
+                    bytes: &reply.bytes,
+                    destination: reply.destination,
+                    mac: reply.mac,
+                    // Only a boot answer is a step of a machine's boot.
+                    event: (reply.boot.as_ref())
+                        .map(|(kind, file)| Event::dhcp(reply.mac, reply.ip, *kind, file)),
+                };
+                if !self.send(socket, outbound).await {
+                    return;
+                }
                 let message = format!("{:?}", reply.message).to_uppercase();
                 let (kind, file) = reply
                     .boot
                     .as_ref()
                     .map_or(("-".to_string(), "-"), |(k, f)| (k.to_string(), f.as_str()));
                 let refused = reply.refused.as_ref().map(ToString::to_string);
-                if let (Ok(_), Some((kind, file))) = (&sent, &reply.boot) {
-                    (self.events).record(Event::dhcp(reply.mac, reply.ip, *kind, file));
+                tracing::info!(
+                    target: LOG,
+                    mac = %reply.mac,
+                    message = %message,
+                    ip = %reply.ip,
+                    kind = %kind,
+                    file = %file,
+                    refused = refused.as_deref().unwrap_or("-"),
+                    to = %reply.destination,
+                    "dhcp full answer"
+                );
+            }
+        }
+    }
+}
+
+/// A reply on its way out, proxy or full: the bytes and destination its decision settled, and
+/// what the status page hears once it left.
+struct Outbound<'a> {
+    bytes: &'a [u8],
+    destination: SocketAddrV4,
+    mac: MacAddr,
+    event: Option<Event>,
+}
+
+impl DhcpServer {
+    /// The one way a reply leaves, for both modes: sent where its decision said, reported to
+    /// the status page once it is out, and a failure logged alike. True when it was sent; the
+    /// caller then logs the answer with its own fields.
+    async fn send(&self, socket: &UdpSocket, out: Outbound<'_>) -> bool {
+        match socket
+            .send_to(out.bytes, SocketAddr::V4(out.destination))
+            .await
+        {
+            Ok(_) => {
+                if let Some(event) = out.event {
+                    self.events.record(event);
                 }
-                match sent {
-                    Ok(_) => tracing::info!(
-                        target: LOG,
-                        mac = %reply.mac,
-                        message = %message,
-                        ip = %reply.ip,
-                        kind = %kind,
-                        file = %file,
-                        refused = refused.as_deref().unwrap_or("-"),
-                        to = %reply.destination,
-                        "dhcp full answer"
-                    ),
-                    Err(e) => tracing::warn!(
-                        target: LOG,
-                        mac = %reply.mac,
-                        to = %reply.destination,
-                        error = %e,
-                        "dhcp answer could not be sent"
-                    ),
-                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    target: LOG,
+                    mac = %out.mac,
+                    to = %out.destination,
+                    error = %e,
+                    "dhcp answer could not be sent"
+                );
+                false
             }
         }
     }

@@ -21,10 +21,10 @@ use super::request::{parse_head, HeadError, Parsed, RequestHead, MAX_HEAD};
 use super::response;
 use super::route::{self, Answer, Request};
 use super::send;
+use super::status_exchange::{exchange_event, page_answer};
 use crate::body::Body;
 use crate::in_flight::InFlight;
 use crate::snapshot::Snapshot;
-use crate::status::http_exchange::{exchange_event, page_answer};
 use crate::status::Events;
 
 /// Bodies up to this size leave in the same write as their head.

@@ -1,81 +1,151 @@
 //! `/status.json`: what the page shows, for scripts and dashboards.
+//!
+//! The document is a set of typed structs, so its shape is checked by the compiler and written
+//! down in one place. Fields are declared in alphabetical order: that is the order the
+//! document has always had (serde_json's sorted maps), and scripts may compare it as text.
 
 use std::time::SystemTime;
 
 use netboot_manifest::Protocol;
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::recorder::{Machine, View};
+use super::recorder::{Machine, MachineLog, View};
 use super::serving::Serving;
 use super::timeline::{attempts, Attempt, Outcome, Step};
 use super::units::unix_seconds;
 
+/// The whole document.
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    fleet_sha256: &'a str,
+    /// Seconds since the Unix epoch, as every time here.
+    generated: f64,
+    last_reload: Option<LastReload<'a>>,
+    /// Most recently seen first.
+    machines: Vec<MachineJson<'a>>,
+    machines_dropped: u64,
+    routes_out_of_service: Vec<Broken<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct LastReload<'a> {
+    at: f64,
+    error: Option<&'a str>,
+    ok: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Broken<'a> {
+    reason: &'a str,
+    route: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct MachineJson<'a> {
+    /// Boot attempts seen.
+    boots: usize,
+    events_dropped: u64,
+    first_seen: f64,
+    /// The fleet's name for its MAC.
+    host: Option<&'a str>,
+    ip: Option<String>,
+    last_seen: f64,
+    mac: Option<String>,
+    /// The MAC, or the IP when no MAC is known yet.
+    machine: String,
+    reached: Option<&'static str>,
+    /// The steps of the latest attempt.
+    timeline: Vec<StepJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct StepJson {
+    at: f64,
+    bytes: Option<u64>,
+    duration_ms: Option<u64>,
+    error: Option<String>,
+    file: String,
+    kind: Option<&'static str>,
+    offset_ms: u64,
+    /// `ok`, `failed` or `not-listed`.
+    outcome: &'static str,
+    protocol: Option<&'static str>,
+    repeats: u32,
+    stage: &'static str,
+    user_agent: Option<String>,
+}
+
 pub fn render(view: &View, serving: &Serving, now: SystemTime) -> String {
-    let machines: Vec<Value> = view
-        .machines
-        .iter()
-        .map(|log| {
-            let all = attempts(&log.events);
-            let latest = all.last();
-            let mac = match log.machine {
-                Machine::Mac(mac) => Some(mac),
-                Machine::Ip(_) => None,
-            };
-            json!({
-                "machine": log.machine.to_string(),
-                "mac": mac.map(|m| m.to_string()),
-                "host": mac.and_then(|m| serving.hosts.get(&m)),
-                "ip": log.ip.map(|ip| ip.to_string()),
-                "first_seen": unix_seconds(log.first_seen),
-                "last_seen": unix_seconds(log.last_seen),
-                "boots": all.len(),
-                "reached": latest.and_then(Attempt::reached).map(|s| s.as_str()),
-                "timeline": latest.map_or_else(Vec::new, |a| a.steps.iter().map(step).collect()),
-                "events_dropped": log.dropped,
-            })
-        })
-        .collect();
-    let reload = view.last_reload.as_ref().map(
-        |(at, r)| json!({ "at": unix_seconds(*at), "ok": r.error.is_none(), "error": r.error }),
-    );
-    let broken: Vec<Value> = serving
-        .broken
-        .iter()
-        .map(|(route, reason)| json!({ "route": route, "reason": reason }))
-        .collect();
-    let doc = json!({
-        "generated": unix_seconds(now),
-        "fleet_sha256": serving.fleet_sha256,
-        "last_reload": reload,
-        "routes_out_of_service": broken,
-        "machines": machines,
-        "machines_dropped": view.machines_dropped,
-    });
-    let mut text = doc.to_string();
+    let doc = Document {
+        fleet_sha256: &serving.fleet_sha256,
+        generated: unix_seconds(now),
+        last_reload: view.last_reload.as_ref().map(|(at, r)| LastReload {
+            at: unix_seconds(*at),
+            error: r.error.as_deref(),
+            ok: r.error.is_none(),
+        }),
+        machines: view
+            .machines
+            .iter()
+            .map(|log| machine(log, serving))
+            .collect(),
+        machines_dropped: view.machines_dropped,
+        routes_out_of_service: serving
+            .broken
+            .iter()
+            .map(|(route, reason)| Broken { reason, route })
+            .collect(),
+    };
+    // Plain structs of strings and numbers: serialising cannot fail.
+    let mut text = serde_json::to_string(&doc).unwrap_or_default();
     text.push('\n');
     text
 }
 
-fn step(s: &Step) -> Value {
+fn machine<'a>(log: &MachineLog, serving: &'a Serving) -> MachineJson<'a> {
+    let all = attempts(&log.events);
+    let latest = all.last();
+    let mac = match log.machine {
+        Machine::Mac(mac) => Some(mac),
+        Machine::Ip(_) => None,
+    };
+    MachineJson {
+        boots: all.len(),
+        events_dropped: log.dropped,
+        first_seen: unix_seconds(log.first_seen),
+        host: mac.and_then(|m| serving.hosts.get(&m)).map(String::as_str),
+        ip: log.ip.map(|ip| ip.to_string()),
+        last_seen: unix_seconds(log.last_seen),
+        mac: mac.map(|m| m.to_string()),
+        machine: log.machine.to_string(),
+        reached: latest.and_then(Attempt::reached).map(|s| s.as_str()),
+        timeline: latest.map_or_else(Vec::new, |a| a.steps.iter().map(step).collect()),
+    }
+}
+
+fn step(s: &Step) -> StepJson {
     let (outcome, error) = match &s.outcome {
         Outcome::Ok => ("ok", None),
-        Outcome::Failed(e) => ("failed", Some(e.as_str())),
+        Outcome::Failed(e) => ("failed", Some(e.clone())),
         Outcome::NotListed => ("not-listed", None),
     };
-    json!({
-        "stage": s.stage.as_str(),
-        "file": s.file,
-        "at": unix_seconds(s.at),
-        "offset_ms": s.offset.as_millis() as u64,
-        "protocol": s.protocol.map(|p| match p { Protocol::Tftp => "tftp", Protocol::Http => "http" }),
-        "kind": s.kind.map(|k| k.as_str()),
-        "bytes": s.bytes,
-        "duration_ms": s.duration.map(|d| d.as_millis() as u64),
-        "user_agent": s.user_agent,
-        "outcome": outcome,
-        "error": error,
-        "repeats": s.repeats,
-    })
+    StepJson {
+        at: unix_seconds(s.at),
+        bytes: s.bytes,
+        duration_ms: s.duration.map(|d| d.as_millis() as u64),
+        error,
+        file: s.file.clone(),
+        kind: s.kind.map(|k| k.as_str()),
+        offset_ms: s.offset.as_millis() as u64,
+        outcome,
+        protocol: s.protocol.map(|p| match p {
+            Protocol::Tftp => "tftp",
+            Protocol::Http => "http",
+        }),
+        repeats: s.repeats,
+        stage: s.stage.as_str(),
+        user_agent: s.user_agent.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +154,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use netboot_manifest::{ClientKind, MacAddr};
+
+    use serde_json::Value;
 
     use super::*;
     use crate::status::event::Event;

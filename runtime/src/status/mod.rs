@@ -11,12 +11,13 @@
 //! page shows the IP alone until one of those names it.
 //!
 //! Everything here is pure but the ARP lookup: the timeline ([`timeline`]), the counters and
-//! their text form ([`metrics`]), the HTML ([`page`], with every client-chosen string escaped)
-//! and the JSON are functions of recorded events and the serving snapshot.
+//! their text form ([`metrics`]), the HTML ([`page`], an askama template that escapes every
+//! value it prints) and the JSON ([`json`], typed structs) are functions of recorded events and
+//! the serving snapshot. Nothing here knows the HTTP server: it reports exchanges as events and
+//! asks for a [`Page`].
 
 pub mod escape;
 pub mod event;
-pub mod http_exchange;
 pub mod json;
 pub mod metrics;
 pub mod neighbors;

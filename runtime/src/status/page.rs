@@ -1,15 +1,16 @@
 //! The status page: one HTML document, no scripts, reloading itself every few seconds.
 //!
-//! Every string a client chose (file names, user agents, refusal texts that quote them) goes
-//! through [`escape::html`]; so do host names and errors, which are ours but need not be
-//! markup-free either.
+//! The markup is the template `runtime/templates/status.html`; this module only turns what
+//! was recorded into the values it shows. askama escapes every value the template prints (with
+//! [`escape::Html`](super::escape::Html)), so no string a client chose (file names, user
+//! agents, refusal texts that quote them) can add markup, and neither can host names and
+//! errors, which are ours but need not be markup-free either.
 
-use std::fmt::Write;
 use std::time::SystemTime;
 
+use askama::Template;
 use netboot_manifest::{ClientKind, Protocol};
 
-use super::escape::{html, push};
 use super::event::Event;
 use super::recorder::{Machine, MachineLog, View};
 use super::serving::Serving;
@@ -19,231 +20,212 @@ use super::units;
 /// How often the page reloads itself.
 pub const REFRESH_SECONDS: u32 = 2;
 
-const STYLE: &str = "\
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d2327;background:#fafafa}
-h1{font-size:1.4em;margin:0 0 .3em}
-.summary,.foot{color:#50575e}
-table{border-collapse:collapse;width:100%;background:#fff;margin-top:1em}
-th,td{border:1px solid #dcdcde;padding:.35em .5em;vertical-align:top;text-align:left}
-th{background:#f0f0f1;font-weight:600}
-.mac{font-family:ui-monospace,monospace;font-weight:600}
-.host{color:#2271b1}.dim,.none{color:#8c8f94}
-.step{margin:.1em 0;padding:.1em .3em;border-radius:3px;background:#edfaef;border-left:3px solid #00a32a}
-.step.failed{background:#fcf0f1;border-left-color:#d63638}
-.step.notlisted{background:#f6f7f7;border-left-color:#8c8f94}
-.file{font-family:ui-monospace,monospace;overflow-wrap:anywhere}
-.meta{display:block;color:#50575e;font-size:.85em}
-.errors li{color:#b32d2e}
-.broken{background:#fcf0f1;border:1px solid #d63638;padding:.5em 1em}
-details ol{margin:.3em 0;padding-left:1.4em;font-size:.85em}
-";
-
 /// The whole page for `view`, with `serving` describing the snapshot answering right now.
 pub fn render(view: &View, serving: &Serving, now: SystemTime) -> String {
-    let mut out = String::with_capacity(4096 + view.machines.len() * 2048);
-    // The empty icon keeps browsers from asking for /favicon.ico, which would show up here
-    // as a 404 from the viewer's own machine.
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
-         <link rel=\"icon\" href=\"data:,\">\
-         <title>netboot status</title><style>{STYLE}</style></head><body>\n\
-         <h1>netboot status</h1>\n"
-    );
-    summary(&mut out, view, serving, now);
-    broken(&mut out, serving);
-    machines(&mut out, view, serving, now);
-    let _ = write!(
-        out,
-        "<p class=\"foot\">Times are UTC. Page generated {} and reloaded every {REFRESH_SECONDS} s. \
-         Also: <a href=\"/metrics\">/metrics</a> (Prometheus), \
-         <a href=\"/status.json\">/status.json</a>.</p>\n</body></html>\n",
-        units::utc(now)
-    );
-    out
+    let page = StatusPage {
+        refresh: REFRESH_SECONDS,
+        fleet: serving.fleet_sha256.chars().take(12).collect(),
+        files: serving.files,
+        hosts: serving.hosts.len(),
+        reload: view.last_reload.as_ref().map(|(at, reload)| ReloadLine {
+            at: units::utc_time(*at),
+            ago: units::ago(*at, now),
+            // Diagnostics run over many lines; the first says what went wrong.
+            error: reload
+                .error
+                .as_deref()
+                .map(|e| e.lines().next().unwrap_or("")),
+        }),
+        machines_dropped: view.machines_dropped,
+        machine_limit: view.limits.machines,
+        broken: &serving.broken,
+        stages: Stage::ALL,
+        rows: view
+            .machines
+            .iter()
+            .map(|log| row(log, serving, now))
+            .collect(),
+        generated: units::utc(now),
+    };
+    // Rendering writes into a String and every value displays infallibly.
+    page.render().unwrap_or_default()
 }
 
-fn summary(out: &mut String, view: &View, serving: &Serving, now: SystemTime) {
-    let fleet: String = serving.fleet_sha256.chars().take(12).collect();
-    out.push_str("<p class=\"summary\" id=\"summary\">Fleet <span class=\"file\">");
-    push(out, &fleet);
-    let _ = write!(
-        out,
-        "</span> · {} files · {} hosts · ",
-        serving.files,
-        serving.hosts.len()
-    );
-    match &view.last_reload {
-        None => out.push_str("no reload since start"),
-        Some((at, reload)) => {
-            let _ = write!(
-                out,
-                "last reload {} ({}): ",
-                units::utc_time(*at),
-                units::ago(*at, now)
-            );
-            match &reload.error {
-                None => out.push_str("<span id=\"reload\">ok</span>"),
-                Some(e) => {
-                    out.push_str("<span id=\"reload\" class=\"failed\">failed, still serving the last good fleet: ");
-                    // Diagnostics run over many lines; the first says what went wrong.
-                    push(out, e.lines().next().unwrap_or(""));
-                    out.push_str("</span>");
-                }
-            }
-        }
-    }
-    let _ = write!(out, " · {} machines seen", view.machines.len());
-    if view.machines_dropped > 0 {
-        let _ = write!(
-            out,
-            " ({} older ones forgotten to stay within {})",
-            view.machines_dropped, view.limits.machines
-        );
-    }
-    out.push_str("</p>\n");
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage<'a> {
+    refresh: u32,
+    /// The first characters of the fleet's hash: enough to tell two builds apart.
+    fleet: String,
+    files: usize,
+    hosts: usize,
+    /// `None` before the first reload.
+    reload: Option<ReloadLine<'a>>,
+    machines_dropped: u64,
+    machine_limit: usize,
+    /// Routes out of service and why.
+    broken: &'a [(String, String)],
+    stages: [Stage; 5],
+    /// Most recently seen first.
+    rows: Vec<Row<'a>>,
+    generated: String,
 }
 
-fn broken(out: &mut String, serving: &Serving) {
-    if serving.broken.is_empty() {
-        return;
-    }
-    let _ = write!(
-        out,
-        "<div class=\"broken\" id=\"broken\"><strong>{} routes out of service</strong><ul>",
-        serving.broken.len()
-    );
-    for (route, why) in &serving.broken {
-        out.push_str("<li><span class=\"file\">");
-        push(out, route);
-        out.push_str("</span>: ");
-        push(out, why);
-        out.push_str("</li>");
-    }
-    out.push_str("</ul></div>\n");
+struct ReloadLine<'a> {
+    at: String,
+    ago: String,
+    /// The first line of why it failed; `None` when it succeeded.
+    error: Option<&'a str>,
 }
 
-fn machines(out: &mut String, view: &View, serving: &Serving, now: SystemTime) {
-    if view.machines.is_empty() {
-        out.push_str(
-            "<p id=\"empty\">No machine has asked yet. Machines appear here as soon as \
-             proxy-DHCP answers them or they fetch a file.</p>\n",
-        );
-        return;
-    }
-    out.push_str("<table id=\"machines\"><thead><tr><th>Machine</th><th>Last seen</th>");
-    for stage in Stage::ALL {
-        let _ = write!(out, "<th>{}</th>", stage.title());
-    }
-    out.push_str("<th>Errors</th></tr></thead><tbody>\n");
-    for log in &view.machines {
-        machine_row(out, log, serving, now);
-    }
-    out.push_str("</tbody></table>\n");
+/// One machine's line of the table.
+struct Row<'a> {
+    machine: String,
+    /// The furthest stage its latest attempt reached, or `none`.
+    reached: &'static str,
+    mac: Option<String>,
+    /// The fleet's name for that MAC.
+    host: Option<&'a str>,
+    ip: Option<String>,
+    events: Vec<EventLine<'a>>,
+    events_dropped: u64,
+    last_seen: String,
+    last_seen_ago: String,
+    /// When the latest attempt started.
+    started: Option<String>,
+    boots: usize,
+    stages: Vec<StageCell>,
+    /// Errors of the latest attempt.
+    errors: Vec<ErrorLine>,
+    /// How many errors the earlier attempts had.
+    earlier: usize,
 }
 
-fn machine_row(out: &mut String, log: &MachineLog, serving: &Serving, now: SystemTime) {
+/// One remembered event, in the folded list.
+struct EventLine<'a> {
+    at: String,
+    text: EventText<'a>,
+    /// HTTP's User-Agent.
+    agent: Option<&'a str>,
+}
+
+enum EventText<'a> {
+    Dhcp {
+        kind: &'static str,
+        file: &'a str,
+    },
+    Transfer {
+        protocol: &'static str,
+        file: &'a str,
+        bytes: String,
+        duration: String,
+        error: Option<&'a str>,
+    },
+    Refused {
+        protocol: &'static str,
+        file: &'a str,
+        reason: &'a str,
+    },
+    /// Reloads are not machine events and are never in a machine's list.
+    Nothing,
+}
+
+/// One stage of the latest attempt: its steps, or what to say when there are none.
+struct StageCell {
+    stage: &'static str,
+    steps: Vec<StepBox>,
+    none: Option<&'static str>,
+}
+
+struct StepBox {
+    /// `step ok`, `step failed` or `step notlisted`.
+    class: &'static str,
+    /// For DHCP: the kind of client answered.
+    kind: Option<&'static str>,
+    file: String,
+    /// Since the attempt started.
+    offset: String,
+    repeats: u32,
+    bytes: Option<String>,
+    duration: Option<String>,
+    protocol: Option<&'static str>,
+    /// Said when the step did not go well.
+    note: Option<&'static str>,
+}
+
+struct ErrorLine {
+    at: String,
+    stage: &'static str,
+    file: String,
+    why: String,
+}
+
+fn row<'a>(log: &'a MachineLog, serving: &'a Serving, now: SystemTime) -> Row<'a> {
     let all = attempts(&log.events);
     let latest = all.last();
-    let reached = latest
-        .and_then(Attempt::reached)
-        .map_or("none", Stage::as_str);
-    let _ = write!(
-        out,
-        "<tr class=\"machine\" data-machine=\"{}\" data-reached=\"{reached}\">",
-        html(&log.machine.to_string())
-    );
+    let mac = match log.machine {
+        Machine::Mac(mac) => Some(mac),
+        Machine::Ip(_) => None,
+    };
+    let errors = latest
+        .into_iter()
+        .flat_map(Attempt::errors)
+        .filter_map(|step| match &step.outcome {
+            Outcome::Failed(why) => Some(ErrorLine {
+                at: units::utc_time(step.at),
+                stage: step.stage.as_str(),
+                file: step.file.clone(),
+                why: why.clone(),
+            }),
+            Outcome::Ok | Outcome::NotListed => None,
+        })
+        .collect();
+    Row {
+        machine: log.machine.to_string(),
+        reached: latest
+            .and_then(Attempt::reached)
+            .map_or("none", Stage::as_str),
+        mac: mac.map(|m| m.to_string()),
+        host: mac.and_then(|m| serving.hosts.get(&m)).map(String::as_str),
+        ip: log.ip.map(|ip| ip.to_string()),
+        events: log
+            .events
+            .iter()
+            .map(|s| event_line(s.at, &s.event))
+            .collect(),
+        events_dropped: log.dropped,
+        last_seen: units::utc_time(log.last_seen),
+        last_seen_ago: units::ago(log.last_seen, now),
+        started: latest.map(|a| units::utc_time(a.started)),
+        boots: all.len(),
+        stages: Stage::ALL
+            .into_iter()
+            .map(|stage| stage_cell(stage, latest))
+            .collect(),
+        errors,
+        earlier: all.iter().rev().skip(1).map(|a| a.errors().count()).sum(),
+    }
+}
 
-    // Who.
-    out.push_str("<td>");
-    match log.machine {
-        Machine::Mac(mac) => {
-            let _ = write!(out, "<span class=\"mac\">{mac}</span><br>");
-            match serving.hosts.get(&mac) {
-                Some(name) => {
-                    out.push_str("<span class=\"host\">");
-                    push(out, name);
-                    out.push_str("</span>");
-                }
-                None => out.push_str("<span class=\"dim\">not in the fleet</span>"),
-            }
-        }
-        Machine::Ip(_) => out.push_str("<span class=\"dim\">MAC not known yet</span>"),
+fn stage_cell(stage: Stage, latest: Option<&Attempt>) -> StageCell {
+    let steps: Vec<StepBox> = latest
+        .into_iter()
+        .flat_map(|a| a.stage(stage))
+        .map(step_box)
+        .collect();
+    let none = if !steps.is_empty() {
+        None
+    } else if stage == Stage::Loader && latest.is_some_and(starts_in_ipxe) {
+        // SeaBIOS in QEMU, or a NIC flashed with iPXE: nothing to chainload.
+        Some("— already iPXE")
+    } else {
+        Some("—")
+    };
+    StageCell {
+        stage: stage.as_str(),
+        steps,
+        none,
     }
-    if let Some(ip) = log.ip {
-        let _ = write!(out, "<br><span class=\"ip\">{ip}</span>");
-    }
-    events_list(out, log);
-    out.push_str("</td>");
-
-    // When.
-    let _ = write!(
-        out,
-        "<td>{}<br><span class=\"dim\">{}</span>",
-        units::utc_time(log.last_seen),
-        units::ago(log.last_seen, now)
-    );
-    if let Some(a) = latest {
-        let _ = write!(
-            out,
-            "<br><span class=\"dim\">boot started {}",
-            units::utc_time(a.started)
-        );
-        if all.len() > 1 {
-            let _ = write!(out, " ({} boots seen)", all.len());
-        }
-        out.push_str("</span>");
-    }
-    out.push_str("</td>");
-
-    // The latest attempt, stage by stage.
-    for stage in Stage::ALL {
-        let _ = write!(out, "<td class=\"stage-{}\">", stage.as_str());
-        let mut any = false;
-        for step in latest.into_iter().flat_map(|a| a.stage(stage)) {
-            step_cell(out, step);
-            any = true;
-        }
-        if !any && stage == Stage::Loader && latest.is_some_and(starts_in_ipxe) {
-            // SeaBIOS in QEMU, or a NIC flashed with iPXE: nothing to chainload.
-            out.push_str("<span class=\"none\">— already iPXE</span>");
-        } else if !any {
-            out.push_str("<span class=\"none\">—</span>");
-        }
-        out.push_str("</td>");
-    }
-
-    // Errors of the latest attempt; earlier ones are counted.
-    out.push_str("<td class=\"errors\">");
-    let earlier: usize = all.iter().rev().skip(1).map(|a| a.errors().count()).sum();
-    let current: Vec<&Step> = latest.into_iter().flat_map(Attempt::errors).collect();
-    if current.is_empty() && earlier == 0 {
-        out.push_str("<span class=\"none\">—</span>");
-    }
-    if !current.is_empty() {
-        out.push_str("<ul>");
-        for step in current {
-            let Outcome::Failed(why) = &step.outcome else {
-                continue;
-            };
-            let _ = write!(
-                out,
-                "<li>{} {} <span class=\"file\">",
-                units::utc_time(step.at),
-                step.stage.as_str()
-            );
-            push(out, &step.file);
-            out.push_str("</span>: ");
-            push(out, why);
-            out.push_str("</li>");
-        }
-        out.push_str("</ul>");
-    }
-    if earlier > 0 {
-        let _ = write!(out, "<span class=\"dim\">{earlier} in earlier boots</span>");
-    }
-    out.push_str("</td></tr>\n");
 }
 
 /// Whether the attempt's first DHCP answer went to a client that already runs iPXE.
@@ -251,94 +233,58 @@ fn starts_in_ipxe(attempt: &Attempt) -> bool {
     attempt.stage(Stage::Dhcp).next().and_then(|s| s.kind) == Some(ClientKind::Ipxe)
 }
 
-fn step_cell(out: &mut String, step: &Step) {
-    let class = match step.outcome {
-        Outcome::Ok => "step ok",
-        Outcome::Failed(_) => "step failed",
-        Outcome::NotListed => "step notlisted",
+fn step_box(step: &Step) -> StepBox {
+    let (class, note) = match step.outcome {
+        Outcome::Ok => ("step ok", None),
+        Outcome::Failed(_) => ("step failed", Some("failed")),
+        Outcome::NotListed => ("step notlisted", Some("not in the fleet, menu follows")),
     };
-    let _ = write!(out, "<div class=\"{class}\"><span class=\"file\">");
-    if let Some(kind) = step.kind {
-        let _ = write!(out, "{} → ", kind.as_str());
+    StepBox {
+        class,
+        kind: step.kind.map(ClientKind::as_str),
+        file: step.file.clone(),
+        offset: units::offset(step.offset),
+        repeats: step.repeats,
+        bytes: step.bytes.map(units::bytes),
+        duration: step.duration.map(units::duration),
+        protocol: step.protocol.map(protocol),
+        note,
     }
-    push(out, &step.file);
-    out.push_str("</span><span class=\"meta\">");
-    out.push_str(&units::offset(step.offset));
-    if step.repeats > 1 {
-        let _ = write!(out, " · ×{}", step.repeats);
-    }
-    if let Some(b) = step.bytes {
-        let _ = write!(out, " · {}", units::bytes(b));
-    }
-    if let Some(d) = step.duration {
-        let _ = write!(out, " in {}", units::duration(d));
-    }
-    if let Some(p) = step.protocol {
-        let _ = write!(out, " · {}", protocol(p));
-    }
-    match &step.outcome {
-        Outcome::Ok => {}
-        Outcome::Failed(_) => out.push_str(" · failed"),
-        Outcome::NotListed => out.push_str(" · not in the fleet, menu follows"),
-    }
-    out.push_str("</span></div>");
 }
 
-/// Every remembered event of the machine, folded away.
-fn events_list(out: &mut String, log: &MachineLog) {
-    let _ = write!(
-        out,
-        "<details><summary>{} events</summary><ol>",
-        log.events.len()
-    );
-    if log.dropped > 0 {
-        let _ = write!(
-            out,
-            "<li class=\"dim\">{} older events forgotten</li>",
-            log.dropped
-        );
-    }
-    for stamped in &log.events {
-        let _ = write!(out, "<li>{} ", units::utc_time(stamped.at));
-        match &stamped.event {
-            Event::Dhcp(a) => {
-                let _ = write!(out, "dhcp answer to {}: ", a.kind.as_str());
-                push(out, &a.file);
-            }
-            Event::Transfer(t) => {
-                let _ = write!(out, "{} ", protocol(t.protocol));
-                push(out, &t.file);
-                let _ = write!(
-                    out,
-                    " {} in {}",
-                    units::bytes(t.bytes),
-                    units::duration(t.duration)
-                );
-                if let Some(e) = &t.error {
-                    out.push_str(", failed: ");
-                    push(out, e);
-                }
-                agent(out, t.user_agent.as_deref());
-            }
-            Event::Refused(r) => {
-                let _ = write!(out, "{} refused ", protocol(r.protocol));
-                push(out, &r.file);
-                out.push_str(": ");
-                push(out, &r.reason);
-                agent(out, r.user_agent.as_deref());
-            }
-            Event::Reload(_) => {}
-        }
-        out.push_str("</li>");
-    }
-    out.push_str("</ol></details>");
-}
-
-fn agent(out: &mut String, agent: Option<&str>) {
-    if let Some(a) = agent {
-        out.push_str(" <span class=\"dim agent\">(");
-        push(out, a);
-        out.push_str(")</span>");
+fn event_line(at: SystemTime, event: &Event) -> EventLine<'_> {
+    let (text, agent) = match event {
+        Event::Dhcp(a) => (
+            EventText::Dhcp {
+                kind: a.kind.as_str(),
+                file: &a.file,
+            },
+            None,
+        ),
+        Event::Transfer(t) => (
+            EventText::Transfer {
+                protocol: protocol(t.protocol),
+                file: &t.file,
+                bytes: units::bytes(t.bytes),
+                duration: units::duration(t.duration),
+                error: t.error.as_deref(),
+            },
+            t.user_agent.as_deref(),
+        ),
+        Event::Refused(r) => (
+            EventText::Refused {
+                protocol: protocol(r.protocol),
+                file: &r.file,
+                reason: &r.reason,
+            },
+            r.user_agent.as_deref(),
+        ),
+        Event::Reload(_) => (EventText::Nothing, None),
+    };
+    EventLine {
+        at: units::utc_time(at),
+        text,
+        agent,
     }
 }
 

@@ -63,7 +63,6 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8], budget: Duration) -> Option<io::
     imp::recv(socket, buf, Instant::now() + budget)
 }
 
-#[cfg(unix)]
 mod imp {
     use std::io;
     use std::os::fd::AsRawFd;
@@ -93,18 +92,6 @@ mod imp {
             }
             std::hint::spin_loop();
         }
-    }
-}
-
-#[cfg(not(unix))]
-mod imp {
-    use std::io;
-    use std::time::Instant;
-
-    use tokio::net::UdpSocket;
-
-    pub fn recv(_: &UdpSocket, _: &mut [u8], _: Instant) -> Option<io::Result<usize>> {
-        None
     }
 }
 

@@ -2,8 +2,8 @@
 //! transfer must answer from the address the client asked (its next-server), not from
 //! whichever address the kernel would pick for the route: PXE ROMs drop DATA from any other
 //! address. Linux reports it with IP_PKTINFO / IPV6_RECVPKTINFO, and takes it back the same
-//! way to send a refusal from it; elsewhere (or if that fails) the destination is unknown and
-//! the kernel's choice stands.
+//! way to send a refusal from it; if that fails the destination is unknown and the kernel's
+//! choice stands.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -53,7 +53,6 @@ impl Listener {
     }
 }
 
-#[cfg(target_os = "linux")]
 mod imp {
     use std::io;
     use std::mem::{size_of, zeroed};
@@ -289,34 +288,5 @@ mod imp {
                 format!("datagram from an address of family {family}"),
             )),
         }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod imp {
-    use std::io;
-    use std::net::{IpAddr, SocketAddr};
-
-    use tokio::net::UdpSocket;
-
-    pub fn enable(_: &UdpSocket) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    pub async fn recv(
-        socket: &UdpSocket,
-        buf: &mut [u8],
-    ) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
-        let (n, peer) = socket.recv_from(buf).await?;
-        Ok((n, peer, None))
-    }
-
-    pub async fn send_from(
-        socket: &UdpSocket,
-        datagram: &[u8],
-        peer: SocketAddr,
-        _: IpAddr,
-    ) -> io::Result<()> {
-        socket.send_to(datagram, peer).await.map(drop)
     }
 }

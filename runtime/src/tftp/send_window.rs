@@ -2,7 +2,7 @@
 //! kernel work as the platform allows. On Linux a window whose datagrams share one size (all
 //! but a shorter last one, which is how DATA blocks come) goes out as one UDP GSO send: the
 //! kernel walks its stack once and cuts the datagrams at the end. Where GSO is refused the
-//! window goes out with one `sendmmsg`; elsewhere with one `send` per datagram.
+//! window goes out with one `sendmmsg`.
 
 use std::io;
 
@@ -16,9 +16,7 @@ pub struct Sender {
 
 impl Default for Sender {
     fn default() -> Self {
-        Sender {
-            gso: cfg!(target_os = "linux"),
-        }
+        Sender { gso: true }
     }
 }
 
@@ -64,7 +62,6 @@ pub fn gso_run(ends: &[usize], max_segments: usize, max_bytes: usize) -> usize {
     n
 }
 
-#[cfg(target_os = "linux")]
 mod imp {
     use std::io;
     use std::os::fd::AsRawFd;
@@ -200,29 +197,6 @@ mod imp {
             return Err(io::Error::last_os_error());
         }
         Ok(sent as usize)
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod imp {
-    use std::io;
-
-    use tokio::net::UdpSocket;
-
-    use super::Sender;
-
-    pub async fn send_all(
-        _: &mut Sender,
-        socket: &UdpSocket,
-        bytes: &[u8],
-        ends: &[usize],
-    ) -> io::Result<()> {
-        let mut start = 0;
-        for &end in ends {
-            socket.send(&bytes[start..end]).await?;
-            start = end;
-        }
-        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
-//! The HTTP server's side of the status module: answering the reserved paths, and turning a
-//! finished exchange into an [`Event`]. Kept here so the connection loop needs one call each.
+//! The HTTP server's side of the status page: answering the reserved paths, and turning a
+//! finished exchange into an [`Event`]. The status module only consumes events and renders
+//! pages; what an HTTP [`Answer`] means for it is decided here, so the arrow points one way
+//! (http → status). Kept apart so the connection loop needs one call each.
 
 use std::io;
 use std::net::IpAddr;
@@ -8,12 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use netboot_manifest::{sha256_hex, Protocol};
 
-use super::event::Event;
-use super::pages::Page;
-use super::recorder::Events;
+use super::route::Answer;
 use crate::body::Body;
-use crate::http::route::Answer;
 use crate::snapshot::Snapshot;
+use crate::status::{Event, Events, Page};
 
 /// The answer to `method target` when it asks for a status page and the recorder is on.
 /// Other methods fall through to the router, which refuses them.
