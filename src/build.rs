@@ -5,9 +5,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use netboot_compiler::{compile_with, url_artifacts, write_output, Diagnostic, ServerOverrides};
+use netboot_compiler::{
+    compile_with, url_artifacts, write_output, ArtifactCache, Diagnostic, ServerOverrides,
+};
 
-use crate::fetch::{ArtifactCache, FetchError};
+use crate::fetch::{fetch, FetchError};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -30,13 +32,6 @@ pub struct BuildArgs {
     /// their URLs (cached ones are still served locally).
     #[arg(long)]
     pub no_download: bool,
-}
-
-/// The artifact cache named by `--cache`, or the default one.
-pub fn cache_from(flag: Option<&Path>) -> Option<ArtifactCache> {
-    flag.map(Path::to_path_buf)
-        .or_else(ArtifactCache::default_root)
-        .map(ArtifactCache::new)
 }
 
 /// Settings that override the fleet's `server` block (shared by build and check).
@@ -73,7 +68,7 @@ pub fn default_output(fleet: &Path) -> PathBuf {
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
-    let cache = cache_from(args.cache.as_deref());
+    let cache = ArtifactCache::chosen(args.cache.as_deref());
     if !args.no_download {
         if let Err(code) = fetch_all(&args.fleet, cache.as_ref(), args.offline) {
             return code;
@@ -160,7 +155,7 @@ fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Resu
             ))
         } else {
             eprintln!("downloading {} from {}", a.name, a.url);
-            match cache.fetch(&a.url, sha256, &a.name) {
+            match fetch(cache, &a.url, sha256, &a.name) {
                 Ok(_) => continue,
                 Err(e @ FetchError::Mismatch { .. }) => Diagnostic::error(
                     "fleet::sha256-mismatch",

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::report_format::Format;
 use netboot_compiler::ServerOverrides;
+use netboot_manifest::settings::{self, ServerBlock, DHCP_PORT, PXE_PORT};
 use netboot_manifest::{DhcpMode, MacAddr};
 
 mod frame;
@@ -175,7 +176,7 @@ pub fn run(args: DoctorArgs) -> ExitCode {
 }
 
 fn settle(args: &DoctorArgs) -> Result<Settings, String> {
-    let server = match &args.fleet {
+    let block = match &args.fleet {
         Some(fleet) => {
             let overrides = ServerOverrides {
                 interface: args.interface.clone(),
@@ -188,27 +189,29 @@ fn settle(args: &DoctorArgs) -> Result<Settings, String> {
                     fleet.display()
                 )
             })?;
-            Some(compiled.manifest.server)
+            ServerBlock::from(&compiled.manifest.server)
         }
-        None => None,
+        None => ServerBlock::default(),
     };
-    let interface = args
+    let settled = settings::settle(
+        &block,
+        &ServerOverrides {
+            interface: args.interface.clone(),
+            address: args.address,
+            http_port: args.http_port,
+            tftp_port: args.tftp_port,
+            no_dhcp: args.no_dhcp,
+        },
+    );
+    let interface = settled
         .interface
-        .clone()
-        .or_else(|| server.as_ref().and_then(|s| s.interface.clone()))
         .ok_or("give --interface (or a --fleet whose server block names one)")?;
     Ok(Settings {
         interface,
-        address: args.address.or(server.as_ref().and_then(|s| s.address)),
-        http_port: args
-            .http_port
-            .or(server.as_ref().map(|s| s.http_port))
-            .unwrap_or(8080),
-        tftp_port: args
-            .tftp_port
-            .or(server.as_ref().map(|s| s.tftp_port))
-            .unwrap_or(69),
-        dhcp: !args.no_dhcp && !matches!(&server, Some(s) if s.dhcp == DhcpMode::Off),
+        address: settled.address,
+        http_port: settled.http_port,
+        tftp_port: settled.tftp_port,
+        dhcp: settled.dhcp != DhcpMode::Off,
     })
 }
 
@@ -333,8 +336,8 @@ fn ipv4_of(interface: &str) -> Vec<(Ipv4Addr, u8)> {
 fn check_ports(s: &Settings, report: &mut Report) {
     let mut wanted = Vec::new();
     if s.dhcp {
-        wanted.push((67, false, "proxy-DHCP"));
-        wanted.push((4011, false, "PXE boot server"));
+        wanted.push((DHCP_PORT, false, "proxy-DHCP"));
+        wanted.push((PXE_PORT, false, "PXE boot server"));
     }
     wanted.push((s.tftp_port, false, "TFTP"));
     wanted.push((s.http_port, true, "HTTP"));

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use netboot_compiler::ServerOverrides;
+use netboot_compiler::{ArtifactCache, ServerOverrides};
+use netboot_manifest::settings::{self, ServerBlock};
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
 use netboot_runtime::status::Event;
@@ -57,10 +58,10 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// DHCP server port (tests run unprivileged on another).
-    #[arg(long, default_value_t = 67, hide = true)]
+    #[arg(long, default_value_t = settings::DHCP_PORT, hide = true)]
     pub dhcp_port: u16,
     /// PXE boot-server discovery port.
-    #[arg(long, default_value_t = 4011, hide = true)]
+    #[arg(long, default_value_t = settings::PXE_PORT, hide = true)]
     pub pxe_port: u16,
     /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netboot")]
@@ -183,8 +184,7 @@ impl Origin {
                     tftp_port: args.tftp_port,
                     no_dhcp: args.no_dhcp,
                 },
-                cache: crate::build::cache_from(args.cache.as_deref())
-                    .map(|c| c.root().to_path_buf()),
+                cache: ArtifactCache::chosen(args.cache.as_deref()).map(|c| c.root().to_path_buf()),
             },
             (None, Some(manifest)) => Origin::Manifest(absolute(manifest)?),
             _ => return Err("give either a fleet or --manifest, not both".into()),
@@ -299,14 +299,18 @@ fn settle(
     pinned: Option<Ipv4Addr>,
     server: &Server,
 ) -> Result<ServeConfig, String> {
-    let interface = args.interface.clone().or_else(|| server.interface.clone());
-    let address = netboot_runtime::address::resolve(
-        args.address.or(pinned).or(server.address),
-        interface.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
-    let dhcp = !args.no_dhcp && server.dhcp != DhcpMode::Off;
-    if dhcp && interface.is_none() {
+    let overrides = ServerOverrides {
+        interface: args.interface.clone(),
+        address: args.address.or(pinned),
+        http_port: args.http_port,
+        tftp_port: args.tftp_port,
+        no_dhcp: args.no_dhcp,
+    };
+    let settled = settings::settle(&ServerBlock::from(server), &overrides);
+    let address = netboot_runtime::address::resolve(settled.address, settled.interface.as_deref())
+        .map_err(|e| e.to_string())?;
+    let dhcp = settled.dhcp != DhcpMode::Off;
+    if dhcp && settled.interface.is_none() {
         tracing::warn!(
             "proxy-DHCP is not bound to an interface: it answers on every interface; \
              set `interface` in the server block or pass --interface"
@@ -314,9 +318,9 @@ fn settle(
     }
     Ok(ServeConfig {
         address,
-        interface,
-        http_port: args.http_port.unwrap_or(server.http_port),
-        tftp_port: args.tftp_port.unwrap_or(server.tftp_port),
+        interface: settled.interface,
+        http_port: settled.http_port,
+        tftp_port: settled.tftp_port,
         dhcp,
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
@@ -452,4 +456,3 @@ impl Signals {
         }
     }
 }
-
