@@ -54,6 +54,6 @@ pub fn man(args: ManArgs) -> ExitCode {
         eprintln!("netboot man: {e}");
         return ExitCode::from(2);
     }
-    crate::discover::emit(&String::from_utf8_lossy(&bytes));
+    crate::stdout::emit(&String::from_utf8_lossy(&bytes));
     ExitCode::SUCCESS
 }

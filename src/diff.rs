@@ -85,7 +85,7 @@ pub fn run(args: DiffArgs) -> ExitCode {
             serde_json::to_string_pretty(&report).expect("reports always serialise") + "\n"
         }
     };
-    crate::discover::emit(&text);
+    crate::stdout::emit(&text);
     if report.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -18,8 +18,8 @@ use crate::report_format::Format;
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::settings::{self, ServerBlock, DHCP_PORT, PXE_PORT};
 use netboot_manifest::{DhcpMode, MacAddr};
+use netboot_runtime::dhcp::Offer;
 
-mod frame;
 mod ports;
 mod probe;
 
@@ -79,7 +79,7 @@ struct Responder {
     /// Why it competes with netboot for boot clients, if it does.
     pxe_server: Option<String>,
     ours: bool,
-    offer: crate::discover::Offer,
+    offer: Offer,
 }
 
 #[derive(serde::Serialize)]
@@ -128,7 +128,7 @@ impl Report {
             let mut value = serde_json::to_value(&self).expect("reports always serialise");
             value["problems"] = problems.into();
             value["ok"] = (code == 0).into();
-            crate::discover::emit(
+            crate::stdout::emit(
                 &(serde_json::to_string_pretty(&value).expect("JSON values serialise") + "\n"),
             );
         }
@@ -308,7 +308,7 @@ fn check_interface(s: &Settings, report: &mut Report) -> Option<MacAddr> {
 
 /// What makes an answer a boot server's: a boot file, or a proxy speaking PXE (it may hand
 /// out a menu in option 43 and the file on port 4011). `None` for a plain DHCP server.
-fn pxe_competitor(o: &crate::discover::Offer) -> Option<String> {
+fn pxe_competitor(o: &Offer) -> Option<String> {
     let pxe = o
         .vendor_class
         .as_deref()
@@ -490,7 +490,6 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::Offer;
 
     fn offer(yiaddr: [u8; 4], file: Option<&str>, class: Option<&str>) -> Offer {
         Offer {

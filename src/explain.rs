@@ -15,9 +15,9 @@ use std::process::ExitCode;
 
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{ClientKind, FileEntry, MacAddr, Manifest, Source};
-use netboot_runtime::dhcp::{answer, Decision, Ignored, Port, ServerIdentity};
-
-use crate::discover::{discover, Offer};
+use netboot_runtime::dhcp::{
+    answer, discover, request_4011, Decision, Ignored, Offer, Port, ServerIdentity,
+};
 
 pub mod chain;
 use crate::report_format::Format;
@@ -222,7 +222,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             serde_json::to_string_pretty(&e).expect("explanations always serialise") + "\n"
         }
     };
-    crate::discover::emit(&text);
+    crate::stdout::emit(&text);
     if e.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -397,7 +397,7 @@ fn ask(
             let uefi_pxe = matches!(kind, ClientKind::EfiX64 | ClientKind::EfiArm64);
             let ack_4011 = match &offer {
                 Some(o) if uefi_pxe && o.vendor_options.is_none() => {
-                    let request = crate::discover::request_4011(kind, mac, 0x6e65_7462);
+                    let request = request_4011(kind, mac, 0x6e65_7462);
                     match answer(&request, Port::Pxe4011, from, m, server) {
                         Decision::Reply(r) => Offer::parse(&r.bytes),
                         Decision::Ignore(_) => None,

@@ -9,7 +9,6 @@ mod build;
 mod check;
 mod completions;
 mod diff;
-mod discover;
 mod doctor;
 mod explain;
 mod fetch;
@@ -20,6 +19,7 @@ mod reload_retry;
 mod report_format;
 mod serve;
 mod serve_full_dhcp;
+mod stdout;
 mod watch;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
