@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use netboot_compiler::{
-    compile_with, url_artifacts, write_output, ArtifactCache, Diagnostic, ServerOverrides,
+    compile_with, url_artifacts, write_output, ArtifactCache, Code, Diagnostic, ServerOverrides,
 };
 
 use crate::fetch::{fetch, FetchError};
@@ -141,8 +141,8 @@ fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Resu
             continue;
         }
         let problem = if offline {
-            Diagnostic::error(
-                "fleet::not-cached",
+            Diagnostic::new(
+                Code::NotCached,
                 format!(
                     "artifact `{}` is not in the cache, and --offline forbids downloading it",
                     a.name
@@ -157,8 +157,8 @@ fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Resu
             eprintln!("downloading {} from {}", a.name, a.url);
             match fetch(cache, &a.url, sha256, &a.name) {
                 Ok(_) => continue,
-                Err(e @ FetchError::Mismatch { .. }) => Diagnostic::error(
-                    "fleet::sha256-mismatch",
+                Err(e @ FetchError::Mismatch { .. }) => Diagnostic::new(
+                    Code::Sha256Mismatch,
                     format!(
                         "artifact `{}` downloaded, but it is not the file the fleet names",
                         a.name
@@ -168,8 +168,8 @@ fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Resu
                 .help(format!(
                     "{e}; nothing was kept. If the file changed upstream on purpose, update sha256"
                 )),
-                Err(e) => Diagnostic::error(
-                    "fleet::download-failed",
+                Err(e) => Diagnostic::new(
+                    Code::DownloadFailed,
                     format!("cannot download artifact `{}`", a.name),
                 )
                 .label(a.url_span, "from here")

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use netboot_compiler::ipxe_follow::{self, Step};
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::{sha256_hex, FileEntry, MacAddr, Manifest};
 
-use crate::explain::chain::{self, Step};
 use crate::explain::Loaded;
 use crate::report_format::Format;
 
@@ -105,25 +105,34 @@ fn open_side(spec: &str, notes: &mut Vec<String>) -> Result<Loaded, ExitCode> {
                     "`{spec}`: expected git:REV:path/to/fleet.kdl"
                 )));
             };
-            let fleet = GitFleet::checkout(rev, path).map_err(fail)?;
+            let fleet = GitFleet::show(rev, path).map_err(fail)?;
             notes.push(format!(
                 "{spec} is compiled against the working tree's artifacts, loaders and templates"
             ));
-            Loaded::load(&fleet.path, &ServerOverrides::default())
+            Loaded::compile_text(
+                &fleet.name,
+                fleet.text,
+                &fleet.base_dir,
+                &ServerOverrides::default(),
+            )
         }
         None => Loaded::load(Path::new(spec), &ServerOverrides::default()),
     };
     loaded.map_err(|e| fail(format!("{spec}: {}", e.message)))
 }
 
-/// A fleet as it was at a git revision, written beside the working tree's copy (so its
-/// relative paths resolve) and removed again on drop.
+/// A fleet as it was at a git revision, compiled in memory against the working tree's
+/// directory of the fleet (so its relative paths resolve); nothing is written.
 struct GitFleet {
-    path: PathBuf,
+    /// What diagnostics call it: the name a copy beside the working tree's fleet had when
+    /// one was written there, so reports stay as they were.
+    name: PathBuf,
+    base_dir: PathBuf,
+    text: String,
 }
 
 impl GitFleet {
-    fn checkout(rev: &str, path: &str) -> Result<GitFleet, String> {
+    fn show(rev: &str, path: &str) -> Result<GitFleet, String> {
         // `REV:./path` is relative to the current directory, as the user typed it.
         let object = if path.starts_with('/') {
             return Err(format!(
@@ -157,36 +166,17 @@ impl GitFleet {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        let name = beside
+        let file = beside
             .file_name()
             .map_or("fleet.kdl".into(), |n| n.to_string_lossy().into_owned());
-        // A stable name keeps the generated scripts' "from FILE" comments stable; the pid
-        // variant is only for a second diff of the same revision running at once.
-        let stable = dir.join(format!(".{name}@{safe}.kdl"));
-        let unique = dir.join(format!(".{name}@{safe}.{}.kdl", std::process::id()));
-        let mut tmp = stable;
-        let file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => Ok(f),
-            Err(_) => {
-                tmp = unique;
-                std::fs::File::create(&tmp)
-            }
-        };
-        let guard = GitFleet { path: tmp.clone() };
-        use std::io::Write;
-        file.and_then(|mut f| f.write_all(&out.stdout))
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        Ok(guard)
-    }
-}
-
-impl Drop for GitFleet {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let name = dir.join(format!(".{file}@{safe}.kdl"));
+        let text = String::from_utf8(out.stdout)
+            .map_err(|e| format!("cannot read {}: {e}", name.display()))?;
+        Ok(GitFleet {
+            name,
+            base_dir: dir,
+            text,
+        })
     }
 }
 
@@ -328,12 +318,12 @@ fn reachable(l: &Loaded, script: &str, mac: &MacAddr) -> BTreeMap<String, String
     };
     add(script, None);
     for platform in ["pcbios", "efi"] {
-        let ctx = chain::Context {
+        let ctx = ipxe_follow::Context {
             platform,
             mac_hexhyp: mac.hexhyp(),
             script: &lookup,
         };
-        walk(&chain::follow(script, &ctx), &mut add);
+        walk(&ipxe_follow::follow(script, &ctx), &mut add);
     }
     out
 }
@@ -377,7 +367,8 @@ fn walk(steps: &[Step], add: &mut dyn FnMut(&str, Option<&str>)) {
                     walk(&i.steps, add);
                 }
             }
-            Step::Exit | Step::Back { .. } => {}
+            // The script that runs it is compared by its hash already; explain names it.
+            Step::Exit | Step::Back { .. } | Step::Unknown { .. } => {}
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Nothing here re-implements the server: the DHCP answers come from running the runtime's own
 //! `answer` on the DISCOVER that firmware (and then iPXE) would send, and the scripts are the
-//! compiler's output, followed by [`chain`].
+//! compiler's output, followed by the compiler's [`ipxe_follow`].
 //!
 //! Exit codes: 0 the machine boots something (exiting to its disk counts), 1 it gets nothing
 //! or its chain is broken, 2 usage or I/O error.
@@ -19,9 +19,8 @@ use netboot_runtime::dhcp::{
     answer, discover, request_4011, Decision, Ignored, Offer, Port, ServerIdentity,
 };
 
-pub mod chain;
 use crate::report_format::Format;
-use chain::Step;
+use netboot_compiler::ipxe_follow::{self, Step};
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
@@ -85,7 +84,25 @@ impl Loaded {
         if path.extension().is_some_and(|e| e == "json") {
             return Loaded::manifest(path);
         }
-        match netboot_compiler::compile(path, overrides) {
+        Loaded::compiled(netboot_compiler::compile(path, overrides))
+    }
+
+    /// Compiles a fleet given as text (see [`netboot_compiler::compile_text`]).
+    pub fn compile_text(
+        name: &Path,
+        text: String,
+        base_dir: &Path,
+        overrides: &ServerOverrides,
+    ) -> Result<Loaded, LoadError> {
+        Loaded::compiled(netboot_compiler::compile_text(
+            name, text, base_dir, overrides,
+        ))
+    }
+
+    fn compiled(
+        result: Result<netboot_compiler::Compiled, netboot_compiler::Failure>,
+    ) -> Result<Loaded, LoadError> {
+        match result {
             Ok(c) => Ok(Loaded {
                 manifest: c.manifest,
                 generated: c.generated,
@@ -330,12 +347,12 @@ fn explain(
                         .map(|b| String::from_utf8_lossy(&b).into_owned()),
                 )
             };
-            let ctx = chain::Context {
+            let ctx = ipxe_follow::Context {
                 platform,
                 mac_hexhyp: mac.hexhyp(),
                 script: &lookup,
             };
-            steps = chain::follow(&route, &ctx);
+            steps = ipxe_follow::follow(&route, &ctx);
             first_script = Some(route);
         }
     }
@@ -472,6 +489,12 @@ fn collect(steps: &[Step], m: &Manifest, files: &mut Vec<FileRef>, problems: &mu
             Step::Missing { route } => {
                 problems.push(format!(
                     "a script fetches {route}, which the manifest does not serve"
+                ));
+                continue;
+            }
+            Step::Unknown { route, command } => {
+                problems.push(format!(
+                    "{route} runs `{command}`, which explain does not understand"
                 ));
                 continue;
             }
@@ -659,6 +682,9 @@ fn render_steps(o: &mut String, steps: &[Step], indent: usize) {
             }
             Step::Back { route } => *o += &format!("{pad}(back to {route})\n"),
             Step::Missing { route } => *o += &format!("{pad}MISSING {route}: not served\n"),
+            Step::Unknown { route, command } => {
+                *o += &format!("{pad}UNKNOWN command `{command}` in {route}\n")
+            }
         }
     }
 }

@@ -1,9 +1,7 @@
 //! The lab checked against a reference boot server (dnsmasq proxy-DHCP + TFTP, python HTTP):
 //! if these fail, the lab or the machine is broken, not netboot.
 
-mod vm;
-
-use vm::{control, Firmware, Lab};
+use netboot_test_support::vm::{control, Firmware, Lab};
 
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]

@@ -2,15 +2,13 @@
 //! server, and the server crashing and coming back while machines boot. The fleet is
 //! tests/fixtures/vm/lab.kdl, as in tests/boot_netboot.rs.
 
-mod vm;
-
 use std::time::{Duration, Instant};
 
-use vm::fleet;
-use vm::impair::{self, Impairment};
-use vm::lab::Role;
-use vm::restart::Restartable;
-use vm::{Booted, Firmware, Lab};
+use netboot_test_support::lab::Role;
+use netboot_test_support::vm::fleet;
+use netboot_test_support::vm::impair::{self, Impairment};
+use netboot_test_support::vm::restart::Restartable;
+use netboot_test_support::vm::{Booted, Firmware, Lab};
 
 /// Listed in the fleet with profile "pinned".
 const KNOWN_MAC: &str = "52:54:00:e2:e0:01";

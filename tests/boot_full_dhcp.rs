@@ -2,11 +2,9 @@
 //! `netboot serve` hands out the addresses and the boot file in one answer. The fleet is
 //! tests/fixtures/vm/lab.kdl with a `dhcp "full"` server block put in front.
 
-mod vm;
-
-use vm::fleet;
-use vm::lab::{Role, IFACE};
-use vm::{Booted, Firmware, Lab};
+use netboot_test_support::lab::{Role, IFACE};
+use netboot_test_support::vm::fleet;
+use netboot_test_support::vm::{Booted, Firmware, Lab};
 
 /// Listed in the fleet with profile "pinned".
 const KNOWN_MAC: &str = "52:54:00:e2:e0:01";

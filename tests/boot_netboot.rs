@@ -3,12 +3,10 @@
 //! our kernel and print its command line. The fleet is tests/fixtures/vm/lab.kdl.
 //! If these fail while tests/boot_control.rs passes, the fault is netboot's.
 
-mod vm;
-
 use std::time::Duration;
 
-use vm::fleet::{self, Save};
-use vm::{Booted, Firmware, Lab};
+use netboot_test_support::vm::fleet::{self, Save};
+use netboot_test_support::vm::{Booted, Firmware, Lab};
 
 /// Listed in the fleet with profile "pinned".
 const KNOWN_MAC: &str = "52:54:00:e2:e0:01";

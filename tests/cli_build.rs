@@ -2,7 +2,7 @@
 //! tests/golden/<example>/, byte-identical rebuilds, output the runtime loads, and exit codes.
 //!
 //! Regenerate the golden files after an intended change with
-//! `UPDATE_GOLDEN=1 cargo test --test cli_build`, then review the diff.
+//! `SNAPSHOTS=overwrite cargo test --test cli_build`, then review the diff.
 //!
 //! The examples name Debian's loaders (/usr/lib/ipxe/…); the test copies each example and
 //! points them at stand-in loaders inside the copy, so it does not depend on the `ipxe`
@@ -15,6 +15,8 @@ use std::process::{Command, Output};
 
 use netboot_manifest::Protocol;
 use netboot_runtime::Snapshot;
+use netboot_test_support::dir_tree::read_tree;
+use netboot_test_support::{examples, golden};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,76 +27,6 @@ fn netboot(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run netboot")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "build" {
-            continue; // a local `netboot build` of the example
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
-/// A copy of `examples/<name>` whose Debian loader paths point at stand-ins in the copy.
-fn example_copy(name: &str, into: &Path) -> PathBuf {
-    let dir = into.join(name);
-    copy_dir(&root().join("examples").join(name), &dir);
-    let fleet = dir.join("fleet.kdl");
-    let text = fs::read_to_string(&fleet).unwrap();
-    fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", "\"debian-ipxe/")).unwrap();
-    fs::create_dir_all(dir.join("debian-ipxe")).unwrap();
-    for loader in ["undionly.kpxe", "ipxe.efi"] {
-        fs::write(
-            dir.join("debian-ipxe").join(loader),
-            format!("stand-in for /usr/lib/ipxe/{loader}\n"),
-        )
-        .unwrap();
-    }
-    fleet
-}
-
-fn examples() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(root().join("examples"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("fleet.kdl").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Every file under `dir`, by path relative to it with `/` separators.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.is_dir() {
-        walk(dir, dir, &mut out);
-    }
-    out
 }
 
 fn build(fleet: &Path, out: &Path) {
@@ -116,51 +48,24 @@ fn build(fleet: &Path, out: &Path) {
 
 #[test]
 fn there_are_at_least_three_examples() {
-    let names = examples();
+    let names = examples::names();
     assert!(names.len() >= 3, "examples: {names:?}");
 }
 
 #[test]
 fn examples_match_their_golden_output() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let tmp = tempfile::tempdir().unwrap();
     let mut mismatches = Vec::new();
-    for name in examples() {
-        let fleet = example_copy(&name, tmp.path());
+    for name in examples::names() {
+        let fleet = examples::copy(&name, &tmp.path().join(&name));
         let out = tmp.path().join(format!("{name}-out"));
         build(&fleet, &out);
-        let got = tree(&out);
-        let golden_dir = root().join("tests/golden").join(&name);
-        if update {
-            let _ = fs::remove_dir_all(&golden_dir);
-            for (rel, bytes) in &got {
-                let path = golden_dir.join(rel);
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                fs::write(path, bytes).unwrap();
-            }
-            continue;
-        }
-        let want = tree(&golden_dir);
-        let names_got: Vec<&String> = got.keys().collect();
-        let names_want: Vec<&String> = want.keys().collect();
-        if names_got != names_want {
-            mismatches.push(format!(
-                "{name}: files differ\n  got:  {names_got:?}\n  want: {names_want:?}"
-            ));
-            continue;
-        }
-        for (rel, bytes) in &got {
-            if want.get(rel) != Some(bytes) {
-                mismatches.push(format!(
-                    "{name}/{rel} differs from tests/golden:\n--- got ---\n{}",
-                    String::from_utf8_lossy(bytes)
-                ));
-            }
-        }
+        let got = read_tree(&out);
+        mismatches.extend(golden::compare_tree(&name, &got));
     }
     assert!(
         mismatches.is_empty(),
-        "{}\n\nIf the change is intended: UPDATE_GOLDEN=1 cargo test --test cli_build, and review the diff.",
+        "{}\n\nIf the change is intended: SNAPSHOTS=overwrite cargo test --test cli_build, and review the diff.",
         mismatches.join("\n")
     );
 }
@@ -168,15 +73,15 @@ fn examples_match_their_golden_output() {
 #[test]
 fn rebuilding_gives_identical_bytes_and_replaces_the_old_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     build(&fleet, &a);
     build(&fleet, &b);
-    assert_eq!(tree(&a), tree(&b));
+    assert_eq!(read_tree(&a), read_tree(&b));
     // The earlier build is replaced whole (a file it lists, changed, comes back as built).
     fs::write(a.join("boot.ipxe"), "old").unwrap();
     build(&fleet, &a);
-    assert_eq!(tree(&a), tree(&b));
+    assert_eq!(read_tree(&a), read_tree(&b));
     // No temporary directories are left beside it.
     let leftovers: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -189,8 +94,8 @@ fn rebuilding_gives_identical_bytes_and_replaces_the_old_build() {
 #[test]
 fn the_runtime_loads_every_example_build() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in examples() {
-        let fleet = example_copy(&name, tmp.path());
+    for name in examples::names() {
+        let fleet = examples::copy(&name, &tmp.path().join(&name));
         let out = tmp.path().join("out").join(&name);
         build(&fleet, &out);
         let snap = Snapshot::load(&out.join("manifest.json")).expect("load manifest");
@@ -221,7 +126,7 @@ fn the_runtime_loads_every_example_build() {
 #[test]
 fn in_memory_compile_matches_the_written_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("installer", tmp.path());
+    let fleet = examples::copy("installer", &tmp.path().join("installer"));
     let compiled = netboot_compiler::compile(&fleet, &Default::default()).expect("compiles");
     let snap = Snapshot::from_compiled(
         compiled.manifest.clone(),
@@ -239,7 +144,7 @@ fn in_memory_compile_matches_the_written_build() {
         .any(|p| p.ends_with("templates/preseed.cfg")));
     let out = tmp.path().join("out");
     netboot_compiler::write_output(&compiled, &fleet, &out).unwrap();
-    let on_disk = tree(&out);
+    let on_disk = read_tree(&out);
     for (file, bytes) in &compiled.generated {
         assert_eq!(on_disk.get(file), Some(bytes), "{file}");
     }
@@ -248,7 +153,7 @@ fn in_memory_compile_matches_the_written_build() {
 #[test]
 fn address_override_reaches_the_templates() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("installer", tmp.path());
+    let fleet = examples::copy("installer", &tmp.path().join("installer"));
     let out = tmp.path().join("out");
     let o = netboot(&[
         "build",
@@ -271,7 +176,7 @@ fn address_override_reaches_the_templates() {
 #[test]
 fn default_output_is_build_next_to_the_fleet() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("multi-arch", tmp.path());
+    let fleet = examples::copy("multi-arch", &tmp.path().join("multi-arch"));
     let o = netboot(&["build", fleet.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let manifest = fleet.parent().unwrap().join("build/manifest.json");
@@ -282,7 +187,7 @@ fn default_output_is_build_next_to_the_fleet() {
 #[test]
 fn build_refuses_to_replace_a_directory_that_is_not_a_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let precious = tmp.path().join("precious");
     fs::create_dir_all(&precious).unwrap();
     fs::write(precious.join("notes.txt"), "keep me").unwrap();
@@ -319,7 +224,7 @@ fn assert_refused(o: &Output, why: &str, untouched: &BTreeMap<String, Vec<u8>>, 
     assert!(stderr.contains("refusing to replace"), "{stderr}");
     assert!(stderr.contains(why), "wanted `{why}` in: {stderr}");
     assert_eq!(
-        &tree(dir),
+        &read_tree(dir),
         untouched,
         "a refused build changed {}",
         dir.display()
@@ -331,12 +236,12 @@ fn assert_refused(o: &Output, why: &str, untouched: &BTreeMap<String, Vec<u8>>, 
 #[test]
 fn a_foreign_manifest_json_does_not_make_a_directory_a_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let webapp = tmp.path().join("webapp");
     fs::create_dir_all(&webapp).unwrap();
     fs::write(webapp.join("manifest.json"), r#"{"name":"x"}"#).unwrap();
     fs::write(webapp.join("index.html"), "precious").unwrap();
-    let before = tree(&webapp);
+    let before = read_tree(&webapp);
     let o = build_into(&fleet, &webapp);
     assert_refused(&o, "is not a netboot manifest", &before, &webapp);
 }
@@ -344,7 +249,7 @@ fn a_foreign_manifest_json_does_not_make_a_directory_a_build() {
 #[test]
 fn the_fleets_own_directory_and_its_ancestors_are_never_replaced() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let fleet_dir = fleet.parent().unwrap().to_path_buf();
     // The repository holds a copy of a real build manifest, as in the report.
     let out = tmp.path().join("out");
@@ -352,7 +257,7 @@ fn the_fleets_own_directory_and_its_ancestors_are_never_replaced() {
     fs::copy(out.join("manifest.json"), fleet_dir.join("manifest.json")).unwrap();
     fs::create_dir_all(fleet_dir.join(".git")).unwrap();
     fs::write(fleet_dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-    let before = tree(tmp.path());
+    let before = read_tree(tmp.path());
     for target in [
         fleet_dir.clone(),
         fleet_dir.join("."),
@@ -373,11 +278,11 @@ fn the_fleets_own_directory_and_its_ancestors_are_never_replaced() {
 #[test]
 fn an_earlier_build_with_a_file_it_does_not_list_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let out = tmp.path().join("out");
     build(&fleet, &out);
     fs::write(out.join("hosts/notes.txt"), "an operator's note").unwrap();
-    let before = tree(&out);
+    let before = read_tree(&out);
     let o = build_into(&fleet, &out);
     assert_refused(
         &o,
@@ -393,7 +298,7 @@ fn an_earlier_build_with_a_file_it_does_not_list_is_kept() {
 #[test]
 fn an_interrupted_builds_leftovers_are_removed_by_the_next_build() {
     let tmp = tempfile::tempdir().unwrap();
-    let fleet = example_copy("homelab", tmp.path());
+    let fleet = examples::copy("homelab", &tmp.path().join("homelab"));
     let out = tmp.path().join("out");
     // PIDs above the kernel's pid_max (4194304 at most) can never be running.
     let leftovers = [".out.tmp-4999999", ".out.old-4999998"];

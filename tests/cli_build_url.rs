@@ -3,47 +3,13 @@
 //! result (cached artifacts become `artifacts/<name>` routes the scripts fetch locally).
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use netboot_manifest::{sha256_hex, Manifest, Source};
+use netboot_test_support::origin::Origin;
 
 const KERNEL: &[u8] = b"a kernel fetched over http\n";
-
-/// Answers every GET on loopback with `body` until the test ends; counts requests.
-struct Origin {
-    url: String,
-    hits: Arc<AtomicUsize>,
-}
-
-fn origin(status: &'static str, body: &'static [u8]) -> Origin {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/images/vmlinuz", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&hits);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                line.clear();
-            }
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body);
-        }
-    });
-    Origin { url, hits }
-}
 
 fn netboot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netboot"))
@@ -86,7 +52,7 @@ fn a_url_artifact_is_downloaded_verified_and_served_locally() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let server = origin("200 OK", KERNEL);
+    let server = Origin::serve("200 OK", KERNEL);
     let sha = sha256_hex(KERNEL);
     let fleet = fleet(dir.path(), &server.url, &sha);
 
@@ -94,7 +60,7 @@ fn a_url_artifact_is_downloaded_verified_and_served_locally() {
     assert!(run.status.success(), "{}", stderr(&run));
     let cached = cache.join("sha256").join(&sha);
     assert_eq!(fs::read(&cached).unwrap(), KERNEL);
-    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(server.hits(), 1);
 
     // Served like a path artifact, from the cache, and the script fetches it from us.
     let m = manifest(&out);
@@ -126,7 +92,7 @@ fn a_url_artifact_is_downloaded_verified_and_served_locally() {
         "--offline",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
-    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(server.hits(), 1);
 }
 
 #[test]
@@ -134,7 +100,7 @@ fn offline_without_the_file_names_the_artifact_line() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let server = origin("200 OK", KERNEL);
+    let server = Origin::serve("200 OK", KERNEL);
     let fleet = fleet(dir.path(), &server.url, &sha256_hex(KERNEL));
     let run = netboot(&[
         "build",
@@ -153,11 +119,7 @@ fn offline_without_the_file_names_the_artifact_line() {
         "points at the artifact's line: {err}"
     );
     assert!(err.contains("--offline"), "{err}");
-    assert_eq!(
-        server.hits.load(Ordering::SeqCst),
-        0,
-        "offline means no request"
-    );
+    assert_eq!(server.hits(), 0, "offline means no request");
     assert!(!out.exists(), "nothing is written");
 }
 
@@ -166,7 +128,7 @@ fn a_mismatch_refuses_the_build_and_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let server = origin("200 OK", b"someone swapped the file\n");
+    let server = Origin::serve("200 OK", b"someone swapped the file\n");
     let want = sha256_hex(KERNEL);
     let fleet = fleet(dir.path(), &server.url, &want);
     let run = netboot(&["build", s(&fleet), "-o", s(&out), "--cache", s(&cache)]);
@@ -190,7 +152,7 @@ fn a_mismatch_refuses_the_build_and_keeps_nothing() {
 #[test]
 fn a_failed_download_is_reported_at_the_artifact() {
     let dir = tempfile::tempdir().unwrap();
-    let server = origin("404 Not Found", b"");
+    let server = Origin::serve("404 Not Found", b"");
     let fleet = fleet(dir.path(), &server.url, &sha256_hex(KERNEL));
     let run = netboot(&[
         "build",
@@ -213,20 +175,20 @@ fn a_failed_download_is_reported_at_the_artifact() {
 fn without_the_cache_a_url_artifact_boots_from_its_url() {
     // `check` (and any compile not given the cache) keeps the language's first meaning.
     let dir = tempfile::tempdir().unwrap();
-    let server = origin("200 OK", KERNEL);
+    let server = Origin::serve("200 OK", KERNEL);
     let fleet = fleet(dir.path(), &server.url, &sha256_hex(KERNEL));
     let compiled = netboot_compiler::compile(&fleet, &Default::default()).unwrap();
     let script = String::from_utf8(compiled.generated["profiles/p.ipxe"].clone()).unwrap();
     assert!(script.contains(&server.url), "{script}");
     assert!(!compiled.manifest.files.contains_key("artifacts/vmlinuz"));
-    assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+    assert_eq!(server.hits(), 0);
 }
 
 #[test]
 fn no_download_leaves_uncached_artifacts_to_their_urls() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let server = origin("200 OK", KERNEL);
+    let server = Origin::serve("200 OK", KERNEL);
     let fleet = fleet(dir.path(), &server.url, &sha256_hex(KERNEL));
     let run = netboot(&[
         "build",
@@ -238,7 +200,7 @@ fn no_download_leaves_uncached_artifacts_to_their_urls() {
         "--no-download",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
-    assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+    assert_eq!(server.hits(), 0);
     let script = fs::read_to_string(out.join("profiles/p.ipxe")).unwrap();
     assert!(script.contains(&server.url), "{script}");
     assert!(!manifest(&out).files.contains_key("artifacts/vmlinuz"));

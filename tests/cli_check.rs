@@ -5,11 +5,13 @@
 //! diagnostic with that code whose primary label starts there, and every error it reports
 //! must have that code (one problem per fleet, so a check firing by accident shows up).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use netboot_compiler::{compile, Diagnostic, ServerOverrides};
+use netboot_compiler::codes::Scope;
+use netboot_compiler::{compile, Code, Diagnostic, ServerOverrides, Severity};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,10 +72,8 @@ fn every_broken_fleet_reports_its_code_line_and_column() {
     let fleets = broken_fleets();
     assert!(fleets.len() >= 40, "only {} broken fleets", fleets.len());
     let mut failures = Vec::new();
-    let mut codes = std::collections::BTreeSet::new();
     for path in &fleets {
         let want = expectation(path);
-        codes.insert(want.code.clone());
         let diagnostics = match compile(path, &ServerOverrides::default()) {
             Ok(c) => c.warnings,
             Err(f) => f.diagnostics().to_vec(),
@@ -111,11 +111,90 @@ fn every_broken_fleet_reports_its_code_line_and_column() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The rows of the reference table under "## Diagnostics": code, severity (its first word:
+/// "error (build)" is an error) and the "when" text.
+fn reference_table() -> Vec<(String, String, String)> {
+    let doc = fs::read_to_string(root().join("schema/fleet-language.md")).unwrap();
+    let section = doc
+        .split("\n## Diagnostics\n")
+        .nth(1)
+        .expect("a Diagnostics section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `fleet::"))
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_end_matches(" |").split(" | ").collect();
+            assert_eq!(cells.len(), 3, "a table row of three cells: {row}");
+            let severity = cells[1].split_whitespace().next().unwrap_or("");
+            (
+                format!("fleet::{}", cells[0].trim_end_matches('`')),
+                severity.to_string(),
+                cells[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The code registry, the reference table and the broken fleets name the same codes: a code
+/// added to one without the others fails here.
+#[test]
+fn the_code_registry_matches_the_reference_table_and_the_broken_fleets() {
+    let severity = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let registry: Vec<(String, String, String)> = Code::ALL
+        .iter()
+        .map(|c| {
+            let i = c.info();
+            (i.name.into(), severity(i.severity).into(), i.when.into())
+        })
+        .collect();
+    let table = reference_table();
+    let only_in = |a: &[(String, String, String)], b: &[(String, String, String)]| {
+        a.iter()
+            .filter(|row| !b.contains(row))
+            .map(|(c, s, w)| format!("  {c} | {s} | {w}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert!(
-        codes.len() >= 35,
-        "only {} distinct codes covered",
-        codes.len()
+        registry == table,
+        "compiler/src/codes.rs and the table in schema/fleet-language.md differ\n\
+         only in the registry:\n{}\nonly in the table:\n{}",
+        only_in(&registry, &table),
+        only_in(&table, &registry)
     );
+
+    let expected: BTreeMap<String, PathBuf> = broken_fleets()
+        .into_iter()
+        .map(|p| (expectation(&p).code, p))
+        .collect();
+    let mut problems = Vec::new();
+    for code in Code::ALL {
+        let shown = expected.contains_key(code.name());
+        match code.info().scope {
+            Scope::Fleet if !shown => problems.push(format!(
+                "{code}: no broken fleet in tests/broken/ expects it"
+            )),
+            Scope::NotFromAFleet(why) if shown => problems.push(format!(
+                "{code}: a broken fleet expects it, but the registry says no fleet can ({why})"
+            )),
+            _ => {}
+        }
+    }
+    for (code, path) in &expected {
+        if !Code::ALL.iter().any(|c| c.name() == code) {
+            problems.push(format!(
+                "{}: expects {code}, which is not a code",
+                path.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! `netboot completions` and `netboot man`: generated from clap, so these check that every
 //! command is present and the scripts parse; the explain page is a golden file under
-//! tests/golden/cli/ (regenerate with `UPDATE_GOLDEN=1`).
+//! tests/golden/cli/ (regenerate with `SNAPSHOTS=overwrite`).
 
+use netboot_test_support::golden;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 const COMMANDS: &[&str] = &[
@@ -67,16 +67,13 @@ fn man_page_lists_every_command() {
 
 #[test]
 fn explain_has_its_own_page() {
-    let out = netboot(&["man", "explain"]);
-    assert!(out.status.success());
-    let page = String::from_utf8(out.stdout).unwrap();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cli/man-explain.1");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &page).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(page, want, "differs from {}", path.display());
+    snapbox::cmd::Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .args(["man", "explain"])
+        .with_assert(golden::assert())
+        .assert()
+        .code(0)
+        .stdout_eq(golden::file("cli/man-explain.1"))
+        .stderr_eq("");
 }
 
 #[test]

@@ -1,85 +1,43 @@
 //! `netboot explain` on the example fleets: each output is compared with a golden file under
-//! tests/golden/cli/ (regenerate with `UPDATE_GOLDEN=1 cargo test --test cli_explain`, then
+//! tests/golden/cli/ (regenerate with `SNAPSHOTS=overwrite cargo test --test cli_explain`, then
 //! review the diff).
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use netboot_test_support::{examples, golden};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A copy of the examples in a temporary directory, with Debian's loader paths pointing at
-/// stand-ins, so the outputs do not depend on the iPXE package installed here.
+/// A copy of the examples in a temporary directory (`examples/<name>/`), with Debian's loader
+/// paths pointing at stand-ins, so the outputs do not depend on the iPXE package installed here.
 fn examples() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("examples"), &tmp.path().join("examples"));
-    let loaders = tmp.path().join("debian-ipxe");
-    std::fs::create_dir_all(&loaders).unwrap();
-    for loader in ["undionly.kpxe", "ipxe.efi"] {
-        std::fs::write(
-            loaders.join(loader),
-            format!("stand-in for /usr/lib/ipxe/{loader}\n"),
-        )
-        .unwrap();
-    }
-    for entry in std::fs::read_dir(tmp.path().join("examples")).unwrap() {
-        let fleet = entry.unwrap().path().join("fleet.kdl");
-        if let Ok(text) = std::fs::read_to_string(&fleet) {
-            let to = format!("\"{}/", loaders.display());
-            std::fs::write(&fleet, text.replace("\"/usr/lib/ipxe/", &to)).unwrap();
-        }
+    for name in examples::names() {
+        examples::copy(&name, &tmp.path().join("examples").join(&name));
     }
     tmp
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Runs netboot on a copy of the examples and checks stdout and the exit code against
-/// `tests/golden/cli/NAME`.
-fn golden(name: &str, args: &[&str], want_code: i32) {
+/// A command case: `netboot ARGS` on a copy of the examples prints `tests/golden/cli/NAME` on
+/// stdout, nothing on stderr, and exits with `code`.
+fn case(name: &str, args: &[&str], code: i32) {
     let tmp = examples();
-    let out = Command::new(env!("CARGO_BIN_EXE_netboot"))
+    snapbox::cmd::Command::new(env!("CARGO_BIN_EXE_netboot"))
         .args(args)
         .current_dir(tmp.path())
-        .output()
-        .expect("run netboot");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    assert_eq!(
-        out.status.code(),
-        Some(want_code),
-        "netboot {args:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = root().join("tests/golden/cli").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &stdout).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(
-        stdout,
-        want,
-        "netboot {args:?} differs from {}",
-        path.display()
-    );
+        .with_assert(golden::assert())
+        .assert()
+        .code(code)
+        .stdout_eq(golden::file(&format!("cli/{name}")))
+        .stderr_eq("");
 }
 
 #[test]
 fn listed_bios_machine_gets_its_menu_with_every_item_followed() {
-    golden(
+    case(
         "explain-multi-arch-old-box-bios.txt",
         &[
             "explain",
@@ -94,7 +52,7 @@ fn listed_bios_machine_gets_its_menu_with_every_item_followed() {
 
 #[test]
 fn efi_platform_shows_the_efi_only_item_and_binary() {
-    golden(
+    case(
         "explain-multi-arch-new-box-efi.txt",
         &[
             "explain",
@@ -109,7 +67,7 @@ fn efi_platform_shows_the_efi_only_item_and_binary() {
 
 #[test]
 fn arm64_host_gets_its_own_loader_and_rendered_cmdline() {
-    golden(
+    case(
         "explain-multi-arch-ampere-arm64.txt",
         &[
             "explain",
@@ -124,7 +82,7 @@ fn arm64_host_gets_its_own_loader_and_rendered_cmdline() {
 
 #[test]
 fn installer_host_as_json() {
-    golden(
+    case(
         "explain-installer-db2-efi.json",
         &[
             "explain",
@@ -141,7 +99,7 @@ fn installer_host_as_json() {
 
 #[test]
 fn unlisted_machine_falls_to_the_default_over_http_boot() {
-    golden(
+    case(
         "explain-installer-unknown-http.txt",
         &[
             "explain",
@@ -156,7 +114,7 @@ fn unlisted_machine_falls_to_the_default_over_http_boot() {
 
 #[test]
 fn no_loader_for_the_arch_means_nothing_and_exit_1() {
-    golden(
+    case(
         "explain-homelab-arm64-nothing.txt",
         &[
             "explain",

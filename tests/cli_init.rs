@@ -1,15 +1,11 @@
 //! `netboot init`: the starter fleet passes `check` when loaders are found, names the missing
 //! ones with a TODO that `check` reports when none are, and never overwrites a fleet unasked.
 //! Loaders are looked up under a fake root so the outputs do not depend on this machine;
-//! golden files under tests/golden/cli/ (regenerate with `UPDATE_GOLDEN=1`).
+//! golden files under tests/golden/cli/ (regenerate with `SNAPSHOTS=overwrite`).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn netboot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netboot"))
@@ -21,14 +17,7 @@ fn netboot(args: &[&str]) -> Output {
 /// Compares `text`, with the temporary directory replaced by `TMP`, with a golden file.
 fn golden(name: &str, text: &str, tmp: &Path) {
     let text = text.replace(tmp.to_str().unwrap(), "TMP");
-    let path = root().join("tests/golden/cli").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(text, want, "differs from {}", path.display());
+    netboot_test_support::golden::check_text(&format!("cli/{name}"), &text);
 }
 
 fn touch(path: &Path) {

@@ -2,16 +2,15 @@
 //! exchange, the lease in `--state-dir`, kept across a restart; and the refusal to run full
 //! mode unbound to an interface.
 
-mod serve_support;
-
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType};
 use dhcproto::{Decodable, Decoder, Encodable};
-use serve_support::Fleet;
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::ports::{free_tcp_port, free_udp_port};
 
 const FLEET: &str = r#"
 server {
@@ -29,22 +28,6 @@ default profile="p"
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x00, 0x00, 0x42];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Server {
     child: Child,
     dhcp: u16,
@@ -61,7 +44,7 @@ fn serve(fleet: &Fleet, state: &Path, interface: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_netboot"));
     cmd.arg("serve")
         .arg(fleet.path())
-        .args(["--http-port", &free_port().to_string()])
+        .args(["--http-port", &free_tcp_port().to_string()])
         .args(["--tftp-port", &free_udp_port().to_string()])
         .args(["--pxe-port", &free_udp_port().to_string()])
         .arg("--state-dir")

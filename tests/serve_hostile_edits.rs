@@ -1,11 +1,10 @@
 //! Edits that once took `netboot serve` down or froze its reloads: the last good fleet keeps
 //! serving through each, and the fix after it is live.
 
-mod serve_support;
-
 use std::time::Duration;
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 artifact "kernel" path="files/kernel"

@@ -3,15 +3,15 @@
 //! co-located DHCP server bound to one address still leaves the ports usable, and port 0 is
 //! refused on the command line (it would end up in every URL as `:0`).
 
-mod serve_support;
-
 use std::net::{Ipv4Addr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType};
 use dhcproto::{Decodable, Decoder, Encodable};
-use serve_support::{exits_within, free_tcp_port, free_udp_port, Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::ports::{free_tcp_port, free_udp_port};
+use netboot_test_support::served::{exits_within, Served};
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }

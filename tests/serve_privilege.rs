@@ -1,12 +1,11 @@
 //! `--user`: the server binds as root, then runs as an unprivileged user that can still read
 //! and reload the fleet but cannot become root again.
 
-mod serve_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }

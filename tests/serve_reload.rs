@@ -2,11 +2,10 @@
 //! live within a second, a broken edit keeps the last good fleet serving, the fix after it is
 //! live, and a frozen build is served from its manifest.
 
-mod serve_support;
-
 use std::time::Duration;
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }

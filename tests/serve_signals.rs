@@ -2,14 +2,13 @@
 //! does for nginx and dnsmasq) instead of killing the server; SIGTERM lets transfers in flight
 //! finish for a moment, names the ones it has to cut, and exits 0.
 
-mod serve_support;
-
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }

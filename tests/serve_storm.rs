@@ -4,13 +4,13 @@
 //! version that was already written when it started: a transfer keeps the snapshot it started
 //! with, and a reload never mixes two versions into one download.
 
-mod serve_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serve_support::{Fleet, Served};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::rng::XorShift;
+use netboot_test_support::served::Served;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -36,17 +36,7 @@ const LOADER_LEN: usize = 1 << 20;
 
 /// Incompressible bytes that differ for every (file, version).
 fn version_bytes(seed: u64, version: usize, len: usize) -> Vec<u8> {
-    let mut x = seed ^ (version as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        // xorshift64*: fast and good enough to make every version's bytes distinct.
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    XorShift::new(seed ^ (version as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)).bytes(len)
 }
 
 const KERNEL_SEED: u64 = 0x6b65_726e;

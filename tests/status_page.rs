@@ -2,16 +2,13 @@
 //! reload in /metrics), and in headless Chromium after real firmware booted through it in the
 //! VM lab, which also refreshes the screenshot in docs/status.png.
 
-mod serve_support;
-mod status_support;
-mod vm;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serve_support::{Fleet, Served};
-use vm::lab::Role;
-use vm::{fleet, Firmware, Lab};
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::lab::Role;
+use netboot_test_support::served::Served;
+use netboot_test_support::vm::{fleet, Firmware, Lab};
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -115,7 +112,7 @@ fn chromium_shows_hostile_client_text_as_text() {
 
     let scratch = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/", server.http);
-    let dom = status_support::dump_dom(None, scratch.path(), &url);
+    let dom = netboot_test_support::chromium::dump_dom(None, scratch.path(), &url);
     assert!(dom.contains("<title>netboot status</title>"), "{dom}");
     assert!(
         !dom.contains("<img"),
@@ -149,7 +146,7 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
     let url = format!("http://{}:8080/", lab.server_addr());
     let scratch = lab.work_dir().join("chromium");
     let in_server_ns = || Some(lab.netns(Role::Server).command("env"));
-    let dom = status_support::dump_dom(in_server_ns(), &scratch, &url);
+    let dom = netboot_test_support::chromium::dump_dom(in_server_ns(), &scratch, &url);
 
     let row = |mac: &str| -> String {
         let start = dom
@@ -159,7 +156,7 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
         dom[start..end].to_string()
     };
     let cell = |row: &str, stage: &str| {
-        status_support::element_text(row, &format!("class=\"stage-{stage}\""))
+        netboot_test_support::chromium::element_text(row, &format!("class=\"stage-{stage}\""))
     };
 
     let known = row(KNOWN_MAC);
@@ -204,17 +201,17 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
     );
 
     let png = lab.work_dir().join("status.png");
-    status_support::screenshot(in_server_ns(), &scratch, &url, &png, (1400, 700));
+    netboot_test_support::chromium::screenshot(in_server_ns(), &scratch, &url, &png, (1400, 700));
     keep_screenshot(&png);
 }
 
-/// docs/status.png is refreshed when asked (UPDATE_GOLDEN=1) or when missing, so an ordinary
+/// docs/status.png is refreshed with the goldens (SNAPSHOTS=overwrite) or when missing, so an ordinary
 /// test run does not dirty the tree with a picture that differs only in its clock.
 fn keep_screenshot(png: &Path) {
     let docs: PathBuf = [env!("CARGO_MANIFEST_DIR"), "docs", "status.png"]
         .iter()
         .collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() || !docs.exists() {
+    if netboot_test_support::golden::refreshing() || !docs.exists() {
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::copy(png, &docs).unwrap();
         eprintln!("wrote {}", docs.display());

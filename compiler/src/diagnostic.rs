@@ -9,6 +9,8 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
+use crate::codes::Code;
+
 /// A byte range in one source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
@@ -114,7 +116,7 @@ pub struct Label {
 /// One problem found in a fleet.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
-    /// Stable identifier, `fleet::<kebab-case>`; documented in schema/fleet-language.md.
+    /// Stable identifier, `fleet::<kebab-case>`: the name of a [`Code`] of the registry.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -126,21 +128,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    /// A diagnostic of a registered code, with the code's severity.
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
-            code,
-            severity: Severity::Error,
+            code: code.name(),
+            severity: code.severity(),
             message: message.into(),
             labels: Vec::new(),
             help: None,
             source: None,
-        }
-    }
-
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
         }
     }
 
@@ -322,8 +318,8 @@ impl Failure {
     /// The fleet file itself could not be read: a usage or I/O problem, not a fleet error.
     pub(crate) fn io(path: &Path, err: &std::io::Error) -> Failure {
         Failure {
-            diagnostics: vec![Diagnostic::error(
-                "fleet::unreadable",
+            diagnostics: vec![Diagnostic::new(
+                Code::Unreadable,
                 format!("cannot read fleet {}: {err}", path.display()),
             )],
             io: true,

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use netboot_manifest::Sha256Writer;
 
+use crate::codes::Code;
+
 /// A local file that exists and was hashed.
 #[derive(Debug, Clone)]
 pub struct LocalFile {
@@ -47,10 +49,10 @@ impl FileProblem {
 
     /// The diagnostic code: a file that is absent (or not a file) is `missing-file`; one that
     /// is there but cannot be used is `unreadable-file`, so the operator looks at the right thing.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            FileProblem::Missing | FileProblem::NotAFile => "fleet::missing-file",
-            FileProblem::Unreadable(_) | FileProblem::NotText { .. } => "fleet::unreadable-file",
+            FileProblem::Missing | FileProblem::NotAFile => Code::MissingFile,
+            FileProblem::Unreadable(_) | FileProblem::NotText { .. } => Code::UnreadableFile,
         }
     }
 

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use netboot_manifest::{DhcpMode, MacAddr};
 
 use crate::diagnostic::Span;
+use crate::methods::Boot;
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +125,10 @@ impl Platform {
 #[derive(Debug)]
 pub struct Profile {
     pub name: Spanned<String>,
-    pub method: Option<Method>,
+    /// How it boots: exactly one method, `None` when that is in error.
+    pub method: Option<Box<dyn Boot>>,
     pub only: Option<Spanned<Platform>>,
     pub files: Vec<FileDecl>,
-    /// Span of the `profile` keyword, for "defined here" labels.
-    pub keyword: Span,
 }
 
 /// A file rendered per machine from a template and served at `m/<host>/<name>`.
@@ -136,65 +136,6 @@ pub struct Profile {
 pub struct FileDecl {
     pub name: Spanned<String>,
     pub template: Spanned<String>,
-}
-
-/// How a profile boots; exactly one per profile.
-#[derive(Debug)]
-pub enum Method {
-    Kernel {
-        kernel: Spanned<String>,
-        initrds: Vec<Spanned<String>>,
-        cmdline: Option<Spanned<String>>,
-    },
-    Chain(Spanned<String>),
-    Exit,
-    /// A binary booted directly; at least one of the two is present.
-    Binary {
-        efi: Option<Spanned<String>>,
-        bios: Option<Spanned<String>>,
-    },
-    Wimboot {
-        wimboot: Spanned<String>,
-        files: Vec<(WimFile, Spanned<String>)>,
-    },
-    Sanboot(Spanned<String>),
-}
-
-/// The files wimboot needs, by the name Windows expects them under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WimFile {
-    Bootmgr,
-    Bcd,
-    BootSdi,
-    BootWim,
-}
-
-impl WimFile {
-    pub const ALL: [WimFile; 4] = [
-        WimFile::Bootmgr,
-        WimFile::Bcd,
-        WimFile::BootSdi,
-        WimFile::BootWim,
-    ];
-
-    pub fn keyword(self) -> &'static str {
-        match self {
-            WimFile::Bootmgr => "bootmgr",
-            WimFile::Bcd => "bcd",
-            WimFile::BootSdi => "boot-sdi",
-            WimFile::BootWim => "boot-wim",
-        }
-    }
-
-    /// The name wimboot presents the file under.
-    pub fn windows_name(self) -> &'static str {
-        match self {
-            WimFile::Bootmgr => "bootmgr",
-            WimFile::Bcd => "BCD",
-            WimFile::BootSdi => "boot.sdi",
-            WimFile::BootWim => "boot.wim",
-        }
-    }
 }
 
 #[derive(Debug)]

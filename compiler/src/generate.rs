@@ -9,17 +9,13 @@ use netboot_manifest::{
     sha256_hex, BootAnswer, ClientKind, FileEntry, Host, Manifest, Protocol, Source, FORMAT_VERSION,
 };
 
+use crate::codes::Code;
 use crate::decode::unsafe_text;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::fleet::*;
-use crate::render::{
-    self, Body, KernelBoot, MenuLine, MenuScript, MenuTarget, NamedFetch, Only, WimbootBoot,
-};
+use crate::render::{self, Body, MenuLine, MenuScript, MenuTarget, Only};
 use crate::template::{self, Vars};
 use crate::validate::{template_name_cmdline, template_name_file, Checked};
-
-/// The kernel command-line limit the fleet language promises to check.
-pub const CMDLINE_MAX: usize = 4096;
 
 pub struct Output {
     pub manifest: Manifest,
@@ -277,120 +273,23 @@ impl Generator<'_, '_> {
 
     /// The boot steps of profile `pi` for one machine (or for everyone when `host` is None).
     fn body(&mut self, pi: usize, vars: &Vars, host: Option<&HostDecl>) -> Option<String> {
-        let p = &self.c.fleet.profiles[pi];
+        let c = self.c;
+        let p = &c.fleet.profiles[pi];
         let method = p.method.as_ref()?;
-        let mut body = Body {
+        let steps = method.render(&mut RenderCx {
+            g: self,
+            profile: pi,
+            vars,
+            host,
+        })?;
+        Some(render::render(&Body {
             name: p.name.value.clone(),
             only: p.only.as_ref().map(|o| Only {
                 ipxe: o.value.ipxe_name(),
                 describe: o.value.describe(),
             }),
-            ..Body::default()
-        };
-        match method {
-            Method::Kernel {
-                kernel,
-                initrds,
-                cmdline,
-            } => {
-                let mut args: Vec<String> = initrds
-                    .iter()
-                    .map(|i| format!("initrd={}", i.value))
-                    .collect();
-                if let Some(c) = cmdline {
-                    let rendered = match self
-                        .c
-                        .templates
-                        .render(&template_name_cmdline(&p.name.value), vars)
-                    {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let who = host
-                                .map_or(String::new(), |h| format!(" for host `{}`", h.name.value));
-                            self.error(
-                                pi,
-                                Diagnostic::error(
-                                    "fleet::template-render",
-                                    format!("the command line cannot be rendered{who}: {e}"),
-                                )
-                                .label(c.span, "in this command line")
-                                .help(template::variables_help()),
-                            );
-                            return None;
-                        }
-                    };
-                    if let Some(why) = unsafe_text(&rendered) {
-                        self.error(
-                            pi,
-                            Diagnostic::error("fleet::unsafe-text", format!("the rendered command line contains {why}"))
-                                .label(c.span, "renders to unsafe text")
-                                .help("iPXE has no quoting: keep the command line to plain kernel arguments"),
-                        );
-                        return None;
-                    }
-                    args.extend(rendered.split_whitespace().map(str::to_string));
-                }
-                if let Some(a) = host.and_then(|h| h.cmdline_append.as_ref()) {
-                    args.extend(a.value.split_whitespace().map(str::to_string));
-                }
-                let args = args.join(" ");
-                if args.len() > CMDLINE_MAX {
-                    let mut d = Diagnostic::error(
-                        "fleet::cmdline-too-long",
-                        format!(
-                            "the kernel command line is {} bytes{}, over the {CMDLINE_MAX}-byte limit",
-                            args.len(),
-                            host.map_or(String::new(), |h| format!(" for host `{}`", h.name.value))
-                        ),
-                    )
-                    .label(cmdline.as_ref().map_or(kernel.span, |c| c.span), "too long once rendered")
-                    .help("shorten it; long settings belong in a per-machine `file`");
-                    if let Some(a) = host.and_then(|h| h.cmdline_append.as_ref()) {
-                        d = d.label(a.span, "appended here");
-                    }
-                    self.error(pi, d);
-                    return None;
-                }
-                let initrds = initrds
-                    .iter()
-                    .map(|i| {
-                        if self.is_url(&i.value) {
-                            format!("--name {} {}", i.value, self.fetch(&i.value))
-                        } else {
-                            self.fetch(&i.value)
-                        }
-                    })
-                    .collect();
-                body.kernel = Some(KernelBoot {
-                    fetch: self.fetch(&kernel.value),
-                    args,
-                    initrds,
-                });
-            }
-            Method::Chain(u) => body.chain = Some(u.value.clone()),
-            Method::Exit => body.exit = true,
-            Method::Binary { efi, bios } => {
-                body.efi = efi.as_ref().map(|a| self.fetch(&a.value));
-                body.bios = bios.as_ref().map(|a| self.fetch(&a.value));
-            }
-            Method::Wimboot { wimboot, files } => {
-                // wimboot wants its files in this order whatever order the fleet wrote them.
-                let files = WimFile::ALL
-                    .iter()
-                    .filter_map(|k| files.iter().find(|(f, _)| f == k))
-                    .map(|(k, a)| NamedFetch {
-                        name: k.windows_name(),
-                        fetch: self.fetch(&a.value),
-                    })
-                    .collect();
-                body.wimboot = Some(WimbootBoot {
-                    fetch: self.fetch(&wimboot.value),
-                    files,
-                });
-            }
-            Method::Sanboot(a) => body.sanboot = Some(self.fetch(&a.value)),
-        }
-        Some(render::render(&body))
+            steps,
+        }))
     }
 
     fn host_files(&mut self, pi: usize, h: &HostDecl, vars: &Vars) {
@@ -405,8 +304,8 @@ impl Generator<'_, '_> {
                 ),
                 Err(e) => self.error(
                     pi,
-                    Diagnostic::error(
-                        "fleet::template-render",
+                    Diagnostic::new(
+                        Code::TemplateRender,
                         format!(
                             "template `{}` cannot be rendered for host `{}`: {e}",
                             f.template.value, h.name.value
@@ -508,5 +407,70 @@ impl Generator<'_, '_> {
             targets,
             back: parent.map(|p| format!("../menus/{p}.ipxe")),
         })
+    }
+}
+
+/// What a boot method renders with: where its artifacts are fetched from, the machine it
+/// renders for, and where its problems go (once per profile).
+pub struct RenderCx<'a, 'c, 'f> {
+    g: &'a mut Generator<'c, 'f>,
+    profile: usize,
+    vars: &'a Vars,
+    host: Option<&'a HostDecl>,
+}
+
+impl RenderCx<'_, '_, '_> {
+    /// What a script fetches for an artifact (see `Generator::fetch`).
+    pub fn fetch(&self, name: &str) -> String {
+        self.g.fetch(name)
+    }
+
+    /// Whether the artifact is booted from its own URL.
+    pub fn is_url(&self, name: &str) -> bool {
+        self.g.is_url(name)
+    }
+
+    /// The machine rendered for; `None` for the shared script everyone else boots.
+    pub fn host(&self) -> Option<&HostDecl> {
+        self.host
+    }
+
+    pub fn error(&mut self, d: Diagnostic) {
+        self.g.error(self.profile, d);
+    }
+
+    /// The profile's command-line template `c`, rendered for this machine and checked for
+    /// text iPXE would misread; `None` once a problem is reported.
+    pub fn cmdline(&mut self, c: &Spanned<String>) -> Option<String> {
+        let name = template_name_cmdline(&self.g.c.fleet.profiles[self.profile].name.value);
+        let rendered = match self.g.c.templates.render(&name, self.vars) {
+            Ok(r) => r,
+            Err(e) => {
+                let who = self
+                    .host
+                    .map_or(String::new(), |h| format!(" for host `{}`", h.name.value));
+                self.error(
+                    Diagnostic::new(
+                        Code::TemplateRender,
+                        format!("the command line cannot be rendered{who}: {e}"),
+                    )
+                    .label(c.span, "in this command line")
+                    .help(template::variables_help()),
+                );
+                return None;
+            }
+        };
+        if let Some(why) = unsafe_text(&rendered) {
+            self.error(
+                Diagnostic::new(
+                    Code::UnsafeText,
+                    format!("the rendered command line contains {why}"),
+                )
+                .label(c.span, "renders to unsafe text")
+                .help("iPXE has no quoting: keep the command line to plain kernel arguments"),
+            );
+            return None;
+        }
+        Some(rendered)
     }
 }

@@ -1,12 +1,16 @@
 //! The fleet compiler: KDL fleet → checked fleet → iPXE scripts → frozen manifest.
 //!
-//! The public contract the CLI and the runtime rely on is [`compile`] (in memory) and
-//! [`write_output`] (to a directory). Every problem comes back as a [`Diagnostic`] with a
-//! stable code, a labelled span and a help line; all of them at once.
+//! The public contract the CLI and the runtime rely on is [`compile`] (in memory; a fleet
+//! that is not a file of its own goes through [`compile_text`]) and [`write_output`] (to a
+//! directory). Every problem comes back as a [`Diagnostic`] with a stable [`Code`] from the
+//! registry in [`codes`], a labelled span and a help line; all of them at once.
 //!
-//! Stages, one file each: `decode` (KDL → typed [`fleet`]), `validate` (names, references,
-//! files, templates, platforms), `generate` (scripts via the askama templates in `render`,
-//! per-machine files via minijinja in `template`, the manifest), `output` (atomic write).
+//! Stages: `decode/` (KDL → typed `fleet`, one module per part of the language),
+//! `validate/` (one rule per concern: names, references, files, templates, platforms),
+//! `generate` (scripts via the askama templates in `render`, per-machine files via minijinja
+//! in `template`, the manifest), `output` (atomic write). Boot methods are declared once in
+//! `methods/` (nodes, decoding, rendering, the downloads [`ipxe_follow`] follows), and every
+//! stage iterates that list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,13 +19,16 @@ pub use netboot_manifest as manifest;
 use netboot_manifest::Manifest;
 
 mod artifact_cache;
+pub mod codes;
 mod decode;
 mod diagnostic;
 mod earlier_build;
 mod files;
-pub mod fleet;
+mod fleet;
 mod generate;
+pub mod ipxe_follow;
 mod leftovers;
+mod methods;
 mod nesting;
 mod output;
 mod remote;
@@ -31,8 +38,9 @@ mod template;
 mod validate;
 
 pub use artifact_cache::ArtifactCache;
+pub use codes::Code;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
-pub use generate::CMDLINE_MAX;
+pub use methods::kernel::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;
 pub use output::write_output;
 pub use remote::{url_artifacts, UrlArtifact, UrlArtifacts};
@@ -96,6 +104,22 @@ fn on_compile_stack(
     })
 }
 
+/// Compiles a fleet given as text, in memory: `name` is what diagnostics and the generated
+/// scripts call it, and `base_dir` is where its relative paths (artifacts, loaders,
+/// templates) start. For a fleet that is not a file of its own, like an older revision from
+/// git, which then needs no copy written anywhere.
+pub fn compile_text(
+    name: &Path,
+    text: String,
+    base_dir: &Path,
+    overrides: &ServerOverrides,
+) -> Result<Compiled, Failure> {
+    on_compile_stack(name, || {
+        let base_dir = std::path::absolute(base_dir).map_err(|e| Failure::io(name, &e))?;
+        compile_source(name, text, &base_dir, None, overrides, None)
+    })
+}
+
 fn compile_here(
     path: &Path,
     overrides: &ServerOverrides,
@@ -113,6 +137,19 @@ fn compile_here(
     let fleet_dir = abs
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    compile_source(path, text, &fleet_dir, Some(abs), overrides, artifact_cache)
+}
+
+/// The compile proper. `abs` is the fleet file's absolute path when it is a file (an input
+/// to watch).
+fn compile_source(
+    path: &Path,
+    text: String,
+    fleet_dir: &Path,
+    abs: Option<PathBuf>,
+    overrides: &ServerOverrides,
+    artifact_cache: Option<&Path>,
+) -> Result<Compiled, Failure> {
     let fleet_file = path.file_name().map_or_else(
         || "fleet.kdl".to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -126,7 +163,7 @@ fn compile_here(
     if let Some(cache) = artifact_cache {
         remote::localize(&mut fleet, cache);
     }
-    let checked = validate::validate(&fleet, &src, &fleet_dir, overrides, &mut diags);
+    let checked = validate::validate(&fleet, &src, fleet_dir, overrides, &mut diags);
     if diags.has_errors() {
         return Err(Failure::new(diags.into_sorted()));
     }
@@ -135,7 +172,7 @@ fn compile_here(
     match out {
         Some(out) if !all.iter().any(Diagnostic::is_error) => {
             let mut inputs = checked.inputs;
-            inputs.insert(abs);
+            inputs.extend(abs);
             Ok(Compiled {
                 manifest: out.manifest,
                 generated: out.generated,
@@ -298,5 +335,37 @@ default profile="a"
         let c = compile(&path, &o).unwrap();
         assert!(script(&c, "profiles/p.ipxe").contains("url=http://10.1.2.3:81/x"));
         assert_eq!(c.manifest.server.http_port, 81);
+    }
+
+    #[test]
+    fn text_compiles_against_its_base_directory_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "k").unwrap();
+        let text = r#"artifact "k" path="k"; profile "p" { kernel "k"; }; default profile="p""#;
+        let c = compile_text(
+            Path::new("git:HEAD:fleet.kdl"),
+            text.into(),
+            dir.path(),
+            &ServerOverrides::default(),
+        )
+        .unwrap();
+        assert!(script(&c, "profiles/p.ipxe").contains("from git:HEAD:fleet.kdl:"));
+        assert_eq!(c.manifest.files["artifacts/k"].size, 1);
+        // Nothing but the artifact is read, and nothing is written beside it.
+        assert_eq!(c.inputs.len(), 1);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let err = compile_text(
+            Path::new("old.kdl"),
+            "hots \"x\"\ndefault profile=\"p\"\nprofile \"p\" { exit; }".into(),
+            dir.path(),
+            &ServerOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.diagnostics()[0].code, "fleet::unknown-node");
+        assert_eq!(
+            err.diagnostics()[0].source.as_ref().unwrap().path,
+            Path::new("old.kdl")
+        );
     }
 }

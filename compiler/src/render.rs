@@ -36,44 +36,20 @@ pub struct ProfileScript<'a> {
     pub body: String,
 }
 
-/// The boot steps of one profile, shared by host and profile scripts.
-#[derive(Template, Default)]
+/// The boot steps of one profile, shared by host and profile scripts: the method's own
+/// steps (see `methods`), inside a guard when the profile is for one platform only.
+#[derive(Template)]
 #[template(path = "body.ipxe", escape = "none")]
 pub struct Body {
     pub name: String,
     pub only: Option<Only>,
-    pub kernel: Option<KernelBoot>,
-    pub chain: Option<String>,
-    pub exit: bool,
-    pub efi: Option<String>,
-    pub bios: Option<String>,
-    pub wimboot: Option<WimbootBoot>,
-    pub sanboot: Option<String>,
+    pub steps: String,
 }
 
 pub struct Only {
     /// iPXE's `${platform}` value.
     pub ipxe: &'static str,
     pub describe: &'static str,
-}
-
-pub struct KernelBoot {
-    /// What `kernel` fetches (a relative URL or the artifact's own URL).
-    pub fetch: String,
-    /// The kernel's command line, `initrd=NAME` first.
-    pub args: String,
-    /// Arguments of each `initrd` line.
-    pub initrds: Vec<String>,
-}
-
-pub struct WimbootBoot {
-    pub fetch: String,
-    pub files: Vec<NamedFetch>,
-}
-
-pub struct NamedFetch {
-    pub name: &'static str,
-    pub fetch: String,
 }
 
 /// `menus/<name>.ipxe`.

@@ -1,13 +1,11 @@
 //! Proxy-DHCP decisions per client kind, from requests laid out like the firmware's.
 
-mod dhcp_support;
-
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use dhcp_support::*;
 use dhcproto::v4::{DhcpOption, MessageType, OptionCode};
 use netboot_manifest::ClientKind;
 use netboot_runtime::dhcp::{answer, Decision, Ignored, NotOurs, Port, Reply};
+use netboot_test_support::dhcp::*;
 
 fn reply(req: &Req, port: Port, source: SocketAddrV4) -> Reply {
     match answer(&req.bytes(), port, source, &manifest(), &SERVER) {

@@ -1,14 +1,12 @@
 //! Proxy-DHCP replies to packets captured from QEMU's real firmware (see
 //! `tests/fixtures/dhcp/README.md`), with every field a client reads asserted.
 
-mod dhcp_support;
-
 use std::net::SocketAddrV4;
 
-use dhcp_support::*;
 use dhcproto::v4::{Message, MessageType};
 use netboot_manifest::ClientKind;
 use netboot_runtime::dhcp::{answer, classify, Decision, Ignored, Port, Request};
+use netboot_test_support::dhcp::*;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = fixtures_dir().join(name);

@@ -7,8 +7,6 @@
 //! `NETBOOT_DHCP_CAPTURE=DIR` set, each test also leaves a pcap of the bridge in DIR, which
 //! `tests/fixtures/dhcp/capture.sh` turns into the fixtures.
 
-mod dhcp_support;
-
 use std::fs::File;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -18,9 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dhcp_support::*;
 use netboot_runtime::dhcp::{DhcpConfig, DhcpServer};
 use netboot_runtime::Snapshot;
+use netboot_test_support::dhcp::*;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// How long one firmware may take to ask for its file under emulation.

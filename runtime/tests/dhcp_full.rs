@@ -2,14 +2,11 @@
 //! for addresses that are not ours, RELEASE, DECLINE and INFORM, and leases surviving a
 //! restart of the socket loop.
 
-mod dhcp_support;
-
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dhcp_support::*;
 use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
 use netboot_manifest::ClientKind;
 use netboot_runtime::dhcp::{
@@ -17,6 +14,7 @@ use netboot_runtime::dhcp::{
     FullReply, FullSettings, LeaseState, LeaseTable, Pool, Refusal, Silence,
 };
 use netboot_runtime::Snapshot;
+use netboot_test_support::dhcp::*;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 

@@ -1,11 +1,10 @@
 //! Packets a LAN can throw at the proxy: each is ignored with a clear reason, never answered
 //! wrongly, and never panics.
 
-mod dhcp_support;
-
-use dhcp_support::*;
 use dhcproto::v4::MessageType;
 use netboot_runtime::dhcp::{answer, Decision, Ignored, MalformedRequest, OptionError, Port};
+use netboot_test_support::dhcp::*;
+use netboot_test_support::rng::XorShift;
 
 fn valid_bios_discover() -> Vec<u8> {
     Req::firmware(
@@ -153,13 +152,8 @@ fn missing_or_odd_message_type_is_ignored() {
 fn arbitrary_bytes_never_panic() {
     // A cheap deterministic fuzz pass (xorshift) over mutations of a valid packet.
     let base = valid_bios_discover();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next_u64();
     let mut answered = 0;
     for _ in 0..20_000 {
         let mut p = base.clone();

@@ -1,17 +1,14 @@
 //! The proxy-DHCP log lines: one "dhcp answer" at info level per reply with the fields an
 //! operator reads a boot by, and a debug line with the reason for each ignored packet.
 
-mod dhcp_support;
-mod log_capture;
-
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use dhcp_support::*;
 use dhcproto::v4::MessageType;
-use log_capture::Events;
 use netboot_runtime::dhcp::{DhcpConfig, DhcpServer};
 use netboot_runtime::Snapshot;
+use netboot_test_support::dhcp::*;
+use netboot_test_support::log_events::Events;
 use tokio::net::UdpSocket;
 
 #[tokio::test]

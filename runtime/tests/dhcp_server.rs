@@ -1,17 +1,15 @@
 //! The proxy-DHCP socket loop on loopback: DISCOVER -> OFFER on the DHCP port and
 //! REQUEST -> ACK on the PXE port, with a reload swapping the answer between them.
 
-mod dhcp_support;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dhcp_support::*;
 use dhcproto::v4::MessageType;
 use netboot_manifest::ClientKind;
 use netboot_runtime::dhcp::{DhcpConfig, DhcpServer};
 use netboot_runtime::Snapshot;
+use netboot_test_support::dhcp::*;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 

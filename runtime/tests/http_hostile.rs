@@ -2,14 +2,14 @@
 //! requests and path traversal. Each must cost the server a bounded amount and never keep it
 //! from answering everyone else, nor make it serve anything outside the manifest.
 
-mod http_support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use http_support::{allow_descriptors, fetch, pattern, snapshot, start, start_with, Client, File};
 use netboot_runtime::http::HttpConfig;
+use netboot_test_support::http::{
+    allow_descriptors, fetch, pattern, snapshot, start, start_with, Client, File,
+};
 
 fn short(header: u64, idle: u64, stall: u64, cap: usize) -> HttpConfig {
     HttpConfig {

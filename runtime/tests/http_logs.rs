@@ -3,9 +3,6 @@
 //! instead of delivering mixed bytes as a success, and connections over the cap are refused
 //! with 503, each counted, with warnings at a bounded rate rather than one per connection.
 
-mod http_support;
-mod log_capture;
-
 use std::fs::OpenOptions;
 use std::io::{BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -13,15 +10,15 @@ use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use http_support::{pattern, snapshot, start_with, Client, File};
 use netboot_runtime::http::HttpConfig;
 use netboot_runtime::status::{Events, Limits, NoNeighbors};
+use netboot_test_support::http::{pattern, snapshot, start_with, Client, File};
 
 /// One capture for the whole binary (a process has one global subscriber); each test looks
 /// only for its own lines.
-fn logs() -> &'static log_capture::Events {
-    static LOGS: OnceLock<log_capture::Events> = OnceLock::new();
-    LOGS.get_or_init(log_capture::Events::install)
+fn logs() -> &'static netboot_test_support::log_events::Events {
+    static LOGS: OnceLock<netboot_test_support::log_events::Events> = OnceLock::new();
+    LOGS.get_or_init(netboot_test_support::log_events::Events::install)
 }
 
 /// A config with the status recorder on, so `/metrics` answers.

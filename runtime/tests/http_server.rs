@@ -1,12 +1,10 @@
 //! The HTTP server over a real socket on loopback: headers, HEAD, Range, ETag, 404, keep-alive,
 //! artifacts through sendfile, and reloads in the middle of downloads.
 
-mod http_support;
-
 use std::io::Read;
 
-use http_support::{fetch, pattern, snapshot, start, Client, File};
 use netboot_manifest::sha256_hex;
+use netboot_test_support::http::{fetch, pattern, snapshot, start, Client, File};
 
 #[test]
 fn get_head_range_and_missing() {

@@ -2,17 +2,15 @@
 //! after a boot chain played by hand: a BIOS DISCOVER, the loader over TFTP, iPXE's DHCP, then
 //! its scripts, kernel and initrd over HTTP.
 
-mod dhcp_support;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use dhcp_support::{decode, fname, generated, manifest, opt_bytes, Req, KNOWN_MAC};
 use dhcproto::v4::MessageType;
 use netboot_manifest::{sha256_hex, FileEntry, Manifest, Source};
 use netboot_runtime::server::{Runtime, ServeConfig};
 use netboot_runtime::status::Event;
 use netboot_runtime::Snapshot;
+use netboot_test_support::dhcp::{decode, fname, generated, manifest, opt_bytes, Req, KNOWN_MAC};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 

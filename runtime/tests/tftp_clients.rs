@@ -1,13 +1,16 @@
 //! The TFTP server against real clients on loopback: curl, tftp-hpa and atftp, each download
 //! checked by sha256. A test whose client is not installed says so and passes.
 
-mod tftp_support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
 use netboot_manifest::sha256_hex;
-use tftp_support::{client, pattern, sha256_file, snapshot, start, Client, File, Running};
+use netboot_test_support::programs::installed;
+use netboot_test_support::tftp::{pattern, snapshot, start, Client, File, Running};
+
+fn sha256_file(path: &Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap())
+}
 
 fn lab(dir: &Path) -> (Running, Vec<(&'static str, Vec<u8>)>) {
     let files = vec![
@@ -39,7 +42,7 @@ fn run(cmd: &mut Command) -> Output {
 
 #[test]
 fn curl_downloads_every_file_with_and_without_blksize() {
-    let Some(curl) = client("curl", "curl_downloads_every_file_with_and_without_blksize") else {
+    let Some(curl) = installed("curl", "curl_downloads_every_file_with_and_without_blksize") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +77,7 @@ fn curl_downloads_every_file_with_and_without_blksize() {
 
 #[test]
 fn curl_gets_errors_for_missing_files_and_uploads() {
-    let Some(curl) = client("curl", "curl_gets_errors_for_missing_files_and_uploads") else {
+    let Some(curl) = installed("curl", "curl_gets_errors_for_missing_files_and_uploads") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -101,7 +104,7 @@ fn curl_gets_errors_for_missing_files_and_uploads() {
 #[test]
 fn tftp_hpa_downloads_in_binary_mode_and_reports_errors() {
     let test = "tftp_hpa_downloads_in_binary_mode_and_reports_errors";
-    let Some(tftp) = client("tftp", test) else {
+    let Some(tftp) = installed("tftp", test) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -142,7 +145,7 @@ fn tftp_hpa_downloads_in_binary_mode_and_reports_errors() {
 #[test]
 fn atftp_downloads_with_windowsize_and_blksize() {
     let test = "atftp_downloads_with_windowsize_and_blksize";
-    let Some(atftp) = client("atftp", test) else {
+    let Some(atftp) = installed("atftp", test) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -195,7 +198,7 @@ fn big_file(dir: &Path) -> (Running, Vec<u8>) {
 #[test]
 #[ignore = "slow (33 MiB in lockstep, ~20 s in a debug build): run with --include-ignored"]
 fn block_numbers_roll_over_for_curl_at_512() {
-    let Some(curl) = client("curl", "block_numbers_roll_over_for_curl_at_512") else {
+    let Some(curl) = installed("curl", "block_numbers_roll_over_for_curl_at_512") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -223,7 +226,7 @@ fn block_numbers_roll_over_for_curl_at_512() {
 #[ignore = "slow (33 MiB in lockstep, ~20 s in a debug build): run with --include-ignored"]
 fn block_numbers_roll_over_for_tftp_hpa_without_options() {
     let test = "block_numbers_roll_over_for_tftp_hpa_without_options";
-    let Some(tftp) = client("tftp", test) else {
+    let Some(tftp) = installed("tftp", test) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -269,7 +272,7 @@ fn throughput() {
         let label = format!("own client 1468 window {w}");
         eprintln!("{label:<28} {secs:6.2} s {:8.1} MB/s", 32.0 / secs);
     }
-    if let Some(curl) = client("curl", "throughput") {
+    if let Some(curl) = installed("curl", "throughput") {
         for b in ["512", "1468", "65464"] {
             measure(
                 &format!("curl blksize {b}"),
@@ -280,7 +283,7 @@ fn throughput() {
             );
         }
     }
-    if let Some(atftp) = client("atftp", "throughput") {
+    if let Some(atftp) = installed("atftp", "throughput") {
         for w in ["1", "16", "64"] {
             measure(
                 &format!("atftp blksize 1468 window {w}"),
@@ -299,7 +302,7 @@ fn throughput() {
 #[ignore = "slow (33 MiB, ~20 s in a debug build): run with --include-ignored"]
 fn block_numbers_roll_over_inside_atftp_windows() {
     let test = "block_numbers_roll_over_inside_atftp_windows";
-    let Some(atftp) = client("atftp", test) else {
+    let Some(atftp) = installed("atftp", test) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1,15 +1,14 @@
 //! The TFTP server's log lines: one "tftp file done" per transfer with the fields an operator
 //! reads a boot by, and warnings for refusals and abandoned transfers.
 
-mod log_capture;
-mod tftp_support;
-
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-use log_capture::Events;
 use netboot_runtime::tftp::TftpConfig;
-use tftp_support::{block, expect_error, opcode, pattern, snapshot, start_with, Client, File};
+use netboot_test_support::log_events::Events;
+use netboot_test_support::tftp::{
+    block, expect_error, opcode, pattern, snapshot, start_with, Client, File,
+};
 
 #[test]
 fn transfers_and_refusals_are_logged_with_their_fields() {

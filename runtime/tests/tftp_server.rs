@@ -2,21 +2,22 @@
 //! cannot be made to do: reloads in the middle of a transfer, duplicate and bogus ACKs,
 //! silence until the server gives up, hostile requests.
 
-mod tftp_support;
-
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use netboot_runtime::tftp::server::MAX_TRANSFERS_PER_CLIENT;
 use netboot_runtime::tftp::TftpConfig;
-use tftp_support::{
+use netboot_test_support::tftp::{
     block, expect_error, opcode, pattern, snapshot, start, start_with, Client, File,
 };
 
 /// A server on loopback serving `bytes` as `f` from memory; the directory lives as long as the
 /// returned guard.
-fn serve_f(bytes: Vec<u8>, config: TftpConfig) -> (tempfile::TempDir, tftp_support::Running) {
+fn serve_f(
+    bytes: Vec<u8>,
+    config: TftpConfig,
+) -> (tempfile::TempDir, netboot_test_support::tftp::Running) {
     let dir = tempfile::tempdir().unwrap();
     let server = start_with(snapshot(&[File::Memory("f", bytes)], dir.path()), config);
     (dir, server)
@@ -479,7 +480,7 @@ fn a_wildcard_bind_answers_from_the_address_the_client_asked() {
         bind: "0.0.0.0:0".parse().unwrap(),
         ..TftpConfig::default()
     };
-    let server = tftp_support::start_bound(
+    let server = netboot_test_support::tftp::start_bound(
         snapshot(&[File::Memory("f", pattern(700, 1))], dir.path()),
         config,
     );

@@ -987,13 +987,8 @@ mod tests {
     #[test]
     fn random_datagrams_never_break_the_invariants() {
         use crate::tftp::request::classify;
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = netboot_test_support::rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let now = Instant::now();
         let file = body(100_000);
         let mut windowsize = 8;
@@ -1047,13 +1042,9 @@ mod tests {
 
     fn lossy_run(seed: u64, windowsize: u16) {
         use std::collections::BTreeMap;
-        let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut rand = move |n: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % n
-        };
+        let mut rng =
+            netboot_test_support::rng::XorShift::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rand = move |n: u64| rng.below(n);
         let file = body(200_000 + seed as usize * 37);
         let blksize = 512u16;
         let n = Negotiated {

@@ -1,0 +1,135 @@
+//! KDL document → typed [`Fleet`]. Checks shape and value syntax (unknown nodes and
+//! properties, missing values, wrong types, malformed MACs, addresses, ports, URLs, hashes,
+//! names); references between items are checked later by `validate`.
+
+use std::sync::Arc;
+
+use kdl::KdlDocument;
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::fleet::*;
+use crate::nesting;
+
+mod artifacts;
+mod full_dhcp;
+mod hosts;
+mod loaders;
+mod menus;
+mod profiles;
+mod server;
+mod values;
+
+pub use values::unsafe_text;
+pub(crate) use values::{children, name_span, positional, url_problem};
+
+/// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
+pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
+    if let Some(offset) = nesting::too_deep(&src.text) {
+        diags.push(
+            Diagnostic::new(
+                Code::TooDeep,
+                format!(
+                    "blocks nest more than {} levels deep",
+                    nesting::MAX_NESTING
+                ),
+            )
+            .label(Span::new(offset, 1), "this block is one level too deep")
+            .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`")
+            .in_source(src),
+        );
+        return None;
+    }
+    let doc: KdlDocument = match src.text.parse() {
+        Ok(doc) => doc,
+        Err(err) => {
+            let err: kdl::KdlError = err;
+            for d in err.diagnostics {
+                let message = d.message.unwrap_or_else(|| "invalid KDL syntax".into());
+                let mut diag = Diagnostic::new(Code::Syntax, format!("syntax error: {message}"))
+                    .label(d.span.into(), d.label.unwrap_or_else(|| "here".into()))
+                    .in_source(src);
+                diag.help = Some(d.help.unwrap_or_else(|| {
+                    "the fleet is a KDL v2 document: see schema/fleet-language.md".into()
+                }));
+                diags.push(diag);
+            }
+            return None;
+        }
+    };
+    let mut d = Decoder {
+        src: src.clone(),
+        diags,
+    };
+    Some(d.fleet(&doc))
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "server", "loaders", "artifact", "profile", "menu", "group", "host", "default",
+];
+
+/// Walks the document, reporting into `diags`; one file per part of the language.
+pub(crate) struct Decoder<'a> {
+    src: Arc<SourceFile>,
+    diags: &'a mut Diagnostics,
+}
+
+impl Decoder<'_> {
+    fn fleet(&mut self, doc: &KdlDocument) -> Fleet {
+        let mut fleet = Fleet::default();
+        let mut seen = Vec::new();
+        for node in doc.nodes() {
+            match node.name().value() {
+                "server" => {
+                    if self.once(&mut seen, node) {
+                        self.server(node, &mut fleet.server);
+                    }
+                }
+                "loaders" => {
+                    if self.once(&mut seen, node) {
+                        self.loaders(node, &mut fleet.loaders);
+                    }
+                }
+                "artifact" => {
+                    if let Some(a) = self.artifact(node) {
+                        fleet.artifacts.push(a);
+                    }
+                }
+                "profile" => {
+                    if let Some(p) = self.profile(node) {
+                        fleet.profiles.push(p);
+                    }
+                }
+                "menu" => {
+                    self.menu(node, None, &mut fleet.menus);
+                }
+                "group" => self.group(node, &mut fleet),
+                "host" => {
+                    if let Some(h) = self.host(node, None, false) {
+                        fleet.hosts.push(h);
+                    }
+                }
+                "default" => {
+                    if self.once(&mut seen, node) {
+                        self.check_entries(node, 0, &["profile", "menu"]);
+                        self.no_children(node);
+                        fleet.default = self.target(node);
+                        if fleet.default.is_none()
+                            && !node.entries().iter().any(|e| e.name().is_some())
+                        {
+                            self.error(
+                                Code::MissingValue,
+                                "`default` needs `profile=` or `menu=`".into(),
+                                name_span(node),
+                                "says nothing to boot",
+                                "write it like `default menu=\"main\"`, or remove it to let unknown machines exit".into(),
+                            );
+                        }
+                    }
+                }
+                _ => self.unknown_node(node, TOP_LEVEL, "at the top level"),
+            }
+        }
+        fleet
+    }
+}

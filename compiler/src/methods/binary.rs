@@ -1,0 +1,64 @@
+//! `efi ART` and/or `bios ART`: a binary booted directly (memtest, a firmware tool), picked
+//! by `${platform}` when there are both.
+
+use askama::Template;
+use kdl::KdlNode;
+
+use super::{Boot, Declaration, Node};
+use crate::decode::Decoder;
+use crate::fleet::{Platform, Spanned};
+use crate::generate::RenderCx;
+use crate::render;
+
+pub const DECLARATION: Declaration = Declaration {
+    name: "binary",
+    nodes: &[Node::chooses("efi"), Node::chooses("bios")],
+    decode,
+    fetches: &[],
+};
+
+/// At least one of the two is present.
+#[derive(Debug)]
+struct Binary {
+    efi: Option<Spanned<String>>,
+    bios: Option<Spanned<String>>,
+}
+
+#[derive(Template)]
+#[template(path = "methods/binary.ipxe", escape = "none")]
+struct Script {
+    efi: Option<String>,
+    bios: Option<String>,
+}
+
+fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
+    let (mut efi, mut bios) = (None, None);
+    for node in nodes {
+        d.check_entries(node, 1, &[]);
+        match node.name().value() {
+            "efi" => efi = d.string_arg(node, 0, "an artifact name", "efi \"memtest-efi\""),
+            // Only the method's own nodes are handed to it.
+            _ => bios = d.string_arg(node, 0, "an artifact name", "bios \"memtest-bios\""),
+        }
+    }
+    (efi.is_some() || bios.is_some()).then(|| Box::new(Binary { efi, bios }) as Box<dyn Boot>)
+}
+
+impl Boot for Binary {
+    fn artifacts(&self) -> Vec<&Spanned<String>> {
+        self.efi.iter().chain(self.bios.iter()).collect()
+    }
+
+    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+        Some(render::render(&Script {
+            efi: self.efi.as_ref().map(|a| cx.fetch(&a.value)),
+            bios: self.bios.as_ref().map(|a| cx.fetch(&a.value)),
+        }))
+    }
+
+    fn platforms(&self) -> Option<Vec<Platform>> {
+        let efi = self.efi.as_ref().map(|_| Platform::Efi);
+        let bios = self.bios.as_ref().map(|_| Platform::Bios);
+        Some(efi.into_iter().chain(bios).collect())
+    }
+}

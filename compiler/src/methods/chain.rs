@@ -1,0 +1,58 @@
+//! `chain "URL"`: hand the machine to another iPXE script or binary, fetched from elsewhere.
+
+use askama::Template;
+use kdl::KdlNode;
+
+use super::{Boot, Declaration, Node};
+use crate::codes::Code;
+use crate::decode::{url_problem, Decoder};
+use crate::fleet::Spanned;
+use crate::generate::RenderCx;
+use crate::render;
+
+pub const DECLARATION: Declaration = Declaration {
+    name: "chain",
+    nodes: &[Node::chooses("chain")],
+    decode,
+    fetches: &[],
+};
+
+#[derive(Debug)]
+struct Chain(Spanned<String>);
+
+#[derive(Template)]
+#[template(path = "methods/chain.ipxe", escape = "none")]
+struct Script<'a> {
+    url: &'a str,
+}
+
+fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
+    let mut chain = None;
+    for node in nodes {
+        d.check_entries(node, 1, &[]);
+        if let Some(u) = d.string_arg(node, 0, "a URL", "chain \"https://boot.netboot.xyz\"") {
+            if let Some(why) = url_problem(&u.value) {
+                d.error(
+                    Code::BadUrl,
+                    format!("`{}` is not a usable URL: {why}", u.value),
+                    u.span,
+                    "bad URL",
+                    "write it like `https://boot.netboot.xyz`".into(),
+                );
+            } else {
+                chain = Some(u);
+            }
+        }
+    }
+    Some(Box::new(Chain(chain?)))
+}
+
+impl Boot for Chain {
+    fn artifacts(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn render(&self, _: &mut RenderCx) -> Option<String> {
+        Some(render::render(&Script { url: &self.0.value }))
+    }
+}

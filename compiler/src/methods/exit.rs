@@ -1,0 +1,41 @@
+//! `exit`: iPXE gives up and the firmware tries its next boot device (usually the disk).
+
+use askama::Template;
+use kdl::KdlNode;
+
+use super::{Boot, Declaration, Node};
+use crate::decode::Decoder;
+use crate::fleet::Spanned;
+use crate::generate::RenderCx;
+use crate::render;
+
+pub const DECLARATION: Declaration = Declaration {
+    name: "exit",
+    nodes: &[Node::chooses("exit")],
+    decode,
+    fetches: &[],
+};
+
+#[derive(Debug)]
+struct Exit;
+
+#[derive(Template)]
+#[template(path = "methods/exit.ipxe", escape = "none")]
+struct Script;
+
+fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
+    for node in nodes {
+        d.check_entries(node, 0, &[]);
+    }
+    Some(Box::new(Exit))
+}
+
+impl Boot for Exit {
+    fn artifacts(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn render(&self, _: &mut RenderCx) -> Option<String> {
+        Some(render::render(&Script))
+    }
+}

@@ -1,0 +1,50 @@
+//! `sanboot ART`: boot a disk image (an ISO) as if it were a local disk.
+
+use askama::Template;
+use kdl::KdlNode;
+
+use super::{Boot, Declaration, Fetch, Node};
+use crate::decode::Decoder;
+use crate::fleet::Spanned;
+use crate::generate::RenderCx;
+use crate::render;
+
+pub const DECLARATION: Declaration = Declaration {
+    name: "sanboot",
+    nodes: &[Node::chooses("sanboot")],
+    decode,
+    fetches: &[Fetch {
+        command: "sanboot",
+        role: "sanboot",
+        ends_script: true,
+    }],
+};
+
+#[derive(Debug)]
+struct Sanboot(Spanned<String>);
+
+#[derive(Template)]
+#[template(path = "methods/sanboot.ipxe", escape = "none")]
+struct Script {
+    fetch: String,
+}
+
+fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
+    let mut image = None;
+    for node in nodes {
+        d.check_entries(node, 1, &[]);
+        image = d.string_arg(node, 0, "an artifact name", "sanboot \"rescue-iso\"");
+    }
+    Some(Box::new(Sanboot(image?)))
+}
+
+impl Boot for Sanboot {
+    fn artifacts(&self) -> Vec<&Spanned<String>> {
+        vec![&self.0]
+    }
+
+    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+        let fetch = cx.fetch(&self.0.value);
+        Some(render::render(&Script { fetch }))
+    }
+}

@@ -1,0 +1,49 @@
+//! The kernel and initrd every VM boots, built once per machine by `build-assets.sh`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The line the initrd's `/init` prints, followed by the kernel command line.
+pub const MARKER: &str = "NETBOOT-E2E-OK cmdline=";
+
+/// Where the assets are cached; `NETBOOT_TEST_ASSETS` moves it (the script creates it).
+fn cache_dir() -> PathBuf {
+    std::env::var_os("NETBOOT_TEST_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/netboot-test"))
+}
+
+/// Paths of the cached boot assets.
+#[derive(Debug)]
+pub struct Assets {
+    /// A Debian amd64 kernel (bzImage with EFI stub).
+    pub kernel: PathBuf,
+    /// A gzip'd newc cpio with busybox whose `/init` prints [`MARKER`] and powers off.
+    pub initrd: PathBuf,
+}
+
+impl Assets {
+    /// Builds the assets if they are missing (downloads a kernel package the first time).
+    pub fn get() -> &'static Assets {
+        static ASSETS: OnceLock<Assets> = OnceLock::new();
+        ASSETS.get_or_init(|| {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vm/build-assets.sh");
+            let dir = cache_dir();
+            let out = Command::new("bash")
+                .arg(script)
+                .arg(&dir)
+                .output()
+                .expect("run build-assets.sh");
+            assert!(
+                out.status.success(),
+                "build-assets.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Assets {
+                kernel: dir.join("vmlinuz"),
+                initrd: dir.join("initrd.img"),
+            }
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! Test fleets: fixtures in tests/fixtures/vm/ with placeholders for machine-specific paths,
+//! written into the lab, and `netboot serve` started on them.
+
+use std::path::PathBuf;
+
+use super::assets::Assets;
+use crate::lab::{Lab, Role, IFACE};
+
+/// The fixture `tests/fixtures/vm/<name>.kdl` with `@KERNEL@` and `@INITRD@` replaced by the
+/// cached assets' paths, written to the lab's work dir as `fleet.kdl`.
+pub fn write(lab: &Lab, name: &str) -> PathBuf {
+    let fixture = crate::workspace().join(format!("tests/fixtures/vm/{name}.kdl"));
+    let text = std::fs::read_to_string(&fixture)
+        .unwrap_or_else(|e| panic!("read {}: {e}", fixture.display()));
+    let assets = Assets::get();
+    let text = text
+        .replace("@KERNEL@", &assets.kernel.display().to_string())
+        .replace("@INITRD@", &assets.initrd.display().to_string());
+    let path = lab.work_dir().join("fleet.kdl");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+/// How an edit reaches the disk; editors do both, and a watcher must see both.
+#[derive(Clone, Copy, Debug)]
+pub enum Save {
+    /// Truncate and rewrite the same file (nano, `>`).
+    InPlace,
+    /// Write a new file next to it and rename it over the old one (vim, most IDEs): the
+    /// watched inode goes away.
+    Rename,
+}
+
+/// Edits the fleet by replacing `from` with `to` (which must occur), saved as `save` says.
+pub fn edit(path: &std::path::Path, from: &str, to: &str, save: Save) {
+    let text = std::fs::read_to_string(path).expect("read fleet");
+    assert!(text.contains(from), "fleet has no {from:?} to edit");
+    let text = text.replace(from, to);
+    match save {
+        Save::InPlace => std::fs::write(path, text).expect("write edited fleet"),
+        Save::Rename => {
+            let tmp = path.with_extension("kdl.new");
+            std::fs::write(&tmp, text).expect("write edited fleet copy");
+            std::fs::rename(&tmp, path).expect("rename edited fleet over the old one");
+        }
+    }
+}
+
+/// Starts `netboot serve FLEET --interface eth0 --address <server> --http-port 8080` in the
+/// server namespace and waits until its DHCP, TFTP and HTTP sockets are open.
+pub fn serve(lab: &mut Lab, fleet: &std::path::Path) {
+    let args = vec![
+        "serve".to_string(),
+        fleet.display().to_string(),
+        "--interface".into(),
+        IFACE.into(),
+        "--address".into(),
+        lab.server_addr(),
+        "--http-port".into(),
+        "8080".into(),
+    ];
+    let mut cmd = lab.netns(Role::Server).command(crate::netboot_bin());
+    cmd.args(&args)
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1");
+    lab.spawn_command("netboot", cmd);
+    lab.wait_listening(Role::Server, "udp", 67);
+    lab.wait_listening(Role::Server, "udp", 4011);
+    lab.wait_listening(Role::Server, "udp", 69);
+    lab.wait_listening(Role::Server, "tcp", 8080);
+}
