@@ -26,10 +26,10 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub listen_seconds: u64,
     /// HTTP port to check [default: the fleet's, or 8080].
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = crate::overrides::port())]
     pub http_port: Option<u16>,
     /// TFTP port to check [default: the fleet's, or 69].
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = crate::overrides::port())]
     pub tftp_port: Option<u16>,
     /// netboot will not run proxy-DHCP here (`serve --no-dhcp`): skip ports 67 and 4011.
     #[arg(long)]

@@ -14,8 +14,8 @@ pub struct OverrideArgs {
     /// Interface proxy-DHCP listens on.
     #[arg(long)]
     pub interface: Option<String>,
-    /// HTTP port (1–65535, as in the fleet: port 0 would be written into every URL).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// HTTP port.
+    #[arg(long, value_parser = port())]
     pub http_port: Option<u16>,
 }
 
@@ -28,4 +28,10 @@ impl OverrideArgs {
             ..ServerOverrides::default()
         }
     }
+}
+
+/// Ports on the command line, as the fleet language takes them: 1–65535. Port 0 would be
+/// written into every URL as `:0` (and means "any port" to bind).
+pub fn port() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..)
 }

@@ -23,10 +23,9 @@ pub struct ServeArgs {
     /// Address clients are told to fetch from (must be on --interface).
     #[arg(long, value_name = "IPV4")]
     pub address: Option<Ipv4Addr>,
-    // Port 0 is refused (as the fleet language does): it would reach every URL as `:0`.
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "PORT", value_parser = crate::overrides::port())]
     pub http_port: Option<u16>,
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "PORT", value_parser = crate::overrides::port())]
     pub tftp_port: Option<u16>,
     /// Serve TFTP and HTTP only; another DHCP server hands out the boot file.
     #[arg(long)]

@@ -328,11 +328,22 @@ fn build_exit_codes() {
     let usage = netboot(&["build"]);
     assert_eq!(usage.status.code(), Some(2));
     // Port 0 was accepted and written into every URL as `:0`; the fleet language refuses it.
-    for command in ["build", "check"] {
-        let port0 = netboot(&[command, bad.to_str().unwrap(), "--http-port", "0"]);
+    for (command, flag) in [
+        ("build", "--http-port"),
+        ("check", "--http-port"),
+        ("doctor", "--http-port"),
+        ("doctor", "--tftp-port"),
+    ] {
+        let port0 = match command {
+            "doctor" => netboot(&[command, flag, "0"]),
+            _ => netboot(&[command, bad.to_str().unwrap(), flag, "0"]),
+        };
         let stderr = String::from_utf8_lossy(&port0.stderr);
         assert_eq!(port0.status.code(), Some(2), "{command}: {stderr}");
-        assert!(stderr.contains("--http-port"), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '0' for '{flag}")),
+            "{command}: {stderr}"
+        );
     }
 }
 
