@@ -62,7 +62,8 @@ pub struct ServeArgs {
     /// PXE boot-server discovery port.
     #[arg(long, default_value_t = 4011, hide = true)]
     pub pxe_port: u16,
-    /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`).
+    /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`) and the install lifecycle
+    /// what each machine reported installed (`install-state.json`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netboot")]
     pub state_dir: PathBuf,
     /// Artifact cache of `netboot build` (`url=` artifacts found there are served locally)
@@ -321,6 +322,7 @@ fn settle(
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
         status: !args.no_status,
+        install_state: Some(args.state_dir.join(netboot_runtime::install::STATE_FILE)),
     })
 }
 

@@ -185,7 +185,9 @@ impl Decoder<'_> {
                 )
                 .label(name_span(node), "`install` here")
                 .label(t.name().span, "what it boots here")
-                .help("a machine with an install lifecycle boots its `then` profile once installed"),
+                .help(
+                    "a machine with an install lifecycle boots its `then` profile once installed",
+                ),
             );
             return None;
         }

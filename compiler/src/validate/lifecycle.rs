@@ -79,7 +79,10 @@ fn check(v: &mut Validator<'_, '_>) {
             v.push(
                 Diagnostic::new(
                     Code::UnusedGeneration,
-                    format!("group `{}` has a generation that no host installs by", g.name.value),
+                    format!(
+                        "group `{}` has a generation that no host installs by",
+                        g.name.value
+                    ),
                 )
                 .label(gen.span, "changes nothing")
                 .help("give the group an `install \"…\" then=\"…\"`, or remove `generation`"),

@@ -159,13 +159,7 @@ impl<'f> Validator<'f, '_> {
         false
     }
 
-    fn template_vars(
-        &mut self,
-        vars: &BTreeSet<String>,
-        span: Span,
-        uses: Uses,
-        what: &str,
-    ) {
+    fn template_vars(&mut self, vars: &BTreeSet<String>, span: Span, uses: Uses, what: &str) {
         let Uses {
             shared,
             have_address,

@@ -70,7 +70,10 @@ pub fn done(
     };
     // Checked against the URL's own generation first, so a stale URL with its real token
     // is told "stale", and a forged one only "forbidden".
-    if !same(token.as_bytes(), install_token(name, mac, generation).as_bytes()) {
+    if !same(
+        token.as_bytes(),
+        install_token(name, mac, generation).as_bytes(),
+    ) {
         return refused(403, "wrong token for this machine and generation");
     }
     if generation != install.generation {
@@ -173,17 +176,26 @@ mod tests {
         let path = "hosts/52-54-00-00-00-01.ipxe";
         let install = Some("hosts/52-54-00-00-00-01.install.ipxe");
         assert_eq!(script_for(path, &m, Ok(&InstallState::new())), install);
-        assert_eq!(script_for(path, &m, Ok(&installed(WEB1, "web1", 2))), install);
+        assert_eq!(
+            script_for(path, &m, Ok(&installed(WEB1, "web1", 2))),
+            install
+        );
         assert_eq!(script_for(path, &m, Ok(&installed(WEB1, "web1", 3))), None);
         assert_eq!(script_for(path, &m, Ok(&installed(WEB1, "web1", 4))), None);
         // Another machine's record changes nothing for this one.
-        assert_eq!(script_for(path, &m, Ok(&installed(WEB2, "web2", 9))), install);
+        assert_eq!(
+            script_for(path, &m, Ok(&installed(WEB2, "web2", 9))),
+            install
+        );
     }
 
     #[test]
     fn an_unreadable_state_never_yields_the_installer() {
         let m = manifest();
-        assert_eq!(script_for("hosts/52-54-00-00-00-01.ipxe", &m, Err("damaged")), None);
+        assert_eq!(
+            script_for("hosts/52-54-00-00-00-01.ipxe", &m, Err("damaged")),
+            None
+        );
     }
 
     #[test]
@@ -204,7 +216,13 @@ mod tests {
     #[test]
     fn the_current_generation_with_its_token_is_recorded() {
         let m = manifest();
-        let got = done(&url("web1", WEB1, 3), &m, Ok(&InstallState::new()), FROM, 77);
+        let got = done(
+            &url("web1", WEB1, 3),
+            &m,
+            Ok(&InstallState::new()),
+            FROM,
+            77,
+        );
         assert_eq!(
             got,
             Done::Record {
@@ -218,7 +236,13 @@ mod tests {
             }
         );
         // Reported again (a retrying wget): 200, nothing new.
-        let again = done(&url("web1", WEB1, 3), &m, Ok(&installed(WEB1, "web1", 3)), FROM, 78);
+        let again = done(
+            &url("web1", WEB1, 3),
+            &m,
+            Ok(&installed(WEB1, "web1", 3)),
+            FROM,
+            78,
+        );
         assert_eq!(
             again,
             Done::AlreadyDone {
@@ -244,10 +268,19 @@ mod tests {
         assert_eq!(status(&format!("install-done/web1/3/{web2_token}")), 403);
         assert_eq!(status(&format!("install-done/web2/1/{token}")), 403);
         // Wrong, short, long, upper-case tokens.
-        assert_eq!(status(&format!("install-done/web1/3/{}", "0".repeat(32))), 403);
-        assert_eq!(status(&format!("install-done/web1/3/{}", &token[..31])), 403);
+        assert_eq!(
+            status(&format!("install-done/web1/3/{}", "0".repeat(32))),
+            403
+        );
+        assert_eq!(
+            status(&format!("install-done/web1/3/{}", &token[..31])),
+            403
+        );
         assert_eq!(status(&format!("install-done/web1/3/{token}0")), 403);
-        assert_eq!(status(&format!("install-done/web1/3/{}", token.to_uppercase())), 403);
+        assert_eq!(
+            status(&format!("install-done/web1/3/{}", token.to_uppercase())),
+            403
+        );
         // A replay of an older generation's real URL, and a future one's.
         assert_eq!(status(&url("web1", WEB1, 2)), 409);
         assert_eq!(status(&url("web1", WEB1, 4)), 409);

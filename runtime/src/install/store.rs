@@ -74,7 +74,10 @@ impl InstallStore {
     /// is not overwritten. Returns whether anything was written.
     pub fn record(&self, mac: MacAddr, record: InstallRecord) -> Result<bool, StateFileError> {
         self.update(|state| {
-            if state.get(&mac).is_some_and(|r| r.generation >= record.generation) {
+            if state
+                .get(&mac)
+                .is_some_and(|r| r.generation >= record.generation)
+            {
                 return false;
             }
             state.insert(mac, record);
@@ -93,7 +96,10 @@ impl InstallStore {
         Ok(removed)
     }
 
-    fn update(&self, change: impl FnOnce(&mut InstallState) -> bool) -> Result<bool, StateFileError> {
+    fn update(
+        &self,
+        change: impl FnOnce(&mut InstallState) -> bool,
+    ) -> Result<bool, StateFileError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let _lock = FileLock::take(&self.path)?;
         // A damaged file is never overwritten: it still holds every other machine's record.
@@ -174,8 +180,14 @@ mod tests {
         let store = InstallStore::new(path.clone());
         assert_eq!(store.current().unwrap(), InstallState::new());
         assert!(store.record(MAC, record(2)).unwrap());
-        assert!(!store.record(MAC, record(2)).unwrap(), "a repeat writes nothing");
-        assert!(!store.record(MAC, record(1)).unwrap(), "an older one writes nothing");
+        assert!(
+            !store.record(MAC, record(2)).unwrap(),
+            "a repeat writes nothing"
+        );
+        assert!(
+            !store.record(MAC, record(1)).unwrap(),
+            "an older one writes nothing"
+        );
         // A restart reads what was written.
         let again = InstallStore::new(path);
         assert_eq!(again.current().unwrap()[&MAC], record(2));
