@@ -36,6 +36,19 @@ fn done_path(script: &str) -> String {
     after_host[after_host.find('/').unwrap() + 1..].to_string()
 }
 
+/// The status code the server answers `request` with.
+fn raw_status(port: u16, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
 #[test]
 fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
     let fleet = Fleet::new(FLEET);
@@ -56,6 +69,12 @@ fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
     assert_eq!(server.http_status(&web2_done.replace("web2", "web1")), 403);
     assert!(server.http_text(WEB1).contains("kernel"));
 
+    // A report with a body is refused unread, even with the right URL; other methods too.
+    let post = format!("POST /{done} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+    assert_eq!(raw_status(server.http, &post), 413);
+    let put = format!("PUT /{done} HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(raw_status(server.http, &put), 405);
+    assert!(server.http_text(WEB1).contains("kernel"));
     assert_eq!(server.http_status(&done), 200);
     assert!(
         server.http_text(WEB1).contains("exit"),
