@@ -47,7 +47,8 @@ pub struct ServeArgs {
     /// PXE boot-server discovery port.
     #[arg(long, default_value_t = PXE_PORT, hide = true)]
     pub pxe_port: u16,
-    /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`).
+    /// Where full-DHCP mode keeps its leases (`dhcp-leases.json`) and the install lifecycle
+    /// what each machine reported installed (`install-state.json`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netboot")]
     pub state_dir: PathBuf,
     /// Artifact cache of `netboot build` (`url=` artifacts found there are served locally)

@@ -142,6 +142,10 @@ registry! {
         "a full-DHCP `lease-time` under 60 seconds or over 2³²−1";
     RouteCollision: "fleet::route-collision", Error, Fleet,
         "two loaders served under one name";
+    InstallLoop: "fleet::install-loop", Error, Fleet,
+        "an `install` whose `then` is the install profile itself (it would reinstall on every boot)";
+    DoneUrlOutsideInstall: "fleet::done-url-outside-install", Error, Fleet,
+        "`install_done_url` in a profile no host installs with";
     MenuCycle: "fleet::menu-cycle", Error, Fleet,
         "menus that link back to themselves";
     DefaultNotInMenu: "fleet::default-not-in-menu", Error, Fleet,
@@ -151,9 +155,9 @@ registry! {
     TemplateSyntax: "fleet::template-syntax", Error, Fleet,
         "a command line or template that is not valid minijinja (template errors point into the template)";
     UndefinedVariable: "fleet::undefined-variable", Error, Fleet,
-        "a template variable other than server, host, mac, group, labels";
+        "a template variable other than server, host, mac, group, labels, install_done_url";
     HostVariableInSharedProfile: "fleet::host-variable-in-shared-profile", Error, Fleet,
-        "`host`/`mac`/`group`/`labels` in a profile unknown machines can boot";
+        "`host`/`mac`/`group`/`labels`/`install_done_url` in a profile unknown machines can boot";
     FileInSharedProfile: "fleet::file-in-shared-profile", Error, Fleet,
         "a per-machine `file` in such a profile";
     AddressNeeded: "fleet::address-needed", Error, Fleet,
@@ -172,6 +176,8 @@ registry! {
         "an artifact no profile uses";
     UnusedMenu: "fleet::unused-menu", Warning, Fleet,
         "a top-level menu nothing shows";
+    UnusedGeneration: "fleet::unused-generation", Warning, Fleet,
+        "a `generation` on a host or group with no install lifecycle";
     ArtifactWithoutSha256: "fleet::artifact-without-sha256", Warning, Fleet,
         "a local artifact without `sha256`";
 }

@@ -178,10 +178,22 @@ impl Target {
     }
 }
 
+/// `install "PROFILE" then="PROFILE"`: boot PROFILE until the machine reports its
+/// generation installed, then boot `then`.
+#[derive(Debug, Clone)]
+pub struct Install {
+    pub profile: Spanned<String>,
+    /// `None` only when that is in error.
+    pub then: Option<Spanned<String>>,
+}
+
 #[derive(Debug)]
 pub struct Group {
     pub name: Spanned<String>,
     pub target: Option<Target>,
+    pub install: Option<Install>,
+    /// `generation=N` for its hosts' installs; a host's own overrides it.
+    pub generation: Option<Spanned<u32>>,
 }
 
 #[derive(Debug)]
@@ -195,4 +207,8 @@ pub struct HostDecl {
     pub labels: std::collections::BTreeMap<String, String>,
     /// Index into [`Fleet::groups`].
     pub group: Option<usize>,
+    /// Its own `install` child, overriding the group's.
+    pub install: Option<Install>,
+    /// Its own `generation=N`, overriding the group's.
+    pub generation: Option<Spanned<u32>>,
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use netboot_manifest::{
-    sha256_hex, BootAnswer, ClientKind, FileEntry, Host, Manifest, Protocol, Source, FORMAT_VERSION,
+    install_done_path, sha256_hex, BootAnswer, ClientKind, FileEntry, Host, InstallLifecycle,
+    Manifest, Protocol, Source, FORMAT_VERSION,
 };
 
 use crate::codes::Code;
@@ -117,12 +118,59 @@ pub fn generate(
     }
 
     let mut hosts = BTreeMap::new();
-    for (h, target) in fleet.hosts.iter().zip(&c.host_targets) {
+    for ((h, target), lifecycle) in fleet
+        .hosts
+        .iter()
+        .zip(&c.host_targets)
+        .zip(&c.host_installs)
+    {
         let (Some(mac), Some(target)) = (&h.mac, target) else {
             continue;
         };
         let group = h.group.map(|gi| fleet.groups[gi].name.value.as_str());
         let route = format!("hosts/{}.ipxe", mac.value.hexhyp());
+        let install_done_url = lifecycle.as_ref().and_then(|l| {
+            let path = install_done_path(&h.name.value, mac.value, l.generation);
+            server.as_ref().map(|s| format!("http://{s}/{path}"))
+        });
+        let vars = Vars {
+            server: server.clone(),
+            host: Some(h.name.value.clone()),
+            mac: Some(mac.value.to_string()),
+            group: Some(group.unwrap_or("").to_string()),
+            labels: Some(h.labels.clone()),
+            install_done_url,
+        };
+        // The install script sits beside the everyday one; the runtime picks between them.
+        let install = match lifecycle {
+            None => None,
+            Some(l) => {
+                let p = &fleet.profiles[l.install];
+                let Some(body) = g.body(l.install, &vars, Some(h)) else {
+                    continue;
+                };
+                g.host_files(l.install, h, &vars);
+                let script = render::render(&render::HostScript {
+                    fleet_file: &g.fleet_file,
+                    name: &h.name.value,
+                    mac: mac.value.to_string(),
+                    group,
+                    boots: format!(
+                        "install profile {} (generation {}), then profile {}",
+                        p.name.value, l.generation, fleet.profiles[l.then].name.value
+                    ),
+                    body,
+                });
+                let install_route = format!("hosts/{}.install.ipxe", mac.value.hexhyp());
+                g.script(&install_route, script, true);
+                Some(InstallLifecycle {
+                    profile: p.name.value.clone(),
+                    then: fleet.profiles[l.then].name.value.clone(),
+                    generation: l.generation,
+                    script: install_route,
+                })
+            }
+        };
         let (boots, body) = match target {
             Target::Menu(m) => (
                 format!("menu:{}", m.value),
@@ -131,13 +179,6 @@ pub fn generate(
             Target::Profile(p) => {
                 let Some(&pi) = c.profiles.get(&p.value) else {
                     continue;
-                };
-                let vars = Vars {
-                    server: server.clone(),
-                    host: Some(h.name.value.clone()),
-                    mac: Some(mac.value.to_string()),
-                    group: Some(group.unwrap_or("").to_string()),
-                    labels: Some(h.labels.clone()),
                 };
                 let Some(body) = g.body(pi, &vars, Some(h)) else {
                     continue;
@@ -162,6 +203,7 @@ pub fn generate(
                 group: group.map(str::to_string),
                 boots,
                 script: route,
+                install,
             },
         );
     }

@@ -8,9 +8,16 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The variables a template may use.
-pub const VARIABLES: [&str; 5] = ["server", "host", "mac", "group", "labels"];
+pub const VARIABLES: [&str; 6] = [
+    "server",
+    "host",
+    "mac",
+    "group",
+    "labels",
+    "install_done_url",
+];
 /// The ones that differ per machine, so a profile shared by unknown machines cannot use them.
-pub const HOST_VARIABLES: [&str; 4] = ["host", "mac", "group", "labels"];
+pub const HOST_VARIABLES: [&str; 5] = ["host", "mac", "group", "labels", "install_done_url"];
 
 /// The help line naming every variable, made from [`VARIABLES`] so it cannot fall behind it.
 pub fn variables_help() -> String {
@@ -35,6 +42,9 @@ pub struct Vars {
     /// The host's labels; `labels.role` on a host without a `role` label is an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// The URL an install reports done at; only for a host with an install lifecycle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_done_url: Option<String>,
 }
 
 pub struct Templates {

@@ -67,6 +67,7 @@ impl Harness {
                 group: None,
                 boots: "profile:debian".into(),
                 script: "hosts/52-54-00-12-34-56.ipxe".into(),
+                install: None,
             },
         );
         let files = [

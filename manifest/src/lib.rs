@@ -14,8 +14,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod digest;
+mod install;
 pub mod settings;
 pub use digest::{sha256_hex, Sha256Writer};
+pub use install::{install_done_path, install_token, InstallLifecycle, DONE_PREFIX};
 
 /// Bumped whenever a change to these types would make an old runtime misread a new manifest.
 pub const FORMAT_VERSION: u32 = 1;
@@ -187,8 +189,13 @@ pub struct Host {
     pub group: Option<String>,
     /// Profile or menu it boots (`profile:debian-install` / `menu:main`).
     pub boots: String,
-    /// Its iPXE script, a key of [`Manifest::files`].
+    /// Its iPXE script, a key of [`Manifest::files`]. For a host with an install lifecycle,
+    /// the `then` profile's script: what it gets whenever the install state says so or
+    /// cannot be read.
     pub script: String,
+    /// Installs once, then boots [`Host::script`]; absent for every other host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<InstallLifecycle>,
 }
 
 /// One servable file.

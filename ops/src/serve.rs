@@ -52,7 +52,7 @@ pub struct ServeOptions {
     pub dhcp_port: u16,
     /// The PXE boot-server discovery port.
     pub pxe_port: u16,
-    /// Where full-DHCP mode keeps its leases.
+    /// Where full-DHCP mode keeps its leases and the install lifecycle its state.
     pub state_dir: PathBuf,
     /// `netboot build`'s artifact cache; `None`: the default one.
     pub cache: Option<PathBuf>,
@@ -321,6 +321,7 @@ fn settle(
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
         status: !args.no_status,
+        install_state: Some(args.state_dir.join(netboot_runtime::install::STATE_FILE)),
     })
 }
 

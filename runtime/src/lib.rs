@@ -10,6 +10,7 @@ pub mod body;
 pub mod dhcp;
 pub mod http;
 pub mod in_flight;
+pub mod install;
 pub mod server;
 pub mod snapshot;
 pub mod status;

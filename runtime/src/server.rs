@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::dhcp::{DhcpConfig, DhcpServer, FullDhcp};
 use crate::http::{HttpConfig, HttpServer};
 use crate::in_flight::InFlight;
+use crate::install::InstallStore;
 use crate::snapshot::Snapshot;
 use crate::status::{Event, Events, Limits};
 use crate::tftp::{TftpConfig, TftpServer};
@@ -36,6 +37,9 @@ pub struct ServeConfig {
     pub pxe_port: u16,
     /// Record what clients do and answer `/`, `/metrics` and `/status.json` over HTTP.
     pub status: bool,
+    /// The install-state file (under `--state-dir`); `None`: lifecycle hosts always get
+    /// their `then` script and done reports are refused.
+    pub install_state: Option<std::path::PathBuf>,
 }
 
 /// Where each protocol really listens (ports may have been 0 in tests).
@@ -121,6 +125,7 @@ impl Runtime {
                 bind: SocketAddrV4::new(ip, config.http_port).into(),
                 events: events.clone(),
                 in_flight: in_flight.clone(),
+                install: config.install_state.clone().map(InstallStore::new),
                 ..HttpConfig::default()
             },
             receiver.clone(),

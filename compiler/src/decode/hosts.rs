@@ -7,7 +7,7 @@ use super::values::{children, name_span};
 use super::Decoder;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::fleet::{Fleet, Group, HostDecl, Spanned, Target};
+use crate::fleet::{Fleet, Group, HostDecl, Install, Spanned, Target};
 
 impl Decoder<'_> {
     pub(super) fn target(&mut self, node: &KdlNode) -> Option<Target> {
@@ -33,20 +33,36 @@ impl Decoder<'_> {
     }
 
     pub(super) fn group(&mut self, node: &KdlNode, fleet: &mut Fleet) {
-        self.check_entries(node, 1, &["profile", "menu"]);
+        self.check_entries(node, 1, &["profile", "menu", "generation"]);
         let Some(name) = self.name_arg(node, "group") else {
             return;
         };
         let target = self.target(node);
-        let index = fleet.groups.len();
-        fleet.groups.push(Group { name, target });
+        let generation = self.generation(node);
+        let mut install = None;
+        let mut seen = Vec::new();
         for child in children(node) {
-            if child.name().value() != "host" {
-                self.unknown_node(child, &["host"], "in a group");
-                continue;
+            if child.name().value() == "install" && self.once(&mut seen, child) {
+                install = self.install(child, target.as_ref());
             }
-            if let Some(h) = self.host(child, Some(index), fleet.groups[index].target.is_some()) {
-                fleet.hosts.push(h);
+        }
+        let index = fleet.groups.len();
+        let says_what_to_boot = target.is_some() || install.is_some();
+        fleet.groups.push(Group {
+            name,
+            target,
+            install,
+            generation,
+        });
+        for child in children(node) {
+            match child.name().value() {
+                "install" => {}
+                "host" => {
+                    if let Some(h) = self.host(child, Some(index), says_what_to_boot) {
+                        fleet.hosts.push(h);
+                    }
+                }
+                _ => self.unknown_node(child, &["host", "install"], "in a group"),
             }
         }
     }
@@ -57,7 +73,11 @@ impl Decoder<'_> {
         group: Option<usize>,
         group_has_target: bool,
     ) -> Option<HostDecl> {
-        let misspelt = self.check_entries(node, 1, &["mac", "profile", "menu", "cmdline-append"]);
+        let misspelt = self.check_entries(
+            node,
+            1,
+            &["mac", "profile", "menu", "cmdline-append", "generation"],
+        );
         let labels = self.labels(node);
         let name = self.name_arg(node, "host")?;
         let mac = match self.string_prop(node, "mac") {
@@ -97,7 +117,17 @@ impl Decoder<'_> {
             }
         };
         let target = self.target(node);
+        let generation = self.generation(node);
+        let mut install = None;
+        let mut seen = Vec::new();
+        for child in children(node) {
+            if child.name().value() == "install" && self.once(&mut seen, child) {
+                install = self.install(child, target.as_ref());
+            }
+        }
         if target.is_none()
+            && install.is_none()
+            && !children(node).iter().any(|c| c.name().value() == "install")
             && !misspelt
             && !group_has_target
             && !node.entries().iter().any(|e| {
@@ -121,16 +151,82 @@ impl Decoder<'_> {
             cmdline_append,
             labels,
             group,
+            install,
+            generation,
         })
+    }
+
+    /// `install "PROFILE" then="PROFILE"` on a group or host that has no `profile=`/`menu=`.
+    fn install(&mut self, node: &KdlNode, target: Option<&Target>) -> Option<Install> {
+        self.check_entries(node, 1, &["then"]);
+        self.no_children(node);
+        let example = r#"install "debian-auto" then="local-disk""#;
+        let profile = self.string_arg(node, 0, "the profile that installs", example)?;
+        let then = self.string_prop(node, "then");
+        if then.is_none()
+            && !node
+                .entries()
+                .iter()
+                .any(|e| e.name().is_some_and(|n| n.value() == "then"))
+        {
+            self.error(
+                Code::MissingValue,
+                "`install` needs `then=`: what the machine boots once it is installed".into(),
+                name_span(node),
+                "no `then` profile",
+                format!("write it like `{example}`"),
+            );
+        }
+        if let Some(t) = target {
+            self.push(
+                Diagnostic::new(
+                    Code::ConflictingProperties,
+                    "give either `profile=`/`menu=` or an `install` lifecycle, not both",
+                )
+                .label(name_span(node), "`install` here")
+                .label(t.name().span, "what it boots here")
+                .help(
+                    "a machine with an install lifecycle boots its `then` profile once installed",
+                ),
+            );
+            return None;
+        }
+        Some(Install { profile, then })
+    }
+
+    /// `generation=N`: 1 or more.
+    fn generation(&mut self, node: &KdlNode) -> Option<Spanned<u32>> {
+        let entry = node
+            .entries()
+            .iter()
+            .find(|e| e.name().is_some_and(|n| n.value() == "generation"))?;
+        let n = self.int_entry(entry, "`generation`")?;
+        match u32::try_from(n.value) {
+            Ok(g) if g >= 1 => Some(Spanned::new(g, n.span)),
+            _ => {
+                self.error(
+                    Code::BadValue,
+                    format!("generation {} is out of range", n.value),
+                    n.span,
+                    "out of range",
+                    "generations count from 1; bump it by one to reinstall the machine".into(),
+                );
+                None
+            }
+        }
     }
 
     /// A host's `label "key" "value"` children (the only children a host takes).
     pub(super) fn labels(&mut self, node: &KdlNode) -> std::collections::BTreeMap<String, String> {
         let mut labels = std::collections::BTreeMap::new();
         for child in children(node) {
-            if child.name().value() != "label" {
-                self.unknown_node(child, &["label"], "in a host");
-                continue;
+            match child.name().value() {
+                "label" => {}
+                "install" => continue,
+                _ => {
+                    self.unknown_node(child, &["label", "install"], "in a host");
+                    continue;
+                }
             }
             self.check_entries(child, 2, &[]);
             let example = r#"label "role" "database""#;

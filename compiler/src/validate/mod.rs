@@ -7,6 +7,7 @@
 //! which profiles are shared) from the [`Validator`] they all share.
 
 mod artifacts;
+mod lifecycle;
 mod loaders;
 mod menus;
 mod names;
@@ -28,6 +29,7 @@ use crate::files::{FileCache, FileProblem, LocalFile};
 use crate::fleet::*;
 use crate::template::Templates;
 use crate::ServerOverrides;
+pub use lifecycle::HostInstall;
 
 /// A fleet whose references all resolve (when no error was reported).
 pub struct Checked<'f> {
@@ -42,8 +44,10 @@ pub struct Checked<'f> {
     pub local: HashMap<usize, LocalFile>,
     /// Loaders with the route they are served at.
     pub loaders: Vec<(LoaderKind, String, LocalFile)>,
-    /// Each host's effective target (its own, else its group's).
+    /// Each host's effective target (its own, else its group's; a lifecycle's `then`).
     pub host_targets: Vec<Option<Target>>,
+    /// Each host's install lifecycle, if it has one.
+    pub host_installs: Vec<Option<HostInstall>>,
     /// Compiled operator templates: `cmdline:<profile>` and `file:<path as written>`.
     pub templates: Templates,
     /// Every local file read, absolute.
@@ -73,6 +77,7 @@ const RULES: &[&Rule] = &[
     &loaders::RULE,
     &artifacts::FILES,
     &artifacts::REFERENCES,
+    &lifecycle::RULE,
     &targets::RULE,
     &menus::ITEMS,
     &menus::CYCLES,
@@ -110,6 +115,7 @@ pub(super) struct Validator<'f, 'd> {
     /// Per menu: the menus it links to, with the span that makes each link.
     links: Vec<Vec<(usize, Span)>>,
     host_targets: Vec<Option<Target>>,
+    host_installs: Vec<Option<HostInstall>>,
     templates: Templates,
     inputs: BTreeSet<std::path::PathBuf>,
 }
@@ -140,6 +146,7 @@ pub fn validate<'f>(
         shared: vec![None; fleet.profiles.len()],
         links: vec![Vec::new(); fleet.menus.len()],
         host_targets: Vec::new(),
+        host_installs: Vec::new(),
         templates: Templates::default(),
         inputs: BTreeSet::new(),
     };
@@ -156,6 +163,7 @@ pub fn validate<'f>(
         local: v.local,
         loaders: v.loaders,
         host_targets: v.host_targets,
+        host_installs: v.host_installs,
         templates: v.templates,
         inputs: v.inputs,
     }

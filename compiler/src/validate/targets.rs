@@ -35,10 +35,16 @@ pub(super) const RULE: Rule = Rule {
                 v.target(t, &profiles, &menus);
             }
         }
-        for h in &fleet.hosts {
+        for (hi, h) in fleet.hosts.iter().enumerate() {
+            // A lifecycle host's everyday target is its `then` profile (checked by the
+            // lifecycle rule, so looked up quietly here).
+            let then = v.host_installs[hi]
+                .as_ref()
+                .map(|l| Target::Profile(fleet.profiles[l.then].name.clone()));
             let target = h
                 .target
                 .clone()
+                .or(then)
                 .or_else(|| h.group.and_then(|g| fleet.groups[g].target.clone()));
             let resolved = match (&h.target, &target) {
                 (Some(t), _) => v.target(t, &profiles, &menus),
@@ -49,7 +55,16 @@ pub(super) const RULE: Rule = Rule {
             match resolved {
                 Some(Resolved::Profile(p)) => {
                     v.direct[p] = true;
-                    v.cmdline_append(h, Some(&fleet.profiles[p]));
+                    // A lifecycle host appends to whichever of its two profiles has a kernel.
+                    let install = v.host_installs[hi].as_ref().map(|l| l.install);
+                    let takes = |i: usize| {
+                        fleet.profiles[i]
+                            .method
+                            .as_ref()
+                            .is_some_and(|m| m.takes_cmdline_append())
+                    };
+                    let kernel = install.filter(|&i| takes(i) && !takes(p)).unwrap_or(p);
+                    v.cmdline_append(h, Some(&fleet.profiles[kernel]));
                 }
                 Some(Resolved::Menu(m)) => {
                     v.menu_used[m] = true;
@@ -77,7 +92,7 @@ impl<'f> Validator<'f, '_> {
         }
     }
 
-    fn target(
+    pub(super) fn target(
         &mut self,
         t: &Target,
         profiles: &HashMap<String, usize>,

@@ -18,6 +18,7 @@ pub(super) const RULE: Rule = Rule {
         Code::HostVariableInSharedProfile,
         Code::FileInSharedProfile,
         Code::AddressNeeded,
+        Code::DoneUrlOutsideInstall,
         Code::MissingFile,
         Code::UnreadableFile,
     ],
@@ -25,30 +26,49 @@ pub(super) const RULE: Rule = Rule {
         let mut templates = Templates::default();
         let mut inputs = std::mem::take(&mut v.inputs);
         let have_address = v.server.address.is_some();
+        let mut installs = vec![false; v.fleet.profiles.len()];
+        for l in v.host_installs.iter().flatten() {
+            installs[l.install] = true;
+        }
         for (i, p) in v.fleet.profiles.iter().enumerate() {
-            v.templates(p, v.shared[i], have_address, &mut templates, &mut inputs);
+            let uses = Uses {
+                shared: v.shared[i],
+                have_address,
+                installs: installs[i],
+            };
+            v.templates(p, uses, &mut templates, &mut inputs);
         }
         v.templates = templates;
         v.inputs = inputs;
     },
 };
 
+/// What a profile's templates may read.
+#[derive(Clone, Copy)]
+struct Uses {
+    /// Where unknown machines reach it, if they do.
+    shared: Option<Span>,
+    have_address: bool,
+    /// Some host installs with it, so `install_done_url` is defined.
+    installs: bool,
+}
+
 impl<'f> Validator<'f, '_> {
     /// Compiles the profile's command line and file templates and checks what they read.
     fn templates(
         &mut self,
         p: &Profile,
-        shared: Option<Span>,
-        have_address: bool,
+        uses: Uses,
         templates: &mut Templates,
         inputs: &mut BTreeSet<std::path::PathBuf>,
     ) {
+        let shared = uses.shared;
         if let Some(c) = p.method.as_ref().and_then(|m| m.cmdline()) {
             let name = template_name_cmdline(&p.name.value);
             match templates.add(&name, &c.value) {
                 Ok(()) => {
                     let vars = templates.variables(&name);
-                    self.template_vars(&vars, c.span, shared, have_address, "the command line");
+                    self.template_vars(&vars, c.span, uses, "the command line");
                 }
                 Err(e) => self.push(
                     Diagnostic::new(
@@ -84,7 +104,11 @@ impl<'f> Validator<'f, '_> {
                 continue;
             }
             let vars = templates.variables(&name);
-            self.template_vars(&vars, f.template.span, None, have_address, "the template");
+            let uses = Uses {
+                shared: None,
+                ..uses
+            };
+            self.template_vars(&vars, f.template.span, uses, "the template");
         }
     }
 
@@ -135,14 +159,12 @@ impl<'f> Validator<'f, '_> {
         false
     }
 
-    fn template_vars(
-        &mut self,
-        vars: &BTreeSet<String>,
-        span: Span,
-        shared: Option<Span>,
-        have_address: bool,
-        what: &str,
-    ) {
+    fn template_vars(&mut self, vars: &BTreeSet<String>, span: Span, uses: Uses, what: &str) {
+        let Uses {
+            shared,
+            have_address,
+            installs,
+        } = uses;
         for v in vars {
             if !VARIABLES.contains(&v.as_str()) {
                 let help = match suggest::closest(v, VARIABLES) {
@@ -169,11 +191,22 @@ impl<'f> Validator<'f, '_> {
                         .help("only `server` is known for every machine; boot this profile from hosts only"),
                     );
                 }
-            } else if v == "server" && !have_address {
+            }
+            if v == "install_done_url" && !installs && shared.is_none() {
+                self.push(
+                    Diagnostic::new(
+                        Code::DoneUrlOutsideInstall,
+                        format!("{what} uses `install_done_url`, but no host installs with this profile"),
+                    )
+                    .label(span, "only defined for an install")
+                    .help("a host gets a done URL from `install \"PROFILE\" then=\"…\"`; name this profile there"),
+                );
+            }
+            if (v == "server" || v == "install_done_url") && !have_address {
                 self.push(
                     Diagnostic::new(
                         Code::AddressNeeded,
-                        format!("{what} uses `server`, but the fleet gives no address"),
+                        format!("{what} uses `{v}`, but the fleet gives no address"),
                     )
                     .label(span, "needs the server's address")
                     .help("add `address \"…\"` to the `server` block, or pass --address"),

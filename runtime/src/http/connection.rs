@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::timeout_at;
 
+use super::install_done;
 use super::request::{parse_head, HeadError, Parsed, RequestHead, MAX_HEAD};
 use super::response;
 use super::route::{self, Answer, Request};
@@ -24,6 +25,7 @@ use super::send;
 use super::status_exchange::{exchange_event, page_answer};
 use crate::body::Body;
 use crate::in_flight::InFlight;
+use crate::install::InstallStore;
 use crate::snapshot::Snapshot;
 use crate::status::Events;
 
@@ -42,14 +44,20 @@ pub struct Timeouts {
     pub stall: Duration,
 }
 
+/// What every connection shares with the server.
+pub struct Shared {
+    pub events: Events,
+    pub in_flight: InFlight,
+    pub install: Option<InstallStore>,
+}
+
 /// Serves requests on `stream` until the client closes, asks to close, or breaks a bound.
 pub async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     timeouts: Timeouts,
-    events: Events,
-    in_flight: InFlight,
+    shared: Shared,
 ) {
     let mut buf = Vec::new();
     let mut first = true;
@@ -82,17 +90,9 @@ pub async fn serve(
         first = false;
         buf.drain(..head.head_len);
         let keep_alive = head.keep_alive;
-        if respond(
-            &mut stream,
-            peer,
-            head,
-            &snapshots,
-            &timeouts,
-            &events,
-            &in_flight,
-        )
-        .await
-        .is_err()
+        if respond(&mut stream, peer, head, &snapshots, &timeouts, &shared)
+            .await
+            .is_err()
         {
             return;
         }
@@ -173,19 +173,30 @@ async fn respond(
     head: RequestHead,
     snapshots: &watch::Receiver<Arc<Snapshot>>,
     timeouts: &Timeouts,
-    events: &Events,
-    in_flight: &InFlight,
+    shared: &Shared,
 ) -> io::Result<()> {
+    let (events, in_flight) = (&shared.events, &shared.in_flight);
     let started = Instant::now();
     let snapshot = Arc::clone(&snapshots.borrow());
     // `/`, `/metrics`, `/status.json` first, unless the manifest lists the same route.
     let page = page_answer(events, &head.method, &head.target, &snapshot);
     let is_page = page.is_some();
-    let answer = page.unwrap_or_else(|| {
+    // A pending install is served its install script under the everyday script's name.
+    let path = route::request_path(&head.target);
+    let lifecycle = shared.install.as_ref().zip(path.as_deref());
+    let report = lifecycle
+        .filter(|(_, p)| !is_page && install_done::is_report(p))
+        .map(|(store, p)| {
+            install_done::answer(store, &snapshot, &head.method, head.has_body, p, peer.ip())
+        });
+    let swapped = lifecycle
+        .and_then(|(store, p)| install_done::swap(store, &snapshot, p))
+        .map(|s| format!("/{s}"));
+    let answer = page.or(report).unwrap_or_else(|| {
         route::route(
             &Request {
                 method: &head.method,
-                target: &head.target,
+                target: swapped.as_deref().unwrap_or(&head.target),
                 range: head.range.as_deref(),
                 if_none_match: head.if_none_match.as_deref(),
                 if_range: head.if_range.as_deref(),

@@ -24,6 +24,7 @@
 mod busy;
 pub mod conditional;
 mod connection;
+mod install_done;
 pub mod range;
 pub mod request;
 pub mod response;
@@ -43,6 +44,7 @@ use tokio::task::JoinSet;
 use netboot_manifest::Protocol;
 
 use crate::in_flight::InFlight;
+use crate::install::InstallStore;
 use crate::snapshot::Snapshot;
 use crate::status::Events;
 use busy::BusyLog;
@@ -65,6 +67,9 @@ pub struct HttpConfig {
     pub events: Events,
     /// Where file responses are listed while they are being sent.
     pub in_flight: InFlight,
+    /// The install state: answers done reports and picks lifecycle hosts' scripts. Without
+    /// it, every lifecycle host gets its `then` script and reports are refused (404).
+    pub install: Option<InstallStore>,
 }
 
 impl Default for HttpConfig {
@@ -77,6 +82,7 @@ impl Default for HttpConfig {
             stall_timeout: Duration::from_secs(60),
             events: Events::default(),
             in_flight: InFlight::default(),
+            install: None,
         }
     }
 }
@@ -139,9 +145,10 @@ impl HttpServer {
                         let snapshots = self.snapshots.clone();
                         let events = self.config.events.clone();
                         let in_flight = self.config.in_flight.clone();
+                        let install = self.config.install.clone();
                         connections.spawn(async move {
-                            connection::serve(stream, peer, snapshots, timeouts, events, in_flight)
-                                .await;
+                            let shared = connection::Shared { events, in_flight, install };
+                            connection::serve(stream, peer, snapshots, timeouts, shared).await;
                             drop(permit);
                         });
                     }

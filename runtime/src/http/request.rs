@@ -22,6 +22,8 @@ pub struct RequestHead {
     /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`). False also when the
     /// request announces a body: we never read one, so the connection cannot be reused.
     pub keep_alive: bool,
+    /// The request announces a body (which is never read).
+    pub has_body: bool,
     /// Bytes of the buffer the head took; anything after it belongs to the next request.
     pub head_len: usize,
 }
@@ -150,6 +152,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, HeadError> {
         if_range,
         user_agent,
         keep_alive,
+        has_body,
         head_len: skipped + head_len,
     }))
 }

@@ -66,6 +66,7 @@ pub fn manifest() -> Manifest {
             group: None,
             boots: "profile:debian".into(),
             script: "hosts/52-54-00-12-34-56.ipxe".into(),
+            install: None,
         },
     );
     let files = generated()

@@ -1,0 +1,19 @@
+//! The install lifecycle at run time: per machine, the last generation it reported installed,
+//! kept under `--state-dir` as an overlay on the frozen manifest. It answers one question,
+//! which of a host's two scripts `hosts/<mac>.ipxe` serves ([`decide::script_for`]), and
+//! takes one kind of write, a done report ([`decide::done`]).
+//!
+//! Safety rule: when the state cannot be read, every lifecycle host gets its `then` script,
+//! never the installer. Wiping a disk by accident is the worst failure netboot can have; a
+//! machine that should have reinstalled and did not is only late.
+
+pub mod decide;
+pub mod state_file;
+mod store;
+
+pub use decide::{done, script_for, Done};
+pub use state_file::{InstallRecord, InstallState, StateFileError};
+pub use store::InstallStore;
+
+/// The state file's name inside `--state-dir`.
+pub const STATE_FILE: &str = "install-state.json";

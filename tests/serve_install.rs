@@ -1,0 +1,136 @@
+//! The install lifecycle through a real `netboot serve` on loopback: a machine gets its
+//! installer until it reports done at its done URL, then its `then` profile, across a
+//! restart; a generation bump in the fleet makes it install again.
+
+use std::time::Duration;
+
+use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::served::Served;
+
+const FLEET: &str = r#"
+artifact "kernel" path="files/kernel"
+artifact "initrd" path="files/initrd"
+profile "debian-auto" {
+    kernel "kernel"
+    initrd "initrd"
+    cmdline "auto=true done={{ install_done_url }}"
+}
+profile "local-disk" { exit }
+group "web" generation=1 {
+    install "debian-auto" then="local-disk"
+    host "web1" mac="52:54:00:00:00:11"
+    host "web2" mac="52:54:00:00:00:12"
+}
+"#;
+
+const WEB1: &str = "hosts/52-54-00-00-00-11.ipxe";
+const WEB2: &str = "hosts/52-54-00-00-00-12.ipxe";
+
+/// The done URL's path, as the install script hands it to the installer.
+fn done_path(script: &str) -> String {
+    let url = script
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("done="))
+        .unwrap_or_else(|| panic!("no done URL in {script}"));
+    let after_host = url.strip_prefix("http://").unwrap();
+    after_host[after_host.find('/').unwrap() + 1..].to_string()
+}
+
+/// The status code the server answers `request` with.
+fn raw_status(port: u16, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
+#[test]
+fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
+    let fleet = Fleet::new(FLEET);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap();
+    let flags = ["--state-dir", state_dir];
+    let server = Served::fleet_with(&fleet, &flags);
+
+    let script = server.http_text(WEB1);
+    assert!(script.contains("kernel ../artifacts/kernel"), "{script}");
+    let done = done_path(&script);
+    assert!(done.starts_with("install-done/web1/1/"), "{done}");
+
+    // web2's URL does not mark web1, and a forged token nothing.
+    let web2_done = done_path(&server.http_text(WEB2));
+    let forged = format!("install-done/web1/1/{}", "0".repeat(32));
+    assert_eq!(server.http_status(&forged), 403);
+    assert_eq!(server.http_status(&web2_done.replace("web2", "web1")), 403);
+    assert!(server.http_text(WEB1).contains("kernel"));
+
+    // A report with a body is refused unread, even with the right URL; other methods too.
+    let post = format!("POST /{done} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+    assert_eq!(raw_status(server.http, &post), 413);
+    let put = format!("PUT /{done} HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(raw_status(server.http, &put), 405);
+    assert!(server.http_text(WEB1).contains("kernel"));
+    assert_eq!(server.http_status(&done), 200);
+    assert!(
+        server.http_text(WEB1).contains("exit"),
+        "web1 now boots from disk"
+    );
+    assert!(
+        server.http_text(WEB2).contains("kernel"),
+        "web2 still installs"
+    );
+    // Reported again: still 200, still installed.
+    assert_eq!(server.http_status(&done), 200);
+    assert!(server.log().contains("install done"), "{}", server.log());
+    drop(server);
+
+    // The state outlives the server.
+    let server = Served::fleet_with(&fleet, &flags);
+    assert!(server.http_text(WEB1).contains("exit"));
+
+    // Reinstall: bump web1's generation in the fleet; the running server reloads.
+    fleet.write(&FLEET.replace(
+        r#"host "web1" mac="52:54:00:00:00:11""#,
+        r#"host "web1" mac="52:54:00:00:00:11" generation=2"#,
+    ));
+    let script = server.wait_for_http_text(WEB1, |s| s.contains("kernel"), Duration::from_secs(3));
+    assert!(done_path(&script).starts_with("install-done/web1/2/"));
+    // The old generation's URL is stale now.
+    assert_eq!(server.http_status(&done), 409);
+    assert!(server.http_text(WEB1).contains("kernel"));
+}
+
+#[test]
+fn a_damaged_state_file_gives_every_machine_its_then_profile() {
+    let fleet = Fleet::new(FLEET);
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("install-state.json"), "{ half written").unwrap();
+    let server = Served::fleet_with(&fleet, &["--state-dir", state.path().to_str().unwrap()]);
+    assert!(
+        server.http_text(WEB1).contains("exit"),
+        "never the installer"
+    );
+    let done = format!(
+        "install-done/web1/1/{}",
+        netboot_manifest::install_token("web1", "52:54:00:00:00:11".parse().unwrap(), 1,)
+    );
+    assert_eq!(
+        server.http_status(&done),
+        503,
+        "and no report overwrites it"
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.path().join("install-state.json")).unwrap(),
+        "{ half written"
+    );
+    assert!(
+        server.log().contains("install state unreadable"),
+        "{}",
+        server.log()
+    );
+}
