@@ -3,7 +3,15 @@
 //! from a [`Code`], so a code exists here or not at all; tests/cli_check.rs holds this list
 //! against the reference table in schema/fleet-language.md and against tests/broken/.
 
-use crate::diagnostic::Severity;
+use serde::Serialize;
+
+/// Whether a code stops the build (an error) or is only reported (a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
 
 /// Whether checking a fleet can show the code, which decides whether tests/broken/ must hold
 /// a fleet that does.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
-use crate::codes::Code;
+use crate::codes::{Code, Severity};
 
 /// A byte range in one source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,13 +97,6 @@ impl miette::SourceCode for SourceFile {
             contents.line_count(),
         )))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
 }
 
 /// One labelled span.

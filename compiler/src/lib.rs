@@ -39,7 +39,8 @@ mod validate;
 
 pub use artifact_cache::ArtifactCache;
 pub use codes::Code;
-pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
+pub use codes::Severity;
+pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, SourceFile, Span};
 pub use methods::kernel::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;
 pub use output::write_output;

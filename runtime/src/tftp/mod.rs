@@ -28,6 +28,7 @@
 //! change the bytes and the size announced by tsize, and no boot loader asks for it.
 
 mod active;
+mod backoff;
 mod busy_poll;
 pub mod options;
 pub mod packet;

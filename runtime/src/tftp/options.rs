@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::transfer::{self, DEFAULT_RETRIES};
+use super::backoff::{self, DEFAULT_RETRIES};
 
 /// RFC 1350 block size, used when the client asks for nothing else.
 pub const DEFAULT_BLKSIZE: u16 = 512;
@@ -44,7 +44,7 @@ impl Default for Limits {
             // largest blksize, while 512 transfers stay within 128 MiB.
             max_window_bytes: 256 << 10,
             timeout: Duration::from_secs(1),
-            give_up_after: transfer::patience(Duration::from_secs(1), DEFAULT_RETRIES),
+            give_up_after: backoff::patience(Duration::from_secs(1), DEFAULT_RETRIES),
         }
     }
 }

@@ -12,33 +12,17 @@
 
 use std::time::{Duration, Instant};
 
+use super::backoff::backoff_factor;
+pub use super::backoff::{patience, DEFAULT_RETRIES};
 use super::options::Negotiated;
 use super::packet::{self, ErrorCode, Packet};
 use crate::body::Body;
-
-/// Retransmission delays double from the negotiated timeout up to this many times it.
-const MAX_BACKOFF_FACTOR: u32 = 8;
-
-/// Retransmissions without progress before a transfer is abandoned, unless configured.
-pub const DEFAULT_RETRIES: u32 = 5;
 
 /// Bytes served between checks that the file was not written to in place (a `fstat`): often
 /// enough to stop a spoiled transfer early, rare enough to stay off the per-block path. The
 /// window with the last block is always checked, so a client never completes a file whose
 /// bytes changed under it.
 const CHANGE_CHECK_BYTES: u64 = 1 << 20;
-
-/// How long `retries` retransmissions take without an answer, starting at `timeout` and
-/// backing off as a transfer does: the time a silent client holds its transfer.
-pub fn patience(timeout: Duration, retries: u32) -> Duration {
-    (0..=retries)
-        .map(|retry| timeout * backoff_factor(retry))
-        .sum()
-}
-
-fn backoff_factor(retries: u32) -> u32 {
-    (1u32 << retries.min(16)).min(MAX_BACKOFF_FACTOR)
-}
 
 /// Largest window read ahead: one 65464-byte lockstep block, or 16 blocks of 1468 or 4096. It
 /// is a second buffer per transfer, so larger windows (which amortise the read anyway) do not.
