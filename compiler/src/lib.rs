@@ -31,6 +31,7 @@ mod leftovers;
 mod methods;
 mod nesting;
 mod output;
+pub mod pe_image;
 mod remote;
 mod render;
 mod suggest;
