@@ -162,6 +162,7 @@ pub fn generate(
                 group: group.map(str::to_string),
                 boots,
                 script: route,
+                secure_boot: false,
             },
         );
     }
@@ -202,6 +203,7 @@ pub fn generate(
             fleet_sha256: sha256_hex(src.text.as_bytes()),
             server: c.server.clone(),
             dhcp,
+            secure_boot: None,
             hosts,
             artifact_root: ".".into(),
             files: g.files,

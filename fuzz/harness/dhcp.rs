@@ -66,6 +66,7 @@ impl Harness {
                 group: None,
                 boots: "profile:debian".into(),
                 script: "hosts/52-54-00-12-34-56.ipxe".into(),
+                secure_boot: false,
             },
         );
         let files = [
@@ -100,6 +101,7 @@ impl Harness {
                 dhcp: DhcpMode::Proxy,
             },
             dhcp,
+            secure_boot: None,
             hosts,
             artifact_root: ".".into(),
             files,

@@ -66,6 +66,7 @@ pub fn manifest() -> Manifest {
             group: None,
             boots: "profile:debian".into(),
             script: "hosts/52-54-00-12-34-56.ipxe".into(),
+            secure_boot: false,
         },
     );
     let files = generated()
@@ -93,6 +94,7 @@ pub fn manifest() -> Manifest {
             dhcp: DhcpMode::Proxy,
         },
         dhcp,
+        secure_boot: None,
         hosts,
         artifact_root: ".".into(),
         files,
