@@ -26,6 +26,7 @@ mod earlier_build;
 mod files;
 mod fleet;
 mod generate;
+mod grub_text;
 pub mod ipxe_follow;
 mod leftovers;
 mod methods;

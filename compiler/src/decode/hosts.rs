@@ -33,13 +33,18 @@ impl Decoder<'_> {
     }
 
     pub(super) fn group(&mut self, node: &KdlNode, fleet: &mut Fleet) {
-        self.check_entries(node, 1, &["profile", "menu"]);
+        self.check_entries(node, 1, &["profile", "menu", "secure-boot"]);
         let Some(name) = self.name_arg(node, "group") else {
             return;
         };
         let target = self.target(node);
+        let secure_boot = self.bool_prop(node, "secure-boot");
         let index = fleet.groups.len();
-        fleet.groups.push(Group { name, target });
+        fleet.groups.push(Group {
+            name,
+            target,
+            secure_boot,
+        });
         for child in children(node) {
             if child.name().value() != "host" {
                 self.unknown_node(child, &["host"], "in a group");
@@ -57,7 +62,11 @@ impl Decoder<'_> {
         group: Option<usize>,
         group_has_target: bool,
     ) -> Option<HostDecl> {
-        let misspelt = self.check_entries(node, 1, &["mac", "profile", "menu", "cmdline-append"]);
+        let misspelt = self.check_entries(
+            node,
+            1,
+            &["mac", "profile", "menu", "cmdline-append", "secure-boot"],
+        );
         let labels = self.labels(node);
         let name = self.name_arg(node, "host")?;
         let mac = match self.string_prop(node, "mac") {
@@ -114,7 +123,9 @@ impl Decoder<'_> {
             );
         }
         let cmdline_append = self.string_prop(node, "cmdline-append");
+        let secure_boot = self.bool_prop(node, "secure-boot");
         Some(HostDecl {
+            secure_boot,
             name,
             mac,
             target,

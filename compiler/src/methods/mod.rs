@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use kdl::KdlNode;
 
 use crate::decode::Decoder;
+use crate::diagnostic::Span;
 use crate::fleet::{Platform, Spanned};
 use crate::generate::RenderCx;
 
@@ -85,6 +86,16 @@ pub struct Fetch {
     pub ends_script: bool,
 }
 
+/// Why GRUB, the loader of Secure Boot machines, cannot boot a method.
+#[derive(Debug)]
+pub struct NotForGrub {
+    /// What to point at.
+    pub span: Span,
+    /// Ends "… cannot boot under Secure Boot: {why}".
+    pub why: &'static str,
+    pub hint: &'static str,
+}
+
 /// A decoded boot method of one profile.
 pub trait Boot: Debug + Send + Sync {
     /// The artifacts it boots, as written (validation resolves them).
@@ -92,6 +103,14 @@ pub trait Boot: Debug + Send + Sync {
 
     /// The iPXE steps that boot it on one machine; `None` once a problem is reported.
     fn render(&self, cx: &mut RenderCx) -> Option<String>;
+
+    /// Under Secure Boot, signed GRUB boots it: the artifacts GRUB loads as PE images (shim
+    /// refuses them unsigned), or why GRUB cannot boot it at all.
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub>;
+
+    /// The GRUB commands that boot it on one machine (inside a `menuentry`); asked only of a
+    /// method whose [`Boot::grub_images`] is `Ok`. `None` once a problem is reported.
+    fn render_grub(&self, cx: &mut RenderCx) -> Option<String>;
 
     /// The platforms it has a binary for, when it is tied to platforms at all.
     fn platforms(&self) -> Option<Vec<Platform>> {

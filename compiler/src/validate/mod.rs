@@ -12,6 +12,7 @@ mod menus;
 mod names;
 mod nothing_to_boot;
 mod platforms;
+mod secure_boot;
 mod targets;
 mod templates;
 mod unused;
@@ -28,6 +29,7 @@ use crate::files::{FileCache, FileProblem, LocalFile};
 use crate::fleet::*;
 use crate::template::Templates;
 use crate::ServerOverrides;
+pub use secure_boot::SecureBootChain;
 
 /// A fleet whose references all resolve (when no error was reported).
 pub struct Checked<'f> {
@@ -48,6 +50,8 @@ pub struct Checked<'f> {
     pub templates: Templates,
     /// Every local file read, absolute.
     pub inputs: BTreeSet<std::path::PathBuf>,
+    /// The Secure Boot chain, when the fleet has one (and its loaders are usable).
+    pub secure_boot: Option<SecureBootChain>,
 }
 
 pub fn template_name_cmdline(profile: &str) -> String {
@@ -79,6 +83,7 @@ const RULES: &[&Rule] = &[
     &unused::RULE,
     &platforms::RULE,
     &templates::RULE,
+    &secure_boot::RULE,
     &nothing_to_boot::RULE,
 ];
 
@@ -112,6 +117,7 @@ pub(super) struct Validator<'f, 'd> {
     host_targets: Vec<Option<Target>>,
     templates: Templates,
     inputs: BTreeSet<std::path::PathBuf>,
+    secure_boot: Option<SecureBootChain>,
 }
 
 pub fn validate<'f>(
@@ -142,6 +148,7 @@ pub fn validate<'f>(
         host_targets: Vec::new(),
         templates: Templates::default(),
         inputs: BTreeSet::new(),
+        secure_boot: None,
     };
     for rule in RULES {
         v.rule = rule;
@@ -158,6 +165,7 @@ pub fn validate<'f>(
         host_targets: v.host_targets,
         templates: v.templates,
         inputs: v.inputs,
+        secure_boot: v.secure_boot,
     }
 }
 

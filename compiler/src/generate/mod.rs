@@ -17,6 +17,8 @@ use crate::render::{self, Body, MenuLine, MenuScript, MenuTarget, Only};
 use crate::template::{self, Vars};
 use crate::validate::{template_name_cmdline, template_name_file, Checked};
 
+mod grub;
+
 pub struct Output {
     pub manifest: Manifest,
     pub generated: BTreeMap<String, Vec<u8>>,
@@ -52,7 +54,7 @@ pub fn generate(
     let mut dhcp = BTreeMap::new();
 
     for (kind, route, file) in &c.loaders {
-        g.artifact_route(route, file);
+        g.artifact_route(route, file, true);
         let (tftp_kind, http_kind) = match kind {
             LoaderKind::Bios => (ClientKind::Bios, None),
             LoaderKind::EfiX64 => (ClientKind::EfiX64, Some(ClientKind::HttpX64)),
@@ -85,7 +87,12 @@ pub fn generate(
 
     for (i, a) in fleet.artifacts.iter().enumerate() {
         if let Some(file) = c.local.get(&i) {
-            g.artifact_route(&format!("artifacts/{}", a.name.value), file);
+            // Only GRUB, on Secure Boot machines, fetches artifacts over TFTP.
+            let tftp = c
+                .secure_boot
+                .as_ref()
+                .is_some_and(|sb| sb.tftp_artifacts.contains(&i));
+            g.artifact_route(&format!("artifacts/{}", a.name.value), file, tftp);
         }
     }
 
@@ -116,12 +123,31 @@ pub fn generate(
         g.script(&format!("menus/{}.ipxe", m.name.value), script, true);
     }
 
+    let shared = Vars {
+        server: server.clone(),
+        ..Vars::default()
+    };
+    let secure_boot = c
+        .secure_boot
+        .as_ref()
+        .map(|sb| g.secure_boot_chain(sb, &shared));
     let mut hosts = BTreeMap::new();
-    for (h, target) in fleet.hosts.iter().zip(&c.host_targets) {
+    for (i, (h, target)) in fleet.hosts.iter().zip(&c.host_targets).enumerate() {
         let (Some(mac), Some(target)) = (&h.mac, target) else {
             continue;
         };
         let group = h.group.map(|gi| fleet.groups[gi].name.value.as_str());
+        let secure = c.secure_boot.as_ref().is_some_and(|sb| sb.hosts[i]);
+        let vars = Vars {
+            server: server.clone(),
+            host: Some(h.name.value.clone()),
+            mac: Some(mac.value.to_string()),
+            group: Some(group.unwrap_or("").to_string()),
+            labels: Some(h.labels.clone()),
+        };
+        if secure {
+            g.grub_host(h, target, &vars, &shared, group);
+        }
         let route = format!("hosts/{}.ipxe", mac.value.hexhyp());
         let (boots, body) = match target {
             Target::Menu(m) => (
@@ -131,13 +157,6 @@ pub fn generate(
             Target::Profile(p) => {
                 let Some(&pi) = c.profiles.get(&p.value) else {
                     continue;
-                };
-                let vars = Vars {
-                    server: server.clone(),
-                    host: Some(h.name.value.clone()),
-                    mac: Some(mac.value.to_string()),
-                    group: Some(group.unwrap_or("").to_string()),
-                    labels: Some(h.labels.clone()),
                 };
                 let Some(body) = g.body(pi, &vars, Some(h)) else {
                     continue;
@@ -162,7 +181,7 @@ pub fn generate(
                 group: group.map(str::to_string),
                 boots,
                 script: route,
-                secure_boot: false,
+                secure_boot: secure,
             },
         );
     }
@@ -203,7 +222,7 @@ pub fn generate(
             fleet_sha256: sha256_hex(src.text.as_bytes()),
             server: c.server.clone(),
             dhcp,
-            secure_boot: None,
+            secure_boot,
             hosts,
             artifact_root: ".".into(),
             files: g.files,
@@ -220,8 +239,7 @@ impl Generator<'_, '_> {
         }
     }
 
-    fn artifact_route(&mut self, route: &str, file: &crate::files::LocalFile) {
-        let tftp = !route.starts_with("artifacts/");
+    fn artifact_route(&mut self, route: &str, file: &crate::files::LocalFile, tftp: bool) {
         self.files.insert(
             route.to_string(),
             FileEntry {
@@ -425,6 +443,12 @@ impl RenderCx<'_, '_, '_> {
     /// What a script fetches for an artifact (see `Generator::fetch`).
     pub fn fetch(&self, name: &str) -> String {
         self.g.fetch(name)
+    }
+
+    /// Where GRUB fetches an artifact: over TFTP from the server it booted from (Debian 12's
+    /// signed GRUB has no HTTP), at the artifact's route.
+    pub fn grub_fetch(&self, name: &str) -> String {
+        format!("(tftp)/artifacts/{name}")
     }
 
     /// Whether the artifact is booted from its own URL.
