@@ -186,7 +186,8 @@ impl Validator<'_, '_> {
             let is_image = images.iter().any(|i| i.value == a.value);
             if is_image && checked_images.insert(ai) {
                 if let Some(file) = self.local.get(&ai).cloned() {
-                    self.signed_image(a, &file, "this artifact", Some(why));
+                    let what = format!("artifact `{}` ({})", a.value, file.manifest_path);
+                    self.signed_image(a, &file, &what, Some(why));
                 }
             }
         }
@@ -197,7 +198,8 @@ impl Validator<'_, '_> {
         match self.files.hashed(&path.value) {
             Ok(f) => {
                 self.inputs.insert(f.abs.clone());
-                self.signed_image(path, &f, what, None).then_some(f)
+                let what = format!("the {what} loader `{}`", path.value);
+                self.signed_image(path, &f, &what, None).then_some(f)
             }
             Err(p) => {
                 self.missing_file(path, &p, "loader");
@@ -235,18 +237,15 @@ impl Validator<'_, '_> {
             PeImage::Signed { .. } => return true,
             PeImage::Unsigned => Diagnostic::new(
                 Code::UnsignedImage,
-                format!(
-                    "`{}` has no Authenticode signature, and Secure Boot machines refuse it",
-                    written.value
-                ),
+                format!("{what} has no Authenticode signature, and Secure Boot machines refuse it"),
             )
-            .label(written.span, format!("{what}: a PE image with an empty certificate table"))
+            .label(written.span, "a PE image with an empty certificate table")
             .help("use the distribution's signed build (Debian: `linux-image-*-amd64`, `shim-signed`, `grub-efi-amd64-signed`), or sign it with `sbsign` and enrol the key as a MOK"),
             PeImage::NotPe(not) => Diagnostic::new(
                 Code::NotPeImage,
-                format!("`{}` is not a PE image: {not}", written.value),
+                format!("{what} is not a PE image: {not}"),
             )
-            .label(written.span, format!("{what}: not an EFI executable"))
+            .label(written.span, "not an EFI executable")
             .help("Secure Boot loads only signed EFI executables here: point at the EFI build (a kernel `vmlinuz`, a `.efi` file), not an initrd, ISO or BIOS binary"),
         };
         let d = match why {
