@@ -1,15 +1,12 @@
-//! `netboot build`: download `url=` artifacts into the cache, compile the fleet and write the
-//! output directory atomically.
+//! `netboot build`: arguments, and the exit code of the build.
 
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use netboot_compiler::{
-    compile_with, url_artifacts, write_output, Code, Diagnostic, ServerOverrides,
-};
+use netboot_ops::build::{build, BuildError, BuildOptions};
+use netboot_ops::console::Console;
 
-use crate::fetch::{ArtifactCache, FetchError};
+use crate::overrides::OverrideArgs;
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -34,167 +31,34 @@ pub struct BuildArgs {
     pub no_download: bool,
 }
 
-/// The artifact cache named by `--cache`, or the default one.
-pub fn cache_from(flag: Option<&Path>) -> Option<ArtifactCache> {
-    flag.map(Path::to_path_buf)
-        .or_else(ArtifactCache::default_root)
-        .map(ArtifactCache::new)
-}
-
-/// Settings that override the fleet's `server` block (shared by build and check).
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct OverrideArgs {
-    /// Address clients fetch from (what `{{ server }}` renders to, with the HTTP port).
-    #[arg(long)]
-    pub address: Option<Ipv4Addr>,
-    /// Interface proxy-DHCP listens on.
-    #[arg(long)]
-    pub interface: Option<String>,
-    /// HTTP port (1–65535, as in the fleet: port 0 would be written into every URL).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub http_port: Option<u16>,
-}
-
-impl OverrideArgs {
-    pub fn to_overrides(&self) -> ServerOverrides {
-        ServerOverrides {
-            interface: self.interface.clone(),
-            address: self.address,
-            http_port: self.http_port,
-            ..ServerOverrides::default()
-        }
-    }
-}
-
-/// `build/` beside the fleet file.
-pub fn default_output(fleet: &Path) -> PathBuf {
-    match fleet.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join("build"),
-        _ => PathBuf::from("build"),
-    }
-}
-
 pub fn run(args: BuildArgs) -> ExitCode {
-    let cache = cache_from(args.cache.as_deref());
-    if !args.no_download {
-        if let Err(code) = fetch_all(&args.fleet, cache.as_ref(), args.offline) {
-            return code;
-        }
-    }
-    let spinner = crate::fetch::spinner("compiling");
-    let compiled = compile_with(
-        &args.fleet,
-        &args.overrides.to_overrides(),
-        cache.as_ref().map(ArtifactCache::root),
-    );
-    spinner.finish_and_clear();
-    let compiled = match compiled {
-        Ok(c) => c,
-        Err(failure) => {
-            eprintln!("{failure}");
-            return ExitCode::from(if failure.is_io() { 2 } else { 1 });
-        }
+    let options = BuildOptions {
+        fleet: args.fleet,
+        output: args.output,
+        overrides: args.overrides.to_overrides(),
+        cache: args.cache,
+        offline: args.offline,
+        no_download: args.no_download,
     };
-    for w in &compiled.warnings {
-        eprint!("{}", w.render());
-    }
-    let out = args.output.unwrap_or_else(|| default_output(&args.fleet));
-    if let Err(e) = write_output(&compiled, &args.fleet, &out) {
-        eprintln!("netboot build: cannot write {}: {e}", out.display());
-        return ExitCode::from(2);
-    }
-    eprintln!(
-        "wrote {} ({} hosts, {} routes, {} generated files)",
-        out.display(),
-        compiled.manifest.hosts.len(),
-        compiled.manifest.files.len(),
-        compiled.generated.len()
-    );
-    ExitCode::SUCCESS
-}
-
-/// Brings every downloadable `url=` artifact into the cache, reporting all that fail at once,
-/// each pointing at its line in the fleet.
-fn fetch_all(fleet: &Path, cache: Option<&ArtifactCache>, offline: bool) -> Result<(), ExitCode> {
-    let found = match url_artifacts(fleet) {
-        Ok(found) => found,
-        Err(failure) => {
-            // The compile that follows reports the same problems with everything else.
-            if failure.is_io() {
-                eprintln!("{failure}");
-                return Err(ExitCode::from(2));
-            }
-            return Ok(());
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    match build(&options, &mut Console::new(&mut out, &mut err)) {
+        Ok(built) => {
+            eprintln!(
+                "wrote {} ({} hosts, {} routes, {} generated files)",
+                built.output.display(),
+                built.hosts,
+                built.routes,
+                built.generated
+            );
+            ExitCode::SUCCESS
         }
-    };
-    let wanted: Vec<_> = found
-        .artifacts
-        .iter()
-        .filter(|a| a.downloadable())
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let Some(cache) = cache else {
-        eprintln!("netboot build: the fleet has url= artifacts but no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache DIR");
-        return Err(ExitCode::from(2));
-    };
-    let mut problems = Vec::new();
-    for a in wanted {
-        let Some(sha256) = a.sha256.as_deref() else {
-            continue;
-        };
-        if cache.cached(sha256).is_some() {
-            continue;
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(match &e {
+                BuildError::Compile(failure) if !failure.is_io() => 1,
+                BuildError::Fetch { .. } => 1,
+                BuildError::Compile(_) | BuildError::NoCache | BuildError::Write { .. } => 2,
+            })
         }
-        let problem = if offline {
-            Diagnostic::new(
-                Code::NotCached,
-                format!(
-                    "artifact `{}` is not in the cache, and --offline forbids downloading it",
-                    a.name
-                ),
-            )
-            .label(a.url_span, "not downloaded yet")
-            .help(format!(
-                "run `netboot build` once without --offline, or put the file at {}",
-                cache.path(sha256).display()
-            ))
-        } else {
-            eprintln!("downloading {} from {}", a.name, a.url);
-            match cache.fetch(&a.url, sha256, &a.name) {
-                Ok(_) => continue,
-                Err(e @ FetchError::Mismatch { .. }) => Diagnostic::new(
-                    Code::Sha256Mismatch,
-                    format!(
-                        "artifact `{}` downloaded, but it is not the file the fleet names",
-                        a.name
-                    ),
-                )
-                .label(a.url_span, "downloaded from here")
-                .help(format!(
-                    "{e}; nothing was kept. If the file changed upstream on purpose, update sha256"
-                )),
-                Err(e) => Diagnostic::new(
-                    Code::DownloadFailed,
-                    format!("cannot download artifact `{}`", a.name),
-                )
-                .label(a.url_span, "from here")
-                .help(format!("{e}; `--offline` builds from the cache only")),
-            }
-        };
-        problems.push(problem.in_source(&found.source));
     }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    for p in &problems {
-        eprint!("{}", p.render());
-    }
-    eprintln!(
-        "netboot build: {} artifact{} could not be fetched; nothing was written",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
-    Err(ExitCode::from(1))
 }

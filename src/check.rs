@@ -1,4 +1,4 @@
-//! `netboot check`: validate a fleet and report every problem at once.
+//! `netboot check`: arguments, and the exit code of the check.
 //!
 //! Exit codes: 0 clean (warnings allowed unless `--deny-warnings`), 1 problems found,
 //! 2 usage or I/O error (the fleet cannot be read).
@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use netboot_compiler::{compile, Diagnostic, Severity};
+use netboot_ops::check::{check, CheckOptions};
 
-use crate::build::OverrideArgs;
+use crate::overrides::OverrideArgs;
 use crate::report_format::Format;
 
 #[derive(clap::Args)]
@@ -26,57 +26,20 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let (diagnostics, io) = match compile(&args.fleet, &args.overrides.to_overrides()) {
-        Ok(c) => (c.warnings, false),
-        Err(f) => (f.diagnostics().to_vec(), f.is_io()),
-    };
-    let errors = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = diagnostics.len() - errors;
-    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
-    match args.format {
-        Format::Human => print_human(&diagnostics, errors, warnings),
-        Format::Json => print_json(&args, &diagnostics, errors, warnings, failed),
+    let report = check(&CheckOptions {
+        fleet: args.fleet,
+        deny_warnings: args.deny_warnings,
+        overrides: args.overrides.to_overrides(),
+    });
+    match report.render(args.format.into()) {
+        (text, true) => print!("{text}"),
+        (text, false) => eprint!("{text}"),
     }
-    if io {
+    if report.unreadable {
         ExitCode::from(2)
-    } else if failed {
+    } else if report.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn print_human(diagnostics: &[Diagnostic], errors: usize, warnings: usize) {
-    for d in diagnostics {
-        eprint!("{}", d.render());
-    }
-    if errors == 0 && warnings == 0 {
-        eprintln!("fleet is valid");
-    } else {
-        eprintln!("{errors} error(s), {warnings} warning(s)");
-    }
-}
-
-fn print_json(
-    args: &CheckArgs,
-    diagnostics: &[Diagnostic],
-    errors: usize,
-    warnings: usize,
-    failed: bool,
-) {
-    let records: Vec<_> = diagnostics.iter().map(Diagnostic::to_record).collect();
-    let out = serde_json::json!({
-        "fleet": args.fleet.display().to_string(),
-        "ok": !failed,
-        "errors": errors,
-        "warnings": warnings,
-        "diagnostics": records,
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).expect("JSON values always serialise")
-    );
 }

@@ -4,8 +4,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::CommandFactory;
-
 #[derive(clap::Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for; write the script where it loads completions, e.g.
@@ -20,16 +18,16 @@ pub struct ManArgs {
     pub command: Option<String>,
 }
 
-pub fn completions(args: CompletionsArgs) -> ExitCode {
-    let mut cmd = crate::Cli::command();
+/// `cmd` is the whole command line's definition (`Cli::command()`), handed in by `main`.
+pub fn completions(args: CompletionsArgs, mut cmd: clap::Command) -> ExitCode {
     let mut out = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut cmd, "netboot", &mut out);
     let _ = out.flush();
     ExitCode::SUCCESS
 }
 
-pub fn man(args: ManArgs) -> ExitCode {
-    let mut cmd = crate::Cli::command();
+/// `cmd` as for [`completions`].
+pub fn man(args: ManArgs, mut cmd: clap::Command) -> ExitCode {
     cmd.build();
     let man = match &args.command {
         None => clap_mangen::Man::new(cmd),
@@ -54,6 +52,6 @@ pub fn man(args: ManArgs) -> ExitCode {
         eprintln!("netboot man: {e}");
         return ExitCode::from(2);
     }
-    crate::discover::emit(&String::from_utf8_lossy(&bytes));
+    crate::stdout::emit(&String::from_utf8_lossy(&bytes));
     ExitCode::SUCCESS
 }

@@ -1,26 +1,23 @@
-//! `netboot`: the command-line front end. Argument parsing, wiring and exit codes only; the
-//! work happens in `netboot-compiler` and `netboot-runtime`.
+//! `netboot`: the command-line front end. Argument parsing, one `netboot-ops` call per command,
+//! printing what it returns and mapping errors to exit codes; the work happens in `netboot-ops`
+//! and the crates below it.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod build;
 mod check;
 mod completions;
 mod diff;
-mod discover;
 mod doctor;
 mod explain;
-mod fetch;
 mod init;
 mod logging;
-mod privilege;
-mod reload_retry;
+mod overrides;
 mod report_format;
 mod serve;
-mod serve_full_dhcp;
-mod watch;
+mod stdout;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
 #[derive(Parser)]
@@ -73,7 +70,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Init(args) => init::run(args),
         Command::Doctor(args) => doctor::run(args),
-        Command::Completions(args) => completions::completions(args),
-        Command::Man(args) => completions::man(args),
+        Command::Completions(args) => completions::completions(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
     }
 }

@@ -1,8 +1,18 @@
-//! How `check`, `diff`, `doctor` and `explain` print their report: for a person, or as JSON
-//! for a script.
+//! `--format human|json` for `check`, `diff`, `doctor` and `explain`.
+
+use netboot_ops::report_format::Format as OpsFormat;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
+}
+
+impl From<Format> for OpsFormat {
+    fn from(f: Format) -> OpsFormat {
+        match f {
+            Format::Human => OpsFormat::Human,
+            Format::Json => OpsFormat::Json,
+        }
+    }
 }

@@ -13,12 +13,12 @@
 //! stage iterates that list.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub use netboot_manifest as manifest;
 use netboot_manifest::Manifest;
 
+mod artifact_cache;
 pub mod codes;
 mod decode;
 mod diagnostic;
@@ -39,23 +39,17 @@ mod suggest;
 mod template;
 mod validate;
 
+pub use artifact_cache::ArtifactCache;
 pub use codes::Code;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, Severity, SourceFile, Span};
 pub use methods::kernel::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;
 pub use output::write_output;
-pub use remote::{cached_path, url_artifacts, UrlArtifact, UrlArtifacts};
+pub use remote::{url_artifacts, UrlArtifact, UrlArtifacts};
 
 /// Command-line overrides of the fleet's `server` block, applied before rendering so
 /// templates (`{{ server }}`) name the address the server will really answer on.
-#[derive(Debug, Clone, Default)]
-pub struct ServerOverrides {
-    pub interface: Option<String>,
-    pub address: Option<Ipv4Addr>,
-    pub http_port: Option<u16>,
-    pub tftp_port: Option<u16>,
-    pub no_dhcp: bool,
-}
+pub use netboot_manifest::settings::ServerOverrides;
 
 /// The result of a successful compile.
 #[derive(Debug, Clone)]
@@ -336,7 +330,7 @@ default profile="a"
             .collect();
         assert_eq!(codes, ["fleet::address-needed"]);
         let o = ServerOverrides {
-            address: Some(Ipv4Addr::new(10, 1, 2, 3)),
+            address: Some(std::net::Ipv4Addr::new(10, 1, 2, 3)),
             http_port: Some(81),
             ..ServerOverrides::default()
         };

@@ -1,17 +1,18 @@
 //! Artifacts by URL.
 //!
 //! `netboot build` downloads every `http://` or `https://` artifact into a content-addressed
-//! cache (`<cache>/sha256/<hex>`, verified against the fleet's sha256) before compiling. A
+//! cache ([`ArtifactCache`], verified against the fleet's sha256) before compiling. A
 //! compile that is given the cache then treats each cached URL artifact as a local file:
 //! hashed again, served at `artifacts/<name>` over HTTP and TFTP, and fetched by the scripts
 //! from this server, so machines need no internet access. A URL artifact that is not cached
 //! (or not http/https, like `tftp://`) is still booted from its URL directly.
 //!
-//! The download itself lives in the CLI: the compiler does no network I/O.
+//! The download itself lives in `netboot build`: the compiler does no network I/O.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use crate::artifact_cache::ArtifactCache;
 use crate::decode;
 use crate::diagnostic::{Diagnostics, Failure, SourceFile, Span};
 use crate::fleet::{Fleet, Location, Spanned};
@@ -73,14 +74,10 @@ pub fn url_artifacts(path: &Path) -> Result<UrlArtifacts, Failure> {
     Ok(UrlArtifacts { source, artifacts })
 }
 
-/// Where the cache keeps the file with this sha256.
-pub fn cached_path(cache: &Path, sha256: &str) -> PathBuf {
-    cache.join("sha256").join(sha256)
-}
-
 /// Turns every URL artifact whose bytes are in `cache` into a local one. The span stays the
 /// `url=` value's, so a damaged cache file is reported at the artifact's line.
 pub(crate) fn localize(fleet: &mut Fleet, cache: &Path) {
+    let cache = ArtifactCache::new(cache.to_path_buf());
     for a in &mut fleet.artifacts {
         let (Location::Url(u), Some(sha)) = (&a.location, &a.sha256) else {
             continue;
@@ -88,8 +85,7 @@ pub(crate) fn localize(fleet: &mut Fleet, cache: &Path) {
         if !downloadable(&u.value) {
             continue;
         }
-        let path = cached_path(cache, &sha.value);
-        if path.is_file() {
+        if let Some(path) = cache.cached(&sha.value) {
             a.location = Location::Path(Spanned::new(path.to_string_lossy().into_owned(), u.span));
         }
     }

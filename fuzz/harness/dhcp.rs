@@ -1,4 +1,5 @@
-//! Fuzz harness for the proxy-DHCP decision: one datagram's bytes, as they arrive on a port.
+//! Fuzz harness for the proxy-DHCP decision: one datagram's bytes, as they arrive on a port;
+//! the same bytes also go through the reply reader (`Offer::parse`) the operator tools use.
 //!
 //! Shared by the `dhcp_answer` fuzz target and by `runtime/tests/fuzz_corpus.rs`, which
 //! replays the checked-in corpus in plain `cargo test`. Besides "never panics", it asserts
@@ -14,7 +15,7 @@ use netboot_manifest::{
     sha256_hex, BootAnswer, ClientKind, DhcpMode, FileEntry, Host, MacAddr, Manifest, Protocol,
     Server, Source, FORMAT_VERSION,
 };
-use netboot_runtime::dhcp::{answer, Decision, Port, Request, ServerIdentity};
+use netboot_runtime::dhcp::{answer, dhcp_reply, Decision, Offer, Port, Request, ServerIdentity};
 use netboot_runtime::http::route::request_path;
 
 const SERVER: ServerIdentity = ServerIdentity {
@@ -124,6 +125,7 @@ impl Harness {
             }
         }
         self.check(&self.partial, packet, Port::Dhcp67, sources[0]);
+        check_reply_reader(packet);
     }
 
     fn check(&self, manifest: &Manifest, packet: &[u8], port: Port, source: SocketAddrV4) {
@@ -198,5 +200,18 @@ impl Harness {
                 || to == *source.ip(),
             "reply sent to {to}, which is neither the client, its relay nor broadcast"
         );
+    }
+}
+
+/// The reader `explain` and `doctor` use on any server's reply (and on the IPv4 frame around
+/// it): whatever the bytes, it never panics, and what it reads is the header's own fields.
+fn check_reply_reader(packet: &[u8]) {
+    if let Some((_, payload)) = dhcp_reply(packet) {
+        let _ = Offer::parse(payload);
+    }
+    if let Some(offer) = Offer::parse(packet) {
+        assert_eq!(packet[0], 2, "only a BOOTREPLY is read as a reply");
+        assert_eq!(offer.xid.to_be_bytes(), packet[4..8]);
+        assert_eq!(offer.chaddr.0, packet[28..34]);
     }
 }

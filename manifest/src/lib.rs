@@ -14,6 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod digest;
+pub mod settings;
 pub use digest::{sha256_hex, Sha256Writer};
 
 /// Bumped whenever a change to these types would make an old runtime misread a new manifest.
@@ -312,7 +313,7 @@ pub enum ManifestError {
 
 impl Manifest {
     /// A manifest that serves `files` (artifact paths relative to `artifact_root`) and nothing
-    /// else: DHCP off, no answers, no hosts, ports 8080 and 69. What tests, fuzz harnesses and
+    /// else: DHCP off, no answers, no hosts, the default ports (8080 and 69). What tests, fuzz harnesses and
     /// benchmarks that build a snapshot by hand start from.
     pub fn serving(files: BTreeMap<String, FileEntry>, artifact_root: &str) -> Manifest {
         Manifest {
@@ -322,8 +323,8 @@ impl Manifest {
             server: Server {
                 interface: None,
                 address: None,
-                http_port: 8080,
-                tftp_port: 69,
+                http_port: settings::DEFAULT_HTTP_PORT,
+                tftp_port: settings::DEFAULT_TFTP_PORT,
                 dhcp: DhcpMode::Off,
             },
             dhcp: BTreeMap::new(),

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use netboot_manifest::DhcpMode;
+use netboot_manifest::settings::{self, ServerBlock};
 
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -171,26 +171,14 @@ pub fn validate<'f>(
 
 /// The fleet's `server` block with the command line's overrides applied.
 fn settings(s: &Server, o: &ServerOverrides) -> netboot_manifest::Server {
-    netboot_manifest::Server {
-        interface: o
-            .interface
-            .clone()
-            .or_else(|| s.interface.as_ref().map(|i| i.value.clone())),
-        address: o.address.or(s.address.as_ref().map(|a| a.value)),
-        http_port: o
-            .http_port
-            .or(s.http_port.as_ref().map(|p| p.value))
-            .unwrap_or(8080),
-        tftp_port: o
-            .tftp_port
-            .or(s.tftp_port.as_ref().map(|p| p.value))
-            .unwrap_or(69),
-        dhcp: if o.no_dhcp {
-            DhcpMode::Off
-        } else {
-            s.dhcp.as_ref().map_or(DhcpMode::Proxy, |d| d.value.clone())
-        },
-    }
+    let block = ServerBlock {
+        interface: s.interface.as_ref().map(|i| i.value.clone()),
+        address: s.address.as_ref().map(|a| a.value),
+        http_port: s.http_port.as_ref().map(|p| p.value),
+        tftp_port: s.tftp_port.as_ref().map(|p| p.value),
+        dhcp: s.dhcp.as_ref().map(|d| d.value.clone()),
+    };
+    settings::settle(&block, o)
 }
 
 enum Resolved {

@@ -4,11 +4,9 @@ use std::net::Ipv4Addr;
 
 use netboot_manifest::MacAddr;
 
+use super::header::Header;
 use super::options::{OptionError, Options};
 
-/// Fixed BOOTP header (236 bytes) plus the 4-byte magic cookie.
-pub const HEADER_LEN: usize = 240;
-const MAGIC: [u8; 4] = [99, 130, 83, 99];
 const BOOTREQUEST: u8 = 1;
 const HTYPE_ETHERNET: u8 = 1;
 /// RFC 1542 says relays drop packets past 16 hops; a higher count means a relay loop.
@@ -70,39 +68,33 @@ pub struct Request {
 impl Request {
     /// Parses `packet`, rejecting every shape real firmware would not send.
     pub fn parse(packet: &[u8]) -> Result<Request, MalformedRequest> {
-        if packet.len() < HEADER_LEN {
-            return Err(MalformedRequest::Truncated(packet.len()));
+        let header = Header::read(packet).ok_or(MalformedRequest::Truncated(packet.len()))?;
+        if header.op != BOOTREQUEST {
+            return Err(MalformedRequest::NotRequest(header.op));
         }
-        if packet[0] != BOOTREQUEST {
-            return Err(MalformedRequest::NotRequest(packet[0]));
-        }
-        let (htype, hlen) = (packet[1], packet[2]);
+        let (htype, hlen) = (header.htype, header.hlen);
         if htype != HTYPE_ETHERNET || hlen != 6 {
             return Err(MalformedRequest::Hardware { htype, hlen });
         }
-        let hops = packet[3];
+        let hops = header.hops;
         if hops > MAX_HOPS {
             return Err(MalformedRequest::Hops(hops));
         }
-        if packet[236..240] != MAGIC {
+        if !header.has_magic() {
             return Err(MalformedRequest::NoMagic);
         }
-        let u32_at =
-            |i: usize| u32::from_be_bytes([packet[i], packet[i + 1], packet[i + 2], packet[i + 3]]);
-        let mut mac = [0u8; 6];
-        mac.copy_from_slice(&packet[28..34]);
-        let options = Options::parse(&packet[HEADER_LEN..], &packet[108..236], &packet[44..108])?;
+        let options = header.options()?;
         let message_type = match options.get(53) {
             Some([t]) => MessageType::from_byte(*t),
             _ => return Err(MalformedRequest::NoMessageType),
         };
         Ok(Request {
-            xid: u32_at(4),
-            flags: u16::from_be_bytes([packet[10], packet[11]]),
+            xid: header.xid,
+            flags: header.flags,
             hops,
-            ciaddr: Ipv4Addr::from(u32_at(12)),
-            giaddr: Ipv4Addr::from(u32_at(24)),
-            mac: MacAddr(mac),
+            ciaddr: header.ciaddr,
+            giaddr: header.giaddr,
+            mac: header.chaddr,
             message_type,
             options,
         })

@@ -7,18 +7,18 @@
 //! --interface IF` finds out; at run time a client's REQUEST naming another server is logged
 //! as a warning.
 
+use std::path::Path;
+
 use netboot_manifest::{DhcpMode, Server};
 use netboot_runtime::dhcp::{netmask_of, FullDhcp, FullSettings, ServerIdentity};
 use netboot_runtime::server::ServeConfig;
-
-use crate::serve::ServeArgs;
 
 /// The lease file's name inside `--state-dir`.
 pub const LEASE_FILE: &str = "dhcp-leases.json";
 
 /// Full-DHCP state for the runtime, or `None` when the fleet runs proxy or no DHCP.
 pub fn open(
-    args: &ServeArgs,
+    state_dir: &Path,
     config: &ServeConfig,
     server: &Server,
 ) -> Result<Option<FullDhcp>, String> {
@@ -36,7 +36,7 @@ pub fn open(
         );
     };
     let netmask = netmask_of(config.address).map_err(|e| e.to_string())?;
-    let lease_file = args.state_dir.join(LEASE_FILE);
+    let lease_file = state_dir.join(LEASE_FILE);
     let identity = ServerIdentity {
         addr: config.address,
         http_port: config.http_port,

@@ -1,6 +1,6 @@
-//! Artifacts by URL: a content-addressed download cache.
+//! Artifacts by URL: downloads into the content-addressed cache.
 //!
-//! A `url=` artifact is fetched once into `<cache>/sha256/<hex>` and verified against the
+//! A `url=` artifact is fetched once into the [`ArtifactCache`] and verified against the
 //! fleet's sha256 before it is kept, so the cache holds only bytes some fleet asked for by
 //! hash, and a file name in it is a promise about its contents. The download goes to a
 //! temporary file beside the cache and is renamed into place only once verified, so an
@@ -12,13 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use netboot_compiler::ArtifactCache;
 use sha2::{Digest, Sha256};
-
-/// Where downloaded artifacts live.
-#[derive(Debug, Clone)]
-pub struct ArtifactCache {
-    root: PathBuf,
-}
 
 /// Why an artifact could not be downloaded into the cache.
 #[derive(Debug, thiserror::Error)]
@@ -39,86 +34,61 @@ pub enum FetchError {
     Io { path: PathBuf, source: io::Error },
 }
 
-impl ArtifactCache {
-    pub fn new(root: PathBuf) -> ArtifactCache {
-        ArtifactCache { root }
-    }
+/// Downloads `url` into `cache`, keeping it only if its sha256 is `sha256`. `label` names it
+/// on the progress bar, which is drawn only when stderr is a terminal.
+pub fn fetch(
+    cache: &ArtifactCache,
+    url: &str,
+    sha256: &str,
+    label: &str,
+) -> Result<PathBuf, FetchError> {
+    let final_path = cache.path(sha256);
+    let tmp_dir = cache.partial_dir();
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FetchError::Io { path, source }
+    };
+    fs::create_dir_all(&tmp_dir).map_err(io_err(&tmp_dir))?;
+    let parent = final_path.parent().unwrap_or(cache.root()).to_path_buf();
+    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
 
-    /// `$XDG_CACHE_HOME/netboot`, else `$HOME/.cache/netboot`.
-    pub fn default_root() -> Option<PathBuf> {
-        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-        non_empty("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .map(|base| base.join("netboot"))
-    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(30))
+        .timeout_read(Duration::from_secs(60))
+        .user_agent(concat!("netboot/", env!("CARGO_PKG_VERSION")))
+        .build();
+    let response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Status(status, r) => FetchError::Status {
+            status,
+            text: r.status_text().to_string(),
+        },
+        ureq::Error::Transport(t) => FetchError::Transport(t.to_string()),
+    })?;
+    let length = response
+        .header("Content-Length")
+        .and_then(|v| v.parse::<u64>().ok());
+    let bar = progress_bar(length, label);
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Where the artifact with this (lowercase hex) sha256 is kept.
-    pub fn path(&self, sha256: &str) -> PathBuf {
-        self.root.join("sha256").join(sha256)
-    }
-
-    /// The cached file, if it was downloaded before.
-    pub fn cached(&self, sha256: &str) -> Option<PathBuf> {
-        let path = self.path(sha256);
-        path.is_file().then_some(path)
-    }
-
-    /// Downloads `url`, keeping it only if its sha256 is `sha256`. `label` names it on the
-    /// progress bar, which is drawn only when stderr is a terminal.
-    pub fn fetch(&self, url: &str, sha256: &str, label: &str) -> Result<PathBuf, FetchError> {
-        let final_path = self.path(sha256);
-        let tmp_dir = self.root.join("tmp");
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| FetchError::Io { path, source }
-        };
-        fs::create_dir_all(&tmp_dir).map_err(io_err(&tmp_dir))?;
-        let parent = final_path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(30))
-            .timeout_read(Duration::from_secs(60))
-            .user_agent(concat!("netboot/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let response = agent.get(url).call().map_err(|e| match e {
-            ureq::Error::Status(status, r) => FetchError::Status {
-                status,
-                text: r.status_text().to_string(),
-            },
-            ureq::Error::Transport(t) => FetchError::Transport(t.to_string()),
-        })?;
-        let length = response
-            .header("Content-Length")
-            .and_then(|v| v.parse::<u64>().ok());
-        let bar = progress_bar(length, label);
-
-        let tmp = tmp_dir.join(format!("{sha256}.{}.part", std::process::id()));
-        let result = download(response.into_reader(), &tmp, &bar);
-        bar.finish_and_clear();
-        let (found, bytes) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        if found != sha256 {
+    let tmp = tmp_dir.join(format!("{sha256}.{}.part", std::process::id()));
+    let result = download(response.into_reader(), &tmp, &bar);
+    bar.finish_and_clear();
+    let (found, bytes) = match result {
+        Ok(done) => done,
+        Err(e) => {
             let _ = fs::remove_file(&tmp);
-            return Err(FetchError::Mismatch {
-                expected: sha256.to_string(),
-                found,
-                bytes,
-            });
+            return Err(e);
         }
-        fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
-        Ok(final_path)
+    };
+    if found != sha256 {
+        let _ = fs::remove_file(&tmp);
+        return Err(FetchError::Mismatch {
+            expected: sha256.to_string(),
+            found,
+            bytes,
+        });
     }
+    fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
+    Ok(final_path)
 }
 
 /// Streams `body` into `tmp`, hashing as it goes; returns (sha256 hex, bytes).
@@ -237,7 +207,7 @@ mod tests {
         let sha = netboot_manifest::sha256_hex(BODY);
         assert_eq!(cache.cached(&sha), None);
         let url = serve(BODY, "200 OK", 1);
-        let path = cache.fetch(&url, &sha, "k").unwrap();
+        let path = fetch(&cache, &url, &sha, "k").unwrap();
         assert_eq!(path, dir.path().join("cache/sha256").join(&sha));
         assert_eq!(fs::read(&path).unwrap(), BODY);
         assert_eq!(cache.cached(&sha), Some(path));
@@ -254,14 +224,14 @@ mod tests {
         let cache = ArtifactCache::new(dir.path().to_path_buf());
         let wrong = "0".repeat(64);
         let url = serve(BODY, "200 OK", 1);
-        let err = cache.fetch(&url, &wrong, "k").unwrap_err();
+        let err = fetch(&cache, &url, &wrong, "k").unwrap_err();
         assert!(
             matches!(&err, FetchError::Mismatch { found, bytes: 12, .. } if *found == netboot_manifest::sha256_hex(BODY)),
             "{err}"
         );
         assert_eq!(cache.cached(&wrong), None);
         let url = serve(b"", "404 Not Found", 1);
-        let err = cache.fetch(&url, &wrong, "k").unwrap_err();
+        let err = fetch(&cache, &url, &wrong, "k").unwrap_err();
         assert!(
             matches!(err, FetchError::Status { status: 404, .. }),
             "{err}"
@@ -278,9 +248,13 @@ mod tests {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let cache = ArtifactCache::new(dir.path().to_path_buf());
-        let err = cache
-            .fetch(&format!("http://127.0.0.1:{port}/x"), &"0".repeat(64), "k")
-            .unwrap_err();
+        let err = fetch(
+            &cache,
+            &format!("http://127.0.0.1:{port}/x"),
+            &"0".repeat(64),
+            "k",
+        )
+        .unwrap_err();
         assert!(matches!(err, FetchError::Transport(_)), "{err}");
     }
 }

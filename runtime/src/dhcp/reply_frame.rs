@@ -1,5 +1,6 @@
-//! Reading a DHCP reply off the wire: an AF_PACKET (cooked) datagram is an IPv4 packet whose
-//! link-layer source comes alongside, so the responder's MAC and IP are both known.
+//! Reading a DHCP reply off the wire below UDP: an AF_PACKET (cooked) datagram is an IPv4
+//! packet whose link-layer source comes alongside, so the responder's MAC and IP are both
+//! known. `netboot doctor` listens this way for every server on a segment.
 
 use std::net::Ipv4Addr;
 
@@ -106,7 +107,7 @@ mod tests {
                 v
             };
             if let Some((_, body)) = dhcp_reply(&buf) {
-                let _ = crate::discover::Offer::parse(body);
+                let _ = crate::dhcp::Offer::parse(body);
             }
             buf.clear();
         }

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use netboot_manifest::{ClientKind, MacAddr};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::frame::dhcp_reply;
-use crate::discover::{discover, Offer};
+use netboot_runtime::dhcp::{dhcp_reply, discover, Offer};
 
 /// One answer heard.
 #[derive(Debug, Clone)]

@@ -1,79 +1,19 @@
-//! The DHCP DISCOVER a boot client sends, built the way firmware lays it out, and a reader for
-//! the offers that come back. `explain` feeds the DISCOVER to the real proxy-DHCP decision;
-//! `doctor` puts one on the wire.
+//! Reading a DHCP server's reply (an OFFER or ACK, from netboot or from anyone else on the
+//! segment) in the terms an operator reads: what address, which boot file, from whom.
+//!
+//! Replies come from whatever answers on the segment, so the reader is as strict as the one for
+//! requests: the fixed header at its offsets ([`Header`]) and the options with the runtime's own
+//! parser (dhcproto's decoder asserts on some malformed options).
 
 use std::net::Ipv4Addr;
 
-use dhcproto::v4::{
-    Architecture, DhcpOption, Flags, Message, MessageType, OptionCode, UnknownOption,
-};
-use dhcproto::Encodable;
-use netboot_manifest::{ClientKind, MacAddr};
+use netboot_manifest::MacAddr;
 
-/// A DISCOVER from firmware of `kind` (or from iPXE for [`ClientKind::Ipxe`], which then
-/// announces `ipxe_arch`).
-pub fn discover(kind: ClientKind, mac: MacAddr, xid: u32, ipxe_arch: u16) -> Vec<u8> {
-    message(MessageType::Discover, kind, mac, xid, ipxe_arch)
-}
+use super::header::Header;
 
-/// The REQUEST that UEFI firmware sends to a proxy's port 4011 after an offer without PXE
-/// options.
-pub fn request_4011(kind: ClientKind, mac: MacAddr, xid: u32) -> Vec<u8> {
-    message(MessageType::Request, kind, mac, xid, 0)
-}
+const BOOTREPLY: u8 = 2;
 
-fn message(
-    message: MessageType,
-    kind: ClientKind,
-    mac: MacAddr,
-    xid: u32,
-    ipxe_arch: u16,
-) -> Vec<u8> {
-    let (vendor, arch) = match kind {
-        ClientKind::Bios => ("PXEClient:Arch:00000:UNDI:002001", 0),
-        ClientKind::EfiX64 => ("PXEClient:Arch:00007:UNDI:003016", 7),
-        ClientKind::EfiArm64 => ("PXEClient:Arch:00011:UNDI:003016", 11),
-        ClientKind::HttpX64 => ("HTTPClient:Arch:00016:UNDI:003001", 16),
-        ClientKind::HttpArm64 => ("HTTPClient:Arch:00019:UNDI:003001", 19),
-        ClientKind::Ipxe => ("", ipxe_arch),
-    };
-    let vendor = if kind == ClientKind::Ipxe {
-        format!("PXEClient:Arch:{ipxe_arch:05}:UNDI:002001")
-    } else {
-        vendor.to_string()
-    };
-    let mut msg = Message::new_with_id(
-        xid,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        &mac.0,
-    );
-    msg.set_flags(Flags::default().set_broadcast());
-    let opts = msg.opts_mut();
-    opts.insert(DhcpOption::MessageType(message));
-    opts.insert(DhcpOption::ClassIdentifier(vendor.into_bytes()));
-    opts.insert(DhcpOption::ClientSystemArchitecture(Architecture::from(
-        arch,
-    )));
-    // Network interface identifier (94): UNDI 2.1, as PXE ROMs send.
-    opts.insert(DhcpOption::Unknown(UnknownOption::new(
-        OptionCode::from(94u8),
-        vec![1, 2, 1],
-    )));
-    if kind == ClientKind::Ipxe {
-        opts.insert(DhcpOption::UserClass(b"iPXE".to_vec()));
-        opts.insert(DhcpOption::Unknown(UnknownOption::new(
-            OptionCode::from(175u8),
-            vec![177, 5, 1, 0x1a, 0xf4, 0x10, 0x00],
-        )));
-    }
-    msg.to_vec()
-        .expect("a DISCOVER with short options always encodes")
-}
-
-/// What a DHCP reply says, in the terms an operator reads.
+/// What a DHCP reply says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Offer {
     pub message_type: String,
@@ -99,17 +39,12 @@ pub struct Offer {
 
 impl Offer {
     /// Reads a reply strictly from its bytes; `None` when they are not a DHCP/BOOTP reply.
-    ///
-    /// Replies come from whatever answers on the segment, so this never trusts a length field:
-    /// the header is read at fixed offsets and the options with the runtime's strict parser
-    /// (dhcproto's decoder asserts on some malformed options).
     pub fn parse(bytes: &[u8]) -> Option<Offer> {
-        const MAGIC: [u8; 4] = [99, 130, 83, 99];
-        if bytes.len() < 240 || bytes[0] != 2 || bytes[236..240] != MAGIC {
+        let header = Header::read(bytes)?;
+        if header.op != BOOTREPLY || !header.has_magic() {
             return None;
         }
-        let (sname, file) = (&bytes[44..108], &bytes[108..236]);
-        let opts = netboot_runtime::dhcp::Options::parse(&bytes[240..], file, sname).ok()?;
+        let opts = header.options().ok()?;
         let text = |b: &[u8]| {
             let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
             let s = String::from_utf8_lossy(&b[..end]).into_owned();
@@ -133,23 +68,21 @@ impl Offer {
             _ => "BOOTP",
         }
         .to_string();
-        let mut chaddr = [0u8; 6];
-        chaddr.copy_from_slice(&bytes[28..34]);
         Some(Offer {
             message_type,
-            xid: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-            chaddr: MacAddr(chaddr),
-            yiaddr: ipv4(&bytes[16..20])?,
-            siaddr: ipv4(&bytes[20..24])?,
+            xid: header.xid,
+            chaddr: header.chaddr,
+            yiaddr: header.yiaddr,
+            siaddr: header.siaddr,
             server_id: opts.get(54).and_then(ipv4),
             server_name: (overload & 2 == 0)
-                .then(|| text(sname))
+                .then(|| text(header.sname))
                 .flatten()
                 .or_else(|| opts.get(66).and_then(text)),
             boot_file: opts
                 .get(67)
                 .and_then(text)
-                .or_else(|| (overload & 1 == 0).then(|| text(file)).flatten()),
+                .or_else(|| (overload & 1 == 0).then(|| text(header.file)).flatten()),
             vendor_class: opts.get(60).and_then(text),
             vendor_options: opts.get(43).map(|b| {
                 b.iter()
@@ -162,27 +95,75 @@ impl Offer {
     }
 }
 
-/// Writes a report to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use netboot_runtime::dhcp::{classify, Request};
+    use std::collections::BTreeMap;
+    use std::net::SocketAddrV4;
 
-    #[test]
-    fn each_kind_is_classified_as_itself() {
-        let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
-        for kind in ClientKind::ALL {
-            let bytes = discover(kind, mac, 7, 7);
-            let req = Request::parse(&bytes).unwrap();
-            assert_eq!(req.mac, mac);
-            assert_eq!(classify(&req.options).unwrap().kind, kind);
+    use dhcproto::v4::{DhcpOption, Message, MessageType};
+    use dhcproto::Encodable;
+    use netboot_manifest::{BootAnswer, ClientKind, DhcpMode, Manifest, Protocol};
+
+    use super::*;
+    use crate::dhcp::{answer, discover, Decision, Port, ServerIdentity};
+
+    const SERVER: ServerIdentity = ServerIdentity {
+        addr: Ipv4Addr::new(10, 0, 2, 2),
+        http_port: 8080,
+    };
+
+    /// A manifest answering BIOS firmware with a loader and iPXE with a script.
+    fn manifest() -> Manifest {
+        let mut m = Manifest::serving(BTreeMap::new(), ".");
+        m.server.dhcp = DhcpMode::Proxy;
+        let answer = |protocol, path: &str| BootAnswer {
+            protocol,
+            path: path.to_string(),
+        };
+        m.dhcp
+            .insert(ClientKind::Bios, answer(Protocol::Tftp, "undionly.kpxe"));
+        m.dhcp
+            .insert(ClientKind::EfiX64, answer(Protocol::Tftp, "ipxe.efi"));
+        m.dhcp
+            .insert(ClientKind::Ipxe, answer(Protocol::Http, "boot.ipxe"));
+        m
+    }
+
+    fn reply_to(request: &[u8], port: Port) -> Vec<u8> {
+        let from = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+        match answer(request, port, from, &manifest(), &SERVER) {
+            Decision::Reply(r) => r.bytes,
+            Decision::Ignore(why) => panic!("ignored: {why}"),
         }
+    }
+
+    /// The proxy's replies to what real firmware sent (see `tests/fixtures/dhcp/README.md`),
+    /// read back field by field.
+    #[test]
+    fn reads_the_proxys_replies_to_captured_firmware() {
+        let ipxe = include_bytes!("../../tests/fixtures/dhcp/ipxe-bios-discover.bin");
+        let offer = Offer::parse(&reply_to(ipxe, Port::Dhcp67)).unwrap();
+        assert_eq!(offer.message_type, "OFFER");
+        assert_eq!(offer.chaddr.to_string(), "52:54:00:12:34:56");
+        assert_eq!(
+            offer.xid,
+            u32::from_be_bytes([ipxe[4], ipxe[5], ipxe[6], ipxe[7]])
+        );
+        assert_eq!(offer.yiaddr, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(offer.siaddr, SERVER.addr);
+        assert_eq!(offer.server_id, Some(SERVER.addr));
+        assert_eq!(
+            offer.boot_file.as_deref(),
+            Some("http://10.0.2.2:8080/boot.ipxe")
+        );
+        assert_eq!(offer.vendor_class.as_deref(), Some("PXEClient"));
+        assert_eq!(offer.vendor_options.as_deref(), Some("06 01 08 ff"));
+        assert!(offer.client_guid_echoed);
+
+        let request = include_bytes!("../../tests/fixtures/dhcp/ovmf-pxe-request-4011.bin");
+        let ack = Offer::parse(&reply_to(request, Port::Pxe4011)).unwrap();
+        assert_eq!(ack.message_type, "ACK");
+        assert_eq!(ack.boot_file.as_deref(), Some("ipxe.efi"));
     }
 
     #[test]
@@ -190,11 +171,12 @@ mod tests {
         let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
         assert_eq!(Offer::parse(&discover(ClientKind::Bios, mac, 1, 0)), None);
         assert_eq!(Offer::parse(b"short"), None);
+        let captured = include_bytes!("../../tests/fixtures/dhcp/ovmf-pxe-discover.bin");
+        assert_eq!(Offer::parse(captured), None);
     }
 
     #[test]
     fn mutated_replies_never_panic() {
-        use dhcproto::v4::Message;
         let mac: MacAddr = "52:54:00:00:00:01".parse().unwrap();
         let mut reply = Message::new_with_id(
             9,

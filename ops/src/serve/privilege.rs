@@ -23,7 +23,9 @@ pub fn drop_to(name: &str) -> Result<(), String> {
     if setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
         return Err("dropped privileges but could become root again; refusing to serve".into());
     }
+    // `netboot::privilege`, the binary's module this came from: log filters name it.
     tracing::info!(
+        target: "netboot::privilege",
         user = name,
         uid = user.uid.as_raw(),
         gid = user.gid.as_raw(),
