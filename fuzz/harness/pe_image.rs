@@ -13,8 +13,15 @@ pub fn run(data: &[u8]) {
     let verdict = inspect(head, file_len);
     if let PeImage::Signed { len } = verdict {
         assert!(head.starts_with(b"MZ"), "signed without a DOS header");
-        assert!(len > 0 && u64::from(len) <= file_len, "table of {len} in {file_len} bytes");
+        assert!(
+            len > 0 && u64::from(len) <= file_len,
+            "table of {len} in {file_len} bytes"
+        );
     }
     let cut = &head[..head.len().min(HEAD_LEN)];
-    assert_eq!(inspect(cut, file_len), verdict, "the verdict depends on bytes past HEAD_LEN");
+    assert_eq!(
+        inspect(cut, file_len),
+        verdict,
+        "the verdict depends on bytes past HEAD_LEN"
+    );
 }
