@@ -221,7 +221,9 @@ fn add(attempt: &mut Attempt, stamped: &Stamped) {
 
 fn stage_of(attempt: &Attempt, file: &str) -> Stage {
     let path = file.split(['?', '#']).next().unwrap_or(file);
-    if path.ends_with(".ipxe") {
+    // iPXE scripts, and on Secure Boot machines GRUB's configs (GRUB asks for `/grub/…`).
+    let grub_config = path.trim_start_matches('/').starts_with("grub/") && path.ends_with(".cfg");
+    if path.ends_with(".ipxe") || grub_config {
         return Stage::Script;
     }
     let named_by_dhcp = attempt
@@ -399,6 +401,44 @@ mod tests {
             Outcome::Failed("connection reset".into())
         );
         assert_eq!(a.reached(), Some(Stage::Script));
+    }
+
+    #[test]
+    fn secure_boot_chain_shows_shim_and_grub_as_loaders_and_grub_configs_as_scripts() {
+        let events = stamp(vec![
+            dhcp(ClientKind::EfiX64, "sb/shimx64.efi"),
+            get(Protocol::Tftp, "sb/shimx64.efi", 1_000_000),
+            get(Protocol::Tftp, "sb/grubx64.efi", 3_800_000),
+            get(Protocol::Tftp, "grub/grub.cfg", 300),
+            // An unknown machine: no config of its own, GRUB falls back to the default.
+            Event::refused(
+                Protocol::Tftp,
+                ip(),
+                "/grub/hosts/52:54:00:e2:e0:01.cfg",
+                "not in the manifest",
+            ),
+            get(Protocol::Tftp, "grub/default.cfg", 500),
+            get(Protocol::Tftp, "artifacts/linux", 8_000_000),
+            get(Protocol::Tftp, "artifacts/initrd", 1_000_000),
+        ]);
+        let all = attempts(&events);
+        assert_eq!(all.len(), 1);
+        let a = &all[0];
+        assert_eq!(
+            stages(a),
+            [
+                (Stage::Dhcp, "sb/shimx64.efi"),
+                (Stage::Loader, "sb/shimx64.efi"),
+                (Stage::Loader, "sb/grubx64.efi"),
+                (Stage::Script, "grub/grub.cfg"),
+                (Stage::Script, "grub/hosts/52:54:00:e2:e0:01.cfg"),
+                (Stage::Script, "grub/default.cfg"),
+                (Stage::Kernel, "artifacts/linux"),
+                (Stage::Initrd, "artifacts/initrd"),
+            ]
+        );
+        assert_eq!(a.steps[4].outcome, Outcome::NotListed);
+        assert_eq!(a.errors().count(), 0);
     }
 
     #[test]
