@@ -1,12 +1,13 @@
 //! Boot methods, each declared once, in a file of its own: the profile nodes that write it,
 //! how they decode, the artifacts it boots, the iPXE it renders (through its own template
-//! under `templates/methods/`), and the download commands `explain` must follow in that iPXE.
+//! under `templates/methods/`), the download commands `explain` must follow in that iPXE, and
+//! for Secure Boot machines how signed GRUB boots it (`methods/<name>.grub`) or why it cannot.
 //! Decoding, validation, generation and `explain` all iterate [`METHODS`].
 //!
 //! A new method touches: a file here (its [`Declaration`] and its [`Boot`]), its entry in
 //! [`METHODS`], its template, a profile using it in `compiler/tests/methods/fleet.kdl` (with
-//! the golden regenerated) and its row in the method table of schema/fleet-language.md. The
-//! tests catch the rest: an iPXE command `explain` cannot follow fails
+//! the golden regenerated) and its row in the method tables of schema/fleet-language.md (iPXE
+//! and GRUB). The tests catch the rest: an iPXE command `explain` cannot follow fails
 //! `compiler/tests/ipxe_follow.rs`, a new diagnostic code without a reference row or broken
 //! fleet fails `tests/cli_check.rs`.
 
