@@ -17,7 +17,7 @@ seconds=${1:-60}
 shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
-all=(dhcp_answer tftp_transfer http_head http_route compile)
+all=(dhcp_answer tftp_transfer http_head http_route compile pe_image)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -178,6 +178,17 @@ for f in sorted((ROOT / "examples").glob("*/fleet.kdl")):
 for f in sorted((ROOT / "tests/broken").glob("*.kdl")):
     write("compile", "broken-" + f.name, f.read_bytes())
 
+# The secure-boot golden fleet too (its stand-in files are not there: missing-file errors).
+write("compile", "secure-boot.kdl", (ROOT / "compiler/tests/secure_boot/fleet.kdl").read_bytes())
+
+# --- PE headers: the first KiB of real files (compiler/tests/pe/), each after its file's
+# length as 8 little-endian bytes (the format of harness/pe_image.rs).
+for name, length in [("shimx64.efi.signed", 1048504), ("vmlinuz-6.1.0-57-amd64", 8247232),
+                     ("ipxe.efi", 850528), ("vmlinuz.unsigned", 8245760),
+                     ("initrd.img", 1028285)]:
+    head = (ROOT / "compiler/tests/pe" / (name + ".head")).read_bytes()
+    write("pe_image", name, struct.pack("<Q", length) + head)
+
 # Nesting: the depth bound (compiler/src/nesting.rs) and what the scan must not mistake for
 # blocks. The fuzzer grows or splices these; past the bound nothing may recurse.
 BOUND = 64

@@ -228,3 +228,27 @@ fn malformed_and_missing_sides_are_usage_errors() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn machines_moving_between_ipxe_and_secure_boot_show_their_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = root().join("compiler/tests/secure_boot");
+    for side in ["old", "new"] {
+        netboot_test_support::dir_tree::copy_dir(&fleet, &dir.path().join(side));
+    }
+    let new = dir.path().join("new/fleet.kdl");
+    let text = fs::read_to_string(&new)
+        .unwrap()
+        .replace(r#" secure-boot=#false"#, "")
+        .replace(
+            r#"menu="main" secure-boot=#true"#,
+            r#"menu="main" secure-boot=#false"#,
+        );
+    fs::write(&new, text).unwrap();
+    case(
+        "diff-secure-boot-chains.txt",
+        dir.path(),
+        &["diff", "old/fleet.kdl", "new/fleet.kdl"],
+        1,
+    );
+}

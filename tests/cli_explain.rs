@@ -217,3 +217,41 @@ fn without_a_server_address_the_placeholder_is_explained() {
         "{text}"
     );
 }
+
+/// The Secure Boot fleet of the compiler's golden test (stand-in files beside it).
+fn secure_boot_fleet() -> String {
+    root()
+        .join("compiler/tests/secure_boot/fleet.kdl")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_secure_boot_machine_is_followed_through_shim_grub_and_its_config() {
+    let fleet = secure_boot_fleet();
+    case(
+        "explain-secure-boot-web1-efi.txt",
+        &["explain", &fleet, "52:54:00:00:00:01", "--arch", "efi-x64"],
+        0,
+    );
+}
+
+#[test]
+fn an_unknown_machine_under_a_secure_boot_default_gets_grubs_default_menu() {
+    let fleet = secure_boot_fleet();
+    case(
+        "explain-secure-boot-unknown-efi.txt",
+        &["explain", &fleet, "52:54:00:00:99:99", "--arch", "efi-x64"],
+        0,
+    );
+}
+
+#[test]
+fn a_machine_switched_off_secure_boot_keeps_ipxe_in_the_same_fleet() {
+    let fleet = secure_boot_fleet();
+    case(
+        "explain-secure-boot-web2-efi.txt",
+        &["explain", &fleet, "52:54:00:00:00:02", "--arch", "efi-x64"],
+        0,
+    );
+}

@@ -176,6 +176,14 @@ registry! {
         "a kernel command line over 4096 bytes once rendered";
     UnsafeText: "fleet::unsafe-text", Error, Fleet,
         "text iPXE would misread (see Generated scripts)";
+    SecureBootWithoutLoaders: "fleet::secure-boot-without-loaders", Error, Fleet,
+        "`secure-boot=#true` on a host, group or `default`, but no `secure-boot` set in `loaders`";
+    NotForSecureBoot: "fleet::not-for-secure-boot", Error, Fleet,
+        "a profile a Secure Boot machine reaches that signed GRUB cannot boot (`chain`, `wimboot`, `sanboot`, BIOS only, an artifact booted from its URL)";
+    UnsignedImage: "fleet::unsigned-image", Error, Fleet,
+        "a kernel, EFI binary, shim or GRUB a Secure Boot machine loads whose PE image has no Authenticode signature (empty certificate table)";
+    NotPeImage: "fleet::not-a-pe-image", Error, Fleet,
+        "such a file that is not a PE image at all";
     NothingToBoot: "fleet::nothing-to-boot", Error, Fleet,
         "no hosts and no `default`";
     UnusedProfile: "fleet::unused-profile", Warning, Fleet,

@@ -25,6 +25,8 @@ impl<T> Spanned<T> {
 pub struct Fleet {
     pub server: Server,
     pub loaders: Vec<Loader>,
+    /// The `secure-boot` loader set in `loaders`: what Secure Boot machines boot instead of iPXE.
+    pub secure_boot: Option<SecureBootLoaders>,
     pub artifacts: Vec<Artifact>,
     pub profiles: Vec<Profile>,
     /// Top-level menus and submenus alike, in source order; submenus know their parent.
@@ -33,6 +35,19 @@ pub struct Fleet {
     pub hosts: Vec<HostDecl>,
     /// What machines the fleet does not list boot; `None` means they exit.
     pub default: Option<Target>,
+    /// `default … secure-boot=#true`: machines the fleet does not name boot the Secure Boot chain.
+    pub default_secure_boot: Option<Spanned<bool>>,
+}
+
+/// `loaders { secure-boot { shim …; grub … } }`: the signed chain a Secure Boot machine is
+/// handed. Today that is shim and the GRUB it loads; a signed iPXE behind shim would be
+/// another child here, so the fleet lines that choose Secure Boot would not change.
+#[derive(Debug)]
+pub struct SecureBootLoaders {
+    /// The `secure-boot` node's name, where errors about the set as a whole point.
+    pub span: crate::diagnostic::Span,
+    pub shim: Option<Spanned<String>>,
+    pub grub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +209,8 @@ pub struct Group {
     pub install: Option<Install>,
     /// `generation=N` for its hosts' installs; a host's own overrides it.
     pub generation: Option<Spanned<u32>>,
+    /// `secure-boot=#true|#false` for its hosts that do not say.
+    pub secure_boot: Option<Spanned<bool>>,
 }
 
 #[derive(Debug)]
@@ -211,4 +228,6 @@ pub struct HostDecl {
     pub install: Option<Install>,
     /// Its own `generation=N`, overriding the group's.
     pub generation: Option<Spanned<u32>>,
+    /// `secure-boot=#true|#false`, overriding the group's.
+    pub secure_boot: Option<Spanned<bool>>,
 }

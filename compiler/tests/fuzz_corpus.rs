@@ -14,3 +14,12 @@ fn compile_corpus() {
     let count = replay::replay("compile", |b| h.run(b));
     assert!(count > 3, "no corpus for the compiler");
 }
+
+#[path = "../../fuzz/harness/pe_image.rs"]
+mod pe_image;
+
+#[test]
+fn pe_image_corpus() {
+    let count = replay::replay("pe_image", pe_image::run);
+    assert!(count >= 5, "no corpus for the PE reader");
+}

@@ -68,6 +68,7 @@ impl Harness {
                 boots: "profile:debian".into(),
                 script: "hosts/52-54-00-12-34-56.ipxe".into(),
                 install: None,
+                secure_boot: false,
             },
         );
         let files = [
@@ -102,6 +103,7 @@ impl Harness {
                 dhcp: DhcpMode::Proxy,
             },
             dhcp,
+            secure_boot: None,
             hosts,
             artifact_root: ".".into(),
             files,

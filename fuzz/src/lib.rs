@@ -8,5 +8,7 @@ pub mod compile;
 pub mod dhcp;
 #[path = "../harness/http.rs"]
 pub mod http;
+#[path = "../harness/pe_image.rs"]
+pub mod pe_image;
 #[path = "../harness/tftp.rs"]
 pub mod tftp;

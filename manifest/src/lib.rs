@@ -35,6 +35,12 @@ pub struct Manifest {
     pub server: Server,
     /// What proxy-DHCP hands out, by client kind. A kind missing here is not answered.
     pub dhcp: BTreeMap<ClientKind, BootAnswer>,
+    /// The Secure Boot chain, when the fleet has one. Absent from manifests of fleets without
+    /// it, so those stay readable by runtimes that predate it; a runtime that predates it
+    /// refuses a manifest that has it (unknown field) rather than serve unsigned iPXE to
+    /// machines that would refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_boot: Option<SecureBoot>,
     /// Machines the fleet names, by MAC (lowercase, colon-separated).
     pub hosts: BTreeMap<MacAddr, Host>,
     /// Directory that relative [`Source::Artifact`] paths are resolved against, relative to the
@@ -162,6 +168,18 @@ impl FromStr for ClientKind {
 #[error("unknown client kind `{0}` (expected one of bios, efi-x64, efi-arm64, http-x64, http-arm64, ipxe)")]
 pub struct UnknownClientKind(pub String);
 
+/// The loaders of machines that boot through Secure Boot (shim, then signed GRUB), which a
+/// DHCP request cannot tell apart from other UEFI machines: the fleet says which they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecureBoot {
+    /// What such a machine is handed, by client kind; kinds missing here get [`Manifest::dhcp`]'s
+    /// answer (a BIOS boot has no Secure Boot).
+    pub dhcp: BTreeMap<ClientKind, BootAnswer>,
+    /// Whether machines the fleet does not name boot through it.
+    pub default: bool,
+}
+
 /// What a client of one kind is told to boot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +214,13 @@ pub struct Host {
     /// Installs once, then boots [`Host::script`]; absent for every other host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<InstallLifecycle>,
+    /// Boots through [`Manifest::secure_boot`]'s loaders.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub secure_boot: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One servable file.
@@ -310,10 +335,31 @@ impl Manifest {
                 dhcp: DhcpMode::Off,
             },
             dhcp: BTreeMap::new(),
+            secure_boot: None,
             hosts: BTreeMap::new(),
             artifact_root: artifact_root.into(),
             files,
         }
+    }
+
+    /// Whether the machine with `mac` boots through the Secure Boot chain: as its host says,
+    /// and as the fleet's default says for a machine the fleet does not name.
+    pub fn is_secure_boot(&self, mac: MacAddr) -> bool {
+        let Some(sb) = &self.secure_boot else {
+            return false;
+        };
+        self.hosts.get(&mac).map_or(sb.default, |h| h.secure_boot)
+    }
+
+    /// The loader DHCP hands a `kind` client with `mac`: the Secure Boot chain's for a machine
+    /// that boots through it (when the chain has one for its kind), else the kind's own.
+    pub fn loader(&self, kind: ClientKind, mac: MacAddr) -> Option<&BootAnswer> {
+        let secure = self
+            .secure_boot
+            .as_ref()
+            .filter(|_| self.is_secure_boot(mac))
+            .and_then(|sb| sb.dhcp.get(&kind));
+        secure.or_else(|| self.dhcp.get(&kind))
     }
 
     /// Parses and checks the format version.
@@ -379,6 +425,90 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<DhcpMode>(&text).unwrap(), full);
         assert!(serde_json::from_str::<DhcpMode>(r#"{"full":{"first":"10.0.0.1"}}"#).is_err());
+    }
+
+    fn secure_boot_fleet() -> Manifest {
+        let answer = |path: &str| BootAnswer {
+            protocol: Protocol::Tftp,
+            path: path.into(),
+        };
+        let mut m = Manifest::serving(BTreeMap::new(), ".");
+        m.dhcp.insert(ClientKind::EfiX64, answer("ipxe.efi"));
+        m.dhcp.insert(ClientKind::Bios, answer("undionly.kpxe"));
+        m.secure_boot = Some(SecureBoot {
+            dhcp: [(ClientKind::EfiX64, answer("sb/shimx64.efi"))].into(),
+            default: false,
+        });
+        for (mac, secure_boot) in [("52:54:00:00:00:01", true), ("52:54:00:00:00:02", false)] {
+            m.hosts.insert(
+                mac.parse().unwrap(),
+                Host {
+                    name: mac.replace(':', ""),
+                    group: None,
+                    boots: "profile:p".into(),
+                    script: "hosts/x.ipxe".into(),
+                    install: None,
+                    secure_boot,
+                },
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn secure_boot_machines_get_the_chain_for_their_kind_only() {
+        let mut m = secure_boot_fleet();
+        let path = |m: &Manifest, kind, mac: &str| {
+            m.loader(kind, mac.parse().unwrap()).map(|a| a.path.clone())
+        };
+        let (sb, plain, unknown) = (
+            "52:54:00:00:00:01",
+            "52:54:00:00:00:02",
+            "52:54:00:00:00:03",
+        );
+        assert_eq!(
+            path(&m, ClientKind::EfiX64, sb).as_deref(),
+            Some("sb/shimx64.efi")
+        );
+        assert_eq!(
+            path(&m, ClientKind::EfiX64, plain).as_deref(),
+            Some("ipxe.efi")
+        );
+        assert_eq!(
+            path(&m, ClientKind::EfiX64, unknown).as_deref(),
+            Some("ipxe.efi")
+        );
+        // BIOS has no Secure Boot: the same machine booted in legacy mode keeps iPXE.
+        assert_eq!(
+            path(&m, ClientKind::Bios, sb).as_deref(),
+            Some("undionly.kpxe")
+        );
+        m.secure_boot.as_mut().unwrap().default = true;
+        assert_eq!(
+            path(&m, ClientKind::EfiX64, unknown).as_deref(),
+            Some("sb/shimx64.efi")
+        );
+        assert_eq!(
+            path(&m, ClientKind::EfiX64, plain).as_deref(),
+            Some("ipxe.efi")
+        );
+    }
+
+    #[test]
+    fn manifests_without_secure_boot_keep_their_json() {
+        let mut m = secure_boot_fleet();
+        m.secure_boot = None;
+        for h in m.hosts.values_mut() {
+            h.secure_boot = false;
+        }
+        let json = m.to_json();
+        assert!(!json.contains("secure_boot"), "{json}");
+        assert_eq!(Manifest::from_json(json.as_bytes()).unwrap(), m);
+        let with = secure_boot_fleet();
+        assert_eq!(
+            Manifest::from_json(with.to_json().as_bytes()).unwrap(),
+            with
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Each side is a fleet, a frozen `manifest.json`, or `git:REV:path/to/fleet.kdl`. Both are
 //! compiled (or read) and compared by what they serve: the server block, the DHCP table, each
 //! machine's whole boot chain (every file its scripts reach on BIOS and on UEFI, by sha256) and
-//! the file list. A comment-only edit therefore shows no difference.
+//! the file list. A comment-only edit therefore shows no difference. A machine moving between
+//! the iPXE chain and the Secure Boot chain (shim, GRUB) shows as a change of its `chain`.
 //! The binary exits as diff(1) does: 0 no differences, 1 differences, 2 a side that cannot
 //! be opened or does not compile.
 
@@ -198,15 +199,20 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
     r.server = map_changes(&server(a), &server(b));
 
     let dhcp = |m: &Manifest| -> BTreeMap<String, String> {
-        m.dhcp
+        let answer = |v: &netboot_manifest::BootAnswer| {
+            format!("{} {}", format!("{:?}", v.protocol).to_lowercase(), v.path)
+        };
+        let mut table: BTreeMap<String, String> = m
+            .dhcp
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    format!("{} {}", format!("{:?}", v.protocol).to_lowercase(), v.path),
-                )
-            })
-            .collect()
+            .map(|(k, v)| (k.to_string(), answer(v)))
+            .collect();
+        if let Some(sb) = &m.secure_boot {
+            for (k, v) in &sb.dhcp {
+                table.insert(format!("secure-boot {k}"), answer(v));
+            }
+        }
+        table
     };
     r.dhcp = map_changes(&dhcp(a), &dhcp(b));
 
@@ -243,6 +249,7 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
             ),
             ("group", |h| h.group.clone().unwrap_or_else(|| "-".into())),
             ("boots", |h| h.boots.clone()),
+            ("chain", |h| chain(h.secure_boot).into()),
         ] {
             let (x, y) = (field(ha, f), field(hb, f));
             if x != y && (ha.is_some() && hb.is_some() || what == "boots") {
@@ -279,7 +286,18 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
             .map(|p| reachable(l, &p, &stranger))
             .unwrap_or_default()
     };
-    let changes = map_changes(&unknown(old), &unknown(new));
+    let mut changes = map_changes(&unknown(old), &unknown(new));
+    let default_chain = |m: &Manifest| chain(m.secure_boot.as_ref().is_some_and(|sb| sb.default));
+    if default_chain(a) != default_chain(b) {
+        changes.insert(
+            0,
+            Change {
+                what: "chain".into(),
+                before: Some(default_chain(a).into()),
+                after: Some(default_chain(b).into()),
+            },
+        );
+    }
     if !changes.is_empty() {
         r.machines.push(MachineChange {
             mac: "default".into(),
@@ -288,6 +306,15 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
         });
     }
     r
+}
+
+/// The loader chain a UEFI machine boots through.
+fn chain(secure_boot: bool) -> &'static str {
+    if secure_boot {
+        "Secure Boot (shim, GRUB)"
+    } else {
+        "iPXE"
+    }
 }
 
 /// Every served file a machine's chain can reach from `script`, on BIOS and on UEFI, with its

@@ -3,7 +3,9 @@
 //!
 //! Nothing here re-implements the server: the DHCP answers come from running the runtime's own
 //! `answer` on the DISCOVER that firmware (and then iPXE) would send, and the scripts are the
-//! compiler's output, followed by the compiler's [`ipxe_follow`].
+//! compiler's output, followed by the compiler's [`ipxe_follow`]. A machine the fleet boots
+//! through Secure Boot gets shim instead of iPXE: then the chain is shim → signed GRUB →
+//! GRUB's configs (read as the compiler wrote them) → what they load.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -50,6 +52,18 @@ struct DhcpStep {
     ignored: Option<String>,
 }
 
+/// The Secure Boot chain after the firmware's DHCP: shim (the loader), then GRUB.
+#[derive(Debug, serde::Serialize)]
+struct SecureBootChain {
+    /// GRUB, which shim loads from its own directory.
+    grub: FileRef,
+    /// The configs GRUB reads, in order: `grub/grub.cfg`, then this machine's own or the
+    /// default.
+    configs: Vec<String>,
+    /// What the last config loads (kernel, initrds, EFI binaries), every menu entry's.
+    loads: Vec<FileRef>,
+}
+
 #[derive(Debug, serde::Serialize)]
 struct Explanation {
     mac: MacAddr,
@@ -63,6 +77,9 @@ struct Explanation {
     dhcp_mode: String,
     firmware_dhcp: DhcpStep,
     loader: Option<FileRef>,
+    /// Present when the machine boots through Secure Boot (then there is no iPXE step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_boot: Option<SecureBootChain>,
     ipxe_dhcp: Option<DhcpStep>,
     first_script: Option<String>,
     steps: Vec<Step>,
@@ -176,9 +193,14 @@ fn follow(
     let mut files: Vec<FileRef> = Vec::new();
 
     let firmware_dhcp = ask(kind, mac, m, &identity, 0);
-    let loader = match (&firmware_dhcp.offer, m.dhcp.get(&kind)) {
+    let secure = m.is_secure_boot(mac)
+        && m.secure_boot
+            .as_ref()
+            .is_some_and(|sb| sb.dhcp.contains_key(&kind));
+    let loader = match (&firmware_dhcp.offer, m.loader(kind, mac)) {
         (Some(_), Some(entry)) => {
-            let r = file_ref(m, &entry.path, "loader");
+            let role = if secure { "shim" } else { "loader" };
+            let r = file_ref(m, &entry.path, role);
             if r.size.is_none() {
                 problems.push(format!(
                     "the loader {} is not in the manifest's files",
@@ -202,7 +224,20 @@ fn follow(
     let mut ipxe_dhcp = None;
     let mut first_script = None;
     let mut steps = Vec::new();
-    if loader.is_some() {
+    let mut secure_boot = None;
+    let mut scripts = BTreeMap::new();
+    if let (true, Some(shim)) = (secure, &loader) {
+        let chain = grub_chain(loaded, mac, &shim.route, &mut scripts, &mut problems);
+        files.push(chain.grub.clone());
+        files.extend(chain.configs.iter().map(|c| file_ref(m, c, "config")));
+        files.extend(chain.loads.iter().cloned());
+        if m.server.dhcp == netboot_manifest::DhcpMode::Proxy {
+            notes.push(
+                "Debian 12's signed GRUB takes its TFTP server from the LAN DHCP server's next-server, not from this proxy: the router must point next-server at this server, or run `dhcp \"full\"`".into(),
+            );
+        }
+        secure_boot = Some(chain);
+    } else if loader.is_some() {
         let step = ask(ClientKind::Ipxe, mac, m, &identity, ipxe_arch);
         let script = match (&step.offer, m.dhcp.get(&ClientKind::Ipxe)) {
             (Some(_), Some(entry)) => Some(
@@ -239,7 +274,6 @@ fn follow(
         }
     }
 
-    let mut scripts = BTreeMap::new();
     if let Some(route) = &first_script {
         files.push(file_ref(m, route, "script"));
         collect(&steps, m, &mut files, &mut problems);
@@ -265,6 +299,7 @@ fn follow(
         dhcp_mode: format!("{:?}", m.server.dhcp).to_lowercase(),
         firmware_dhcp,
         loader,
+        secure_boot,
         ipxe_dhcp,
         first_script,
         steps,
@@ -273,6 +308,92 @@ fn follow(
         problems,
         notes,
     }
+}
+
+/// What shim and GRUB fetch after the firmware loaded shim from `shim_route`: GRUB from the same
+/// directory, `grub/grub.cfg`, then the machine's own config when there is one (GRUB tries it
+/// first and falls back to the default), and what that config loads.
+fn grub_chain(
+    loaded: &Loaded,
+    mac: MacAddr,
+    shim_route: &str,
+    scripts: &mut BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> SecureBootChain {
+    let m = &loaded.manifest;
+    let dir = shim_route.rsplit_once('/').map_or("", |(d, _)| d);
+    let grub_route = if dir.is_empty() {
+        "grubx64.efi".to_string()
+    } else {
+        format!("{dir}/grubx64.efi")
+    };
+    let grub = file_ref(m, &grub_route, "grub");
+    if grub.size.is_none() {
+        problems.push(format!(
+            "shim loads {grub_route}, which the manifest does not serve"
+        ));
+    }
+    let own = format!("grub/hosts/{mac}.cfg");
+    let last = if m.files.contains_key(&own) {
+        own
+    } else {
+        "grub/default.cfg".to_string()
+    };
+    let configs = vec!["grub/grub.cfg".to_string(), last.clone()];
+    let mut loads = Vec::new();
+    for c in &configs {
+        match loaded.generated(c) {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if *c == last {
+                    for (role, route) in grub_loads(&text) {
+                        if !loads.iter().any(|f: &FileRef| f.route == route) {
+                            let f = file_ref(m, &route, role);
+                            if f.size.is_none() {
+                                problems.push(format!(
+                                    "{c} loads {route}, which the manifest does not serve"
+                                ));
+                            }
+                            loads.push(f);
+                        }
+                    }
+                }
+                scripts.insert(c.clone(), text);
+            }
+            None => problems.push(format!("GRUB reads {c}, which the manifest does not serve")),
+        }
+    }
+    SecureBootChain {
+        grub,
+        configs,
+        loads,
+    }
+}
+
+/// The files a generated GRUB config loads: `linux`, `initrd` and `chainloader` arguments
+/// of the form `(tftp)/ROUTE` (the only form the compiler writes).
+fn grub_loads(text: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let role = match words.next() {
+            Some("linux") => "kernel",
+            Some("initrd") => "initrd",
+            Some("chainloader") => "efi",
+            _ => continue,
+        };
+        // `linux` takes one file then the command line; `initrd` only files.
+        let files: Vec<&str> = match role {
+            "initrd" => words.collect(),
+            _ => words.take(1).collect(),
+        };
+        for f in files {
+            if let Some(route) = f.strip_prefix("(tftp)/") {
+                out.push((role, route.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// Runs the proxy's real decision on the DISCOVER a client of `kind` sends.
@@ -421,8 +542,24 @@ fn render(e: &Explanation) -> String {
     o += "\n1. Firmware DHCP\n";
     render_dhcp(&mut o, &e.firmware_dhcp);
     if let Some(l) = &e.loader {
-        o += &format!("\n2. Loader {}\n", l.route);
+        let what = if e.secure_boot.is_some() {
+            " (shim: this machine boots through Secure Boot)"
+        } else {
+            ""
+        };
+        o += &format!("\n2. Loader {}{what}\n", l.route);
         o += &format!("   {}\n", describe_file(l));
+    }
+    if let Some(sb) = &e.secure_boot {
+        o += &format!(
+            "\n3. shim loads {} (signed GRUB, from its own directory)\n",
+            sb.grub.route
+        );
+        o += &format!("   {}\n", describe_file(&sb.grub));
+        o += &format!("\n4. GRUB reads {}\n", sb.configs.join(", then "));
+        for f in &sb.loads {
+            o += &format!("   {} {}\n", f.role, f.route);
+        }
     }
     if let Some(step) = &e.ipxe_dhcp {
         o += "\n3. iPXE DHCP\n";
@@ -434,7 +571,12 @@ fn render(e: &Explanation) -> String {
         render_steps(&mut o, &e.steps, 3);
     }
     if !e.scripts.is_empty() {
-        o += "\nScripts\n";
+        let title = if e.secure_boot.is_some() {
+            "GRUB configs"
+        } else {
+            "Scripts"
+        };
+        o += &format!("\n{title}\n");
         for (route, text) in &e.scripts {
             o += &format!("   {route}\n");
             for line in text.lines() {

@@ -298,3 +298,49 @@ fn a_boot_file_too_long_for_the_file_field_travels_in_option_67_only() {
         format!("http://10.0.2.2:8080/{long}").as_bytes()
     );
 }
+
+#[test]
+fn a_secure_boot_machine_gets_shim_in_the_file_field_and_others_keep_ipxe() {
+    let mut m = manifest();
+    m.secure_boot = Some(netboot_manifest::SecureBoot {
+        dhcp: [(
+            ClientKind::EfiX64,
+            netboot_manifest::BootAnswer {
+                protocol: netboot_manifest::Protocol::Tftp,
+                path: "sb/shimx64.efi".into(),
+            },
+        )]
+        .into(),
+        default: false,
+    });
+    m.hosts
+        .get_mut(&netboot_manifest::MacAddr(KNOWN_MAC))
+        .unwrap()
+        .secure_boot = true;
+    let vendor = "PXEClient:Arch:00007:UNDI:003000";
+    let boot_file = |m: &netboot_manifest::Manifest, mac| {
+        let req = Req::firmware(MessageType::Request, mac, vendor, 7);
+        let Decision::Reply(r) = answer(&req.bytes(), Port::Pxe4011, from_nowhere(), m, &SERVER)
+        else {
+            panic!("expected a reply");
+        };
+        // shim takes the directory it loads GRUB from out of the BOOTP `file` field.
+        (fname(&decode(&r.bytes)), r.file)
+    };
+    let sb = ("sb/shimx64.efi".to_string(), "sb/shimx64.efi".to_string());
+    let ipxe = ("ipxe.efi".to_string(), "ipxe.efi".to_string());
+    assert_eq!(boot_file(&m, KNOWN_MAC), sb);
+    assert_eq!(boot_file(&m, UNKNOWN_MAC), ipxe);
+    m.secure_boot.as_mut().unwrap().default = true;
+    assert_eq!(boot_file(&m, UNKNOWN_MAC), sb, "the fleet's default");
+    // A machine already in iPXE is not a Secure Boot boot: it keeps its script.
+    let req = Req::ipxe(MessageType::Discover, KNOWN_MAC);
+    let Decision::Reply(r) = answer(&req.bytes(), Port::Dhcp67, from_nowhere(), &m, &SERVER) else {
+        panic!("expected a reply");
+    };
+    assert!(
+        r.file.ends_with("hosts/52-54-00-12-34-56.ipxe"),
+        "{}",
+        r.file
+    );
+}

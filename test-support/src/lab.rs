@@ -263,6 +263,33 @@ impl Lab {
     /// Powers on a VM with `firmware` and NIC `mac`, waits for the initrd's marker, then
     /// stops the VM. Panics (and the lab prints every log) if the marker does not come in time.
     pub fn boot(&mut self, firmware: Firmware, mac: &str) -> Booted {
+        let (text, elapsed, cmdline) = self.run_vm(firmware, mac, "the marker", qemu::find_marker);
+        Booted {
+            cmdline,
+            elapsed,
+            serial: text,
+        }
+    }
+
+    /// Boots a VM until its serial console shows `text` (a refusal, a prompt), and returns
+    /// the console up to then.
+    pub fn boot_until(&mut self, firmware: Firmware, mac: &str, text: &str) -> String {
+        let what = format!("{text:?}");
+        self.run_vm(firmware, mac, &what, |serial| {
+            serial.contains(text).then_some(())
+        })
+        .0
+    }
+
+    /// Runs a VM until `done` finds what it waits for in the serial console (`what`, for the
+    /// messages); stops it then, and panics if QEMU exits or the firmware's timeout passes.
+    fn run_vm<T>(
+        &mut self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        done: impl Fn(&str) -> Option<T>,
+    ) -> (String, Duration, T) {
         let n = self.vms.len();
         let tap = format!("tap{n}");
         self.lan.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
@@ -288,19 +315,15 @@ impl Lab {
             let text = std::fs::read(&serial)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-            if let Some(cmdline) = qemu::find_marker(&text) {
+            if let Some(found) = done(&text) {
                 let elapsed = started.elapsed();
                 self.vms[n].process.stop();
-                eprintln!("vm{n} ({firmware:?}, {mac}) reached the marker in {elapsed:.1?}");
-                return Booted {
-                    cmdline,
-                    elapsed,
-                    serial: text,
-                };
+                eprintln!("vm{n} ({firmware:?}, {mac}) reached {what} in {elapsed:.1?}");
+                return (text, elapsed, found);
             }
             if let Some(status) = self.vms[n].process.exited() {
                 panic!(
-                    "vm{n} ({firmware:?}, {mac}) QEMU exited ({status}) without the marker\n\
+                    "vm{n} ({firmware:?}, {mac}) QEMU exited ({status}) without {what}\n\
                      qemu: {}\nserial (last lines):\n{}",
                     tail(&self.vms[n].process.log_text(), 20),
                     tail(&text, 60)
@@ -309,7 +332,7 @@ impl Lab {
             self.assert_daemons_alive(&format!("vm{n} ({firmware:?}) was booting"));
             if started.elapsed() > timeout {
                 panic!(
-                    "vm{n} ({firmware:?}, {mac}) printed no marker within {timeout:?}\n\
+                    "vm{n} ({firmware:?}, {mac}) did not reach {what} within {timeout:?}\n\
                      serial (last lines):\n{}",
                     tail(&text, 60)
                 );

@@ -33,7 +33,7 @@ impl Decoder<'_> {
     }
 
     pub(super) fn group(&mut self, node: &KdlNode, fleet: &mut Fleet) {
-        self.check_entries(node, 1, &["profile", "menu", "generation"]);
+        self.check_entries(node, 1, &["profile", "menu", "generation", "secure-boot"]);
         let Some(name) = self.name_arg(node, "group") else {
             return;
         };
@@ -41,6 +41,7 @@ impl Decoder<'_> {
         let generation = self.generation(node);
         let mut install = None;
         let mut seen = Vec::new();
+        let secure_boot = self.bool_prop(node, "secure-boot");
         for child in children(node) {
             if child.name().value() == "install" && self.once(&mut seen, child) {
                 install = self.install(child, target.as_ref());
@@ -53,6 +54,7 @@ impl Decoder<'_> {
             target,
             install,
             generation,
+            secure_boot,
         });
         for child in children(node) {
             match child.name().value() {
@@ -76,7 +78,14 @@ impl Decoder<'_> {
         let misspelt = self.check_entries(
             node,
             1,
-            &["mac", "profile", "menu", "cmdline-append", "generation"],
+            &[
+                "mac",
+                "profile",
+                "menu",
+                "cmdline-append",
+                "generation",
+                "secure-boot",
+            ],
         );
         let labels = self.labels(node);
         let name = self.name_arg(node, "host")?;
@@ -144,7 +153,9 @@ impl Decoder<'_> {
             );
         }
         let cmdline_append = self.string_prop(node, "cmdline-append");
+        let secure_boot = self.bool_prop(node, "secure-boot");
         Some(HostDecl {
+            secure_boot,
             name,
             mac,
             target,

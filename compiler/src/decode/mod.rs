@@ -87,7 +87,7 @@ impl Decoder<'_> {
                 }
                 "loaders" => {
                     if self.once(&mut seen, node) {
-                        self.loaders(node, &mut fleet.loaders);
+                        self.loaders(node, &mut fleet);
                     }
                 }
                 "artifact" => {
@@ -111,9 +111,10 @@ impl Decoder<'_> {
                 }
                 "default" => {
                     if self.once(&mut seen, node) {
-                        self.check_entries(node, 0, &["profile", "menu"]);
+                        self.check_entries(node, 0, &["profile", "menu", "secure-boot"]);
                         self.no_children(node);
                         fleet.default = self.target(node);
+                        fleet.default_secure_boot = self.bool_prop(node, "secure-boot");
                         if fleet.default.is_none()
                             && !node.entries().iter().any(|e| e.name().is_some())
                         {

@@ -270,6 +270,27 @@ impl Decoder<'_> {
         self.string_entry(entry, &format!("`{key}`"))
     }
 
+    pub(crate) fn bool_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<bool>> {
+        let entry = node
+            .entries()
+            .iter()
+            .find(|e| e.name().is_some_and(|n| n.value() == key))?;
+        match entry.value() {
+            KdlValue::Bool(b) => Some(Spanned::new(*b, self.value_span(entry))),
+            other => {
+                let found = type_name(other);
+                self.error(
+                    Code::WrongType,
+                    format!("`{key}` must be #true or #false, found {found}"),
+                    self.value_span(entry),
+                    "expected #true or #false",
+                    format!("write it like `{key}=#true` (KDL v2 booleans start with `#`)"),
+                );
+                None
+            }
+        }
+    }
+
     pub(crate) fn name_arg(&mut self, node: &KdlNode, what: &str) -> Option<Spanned<String>> {
         let kw = node.name().value().to_string();
         let name = self.string_arg(

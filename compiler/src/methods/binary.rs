@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node};
+use super::{Boot, Declaration, Node, NotForGrub};
 use crate::decode::Decoder;
 use crate::fleet::{Platform, Spanned};
 use crate::generate::RenderCx;
@@ -31,6 +31,12 @@ struct Script {
     bios: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "methods/binary.grub", escape = "none")]
+struct Grub {
+    efi: String,
+}
+
 fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
     let (mut efi, mut bios) = (None, None);
     for node in nodes {
@@ -53,6 +59,25 @@ impl Boot for Binary {
         Some(render::render(&Script {
             efi: self.efi.as_ref().map(|a| cx.fetch(&a.value)),
             bios: self.bios.as_ref().map(|a| cx.fetch(&a.value)),
+        }))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        match (&self.efi, &self.bios) {
+            (Some(efi), _) => Ok(vec![efi]),
+            (None, Some(bios)) => Err(NotForGrub {
+                span: bios.span,
+                why: "it has only a BIOS binary, and Secure Boot machines boot UEFI",
+                hint: "add a signed `efi` binary, or keep this profile to machines without `secure-boot`",
+            }),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    fn render_grub(&self, cx: &mut RenderCx) -> Option<String> {
+        let efi = self.efi.as_ref()?;
+        Some(render::render(&Grub {
+            efi: cx.grub_fetch(&efi.value),
         }))
     }
 

@@ -3,7 +3,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node};
+use super::{Boot, Declaration, Node, NotForGrub};
 use crate::codes::Code;
 use crate::decode::{url_problem, Decoder};
 use crate::fleet::Spanned;
@@ -54,5 +54,17 @@ impl Boot for Chain {
 
     fn render(&self, _: &mut RenderCx) -> Option<String> {
         Some(render::render(&Script { url: &self.0.value }))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        Err(NotForGrub {
+            span: self.0.span,
+            why: "GRUB cannot chain to a URL (and Debian 12's signed GRUB has no HTTP at all)",
+            hint: "boot a signed kernel with `kernel`/`initrd` served by netboot, or keep this profile to machines without `secure-boot`",
+        })
+    }
+
+    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+        None
     }
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node};
+use super::{Boot, Declaration, Node, NotForGrub};
 use crate::decode::Decoder;
 use crate::fleet::Spanned;
 use crate::generate::RenderCx;
@@ -23,6 +23,10 @@ struct Exit;
 #[template(path = "methods/exit.ipxe", escape = "none")]
 struct Script;
 
+#[derive(Template)]
+#[template(path = "methods/exit.grub", escape = "none")]
+struct Grub;
+
 fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
     for node in nodes {
         d.check_entries(node, 0, &[]);
@@ -37,5 +41,13 @@ impl Boot for Exit {
 
     fn render(&self, _: &mut RenderCx) -> Option<String> {
         Some(render::render(&Script))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        Ok(Vec::new())
+    }
+
+    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+        Some(render::render(&Grub))
     }
 }

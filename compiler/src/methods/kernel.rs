@@ -4,12 +4,13 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node};
+use super::{Boot, Declaration, Fetch, Node, NotForGrub};
 use crate::codes::Code;
 use crate::decode::{positional, Decoder};
 use crate::diagnostic::Diagnostic;
 use crate::fleet::Spanned;
 use crate::generate::RenderCx;
+use crate::grub_text;
 use crate::render;
 
 /// The kernel command-line limit the fleet language promises to check.
@@ -62,6 +63,16 @@ struct Script {
     /// The kernel's command line, `initrd=NAME` first.
     args: String,
     /// Arguments of each `initrd` line.
+    initrds: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "methods/kernel.grub", escape = "none")]
+struct Grub {
+    /// The kernel's path over TFTP, `(tftp)/artifacts/NAME`.
+    kernel: String,
+    /// The command line, each word quoted for GRUB where it needs it.
+    args: String,
     initrds: Vec<String>,
 }
 
@@ -161,6 +172,31 @@ impl Boot for Kernel {
             fetch: cx.fetch(&self.kernel.value),
             args,
             initrds,
+        }))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        // Initrds are not PE images: GRUB hands them to the signed kernel unchecked.
+        Ok(vec![&self.kernel])
+    }
+
+    fn render_grub(&self, cx: &mut RenderCx) -> Option<String> {
+        let mut args = Vec::new();
+        if let Some(c) = &self.cmdline {
+            let rendered = cx.cmdline(c)?;
+            args.extend(rendered.split_whitespace().map(grub_text::word));
+        }
+        if let Some(a) = cx.host().and_then(|h| h.cmdline_append.as_ref()) {
+            args.extend(a.value.split_whitespace().map(grub_text::word));
+        }
+        Some(render::render(&Grub {
+            kernel: cx.grub_fetch(&self.kernel.value),
+            args: args.join(" "),
+            initrds: self
+                .initrds
+                .iter()
+                .map(|i| cx.grub_fetch(&i.value))
+                .collect(),
         }))
     }
 

@@ -1,12 +1,13 @@
 //! Boot methods, each declared once, in a file of its own: the profile nodes that write it,
 //! how they decode, the artifacts it boots, the iPXE it renders (through its own template
-//! under `templates/methods/`), and the download commands `explain` must follow in that iPXE.
+//! under `templates/methods/`), the download commands `explain` must follow in that iPXE, and
+//! for Secure Boot machines how signed GRUB boots it (`methods/<name>.grub`) or why it cannot.
 //! Decoding, validation, generation and `explain` all iterate [`METHODS`].
 //!
 //! A new method touches: a file here (its [`Declaration`] and its [`Boot`]), its entry in
 //! [`METHODS`], its template, a profile using it in `compiler/tests/methods/fleet.kdl` (with
-//! the golden regenerated) and its row in the method table of schema/fleet-language.md. The
-//! tests catch the rest: an iPXE command `explain` cannot follow fails
+//! the golden regenerated) and its row in the method tables of schema/fleet-language.md (iPXE
+//! and GRUB). The tests catch the rest: an iPXE command `explain` cannot follow fails
 //! `compiler/tests/ipxe_follow.rs`, a new diagnostic code without a reference row or broken
 //! fleet fails `tests/cli_check.rs`.
 
@@ -15,6 +16,7 @@ use std::fmt::Debug;
 use kdl::KdlNode;
 
 use crate::decode::Decoder;
+use crate::diagnostic::Span;
 use crate::fleet::{Platform, Spanned};
 use crate::generate::RenderCx;
 
@@ -85,6 +87,16 @@ pub struct Fetch {
     pub ends_script: bool,
 }
 
+/// Why GRUB, the loader of Secure Boot machines, cannot boot a method.
+#[derive(Debug)]
+pub struct NotForGrub {
+    /// What to point at.
+    pub span: Span,
+    /// Ends "… cannot boot under Secure Boot: {why}".
+    pub why: &'static str,
+    pub hint: &'static str,
+}
+
 /// A decoded boot method of one profile.
 pub trait Boot: Debug + Send + Sync {
     /// The artifacts it boots, as written (validation resolves them).
@@ -92,6 +104,14 @@ pub trait Boot: Debug + Send + Sync {
 
     /// The iPXE steps that boot it on one machine; `None` once a problem is reported.
     fn render(&self, cx: &mut RenderCx) -> Option<String>;
+
+    /// Under Secure Boot, signed GRUB boots it: the artifacts GRUB loads as PE images (shim
+    /// refuses them unsigned), or why GRUB cannot boot it at all.
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub>;
+
+    /// The GRUB commands that boot it on one machine (inside a `menuentry`); asked only of a
+    /// method whose [`Boot::grub_images`] is `Ok`. `None` once a problem is reported.
+    fn render_grub(&self, cx: &mut RenderCx) -> Option<String>;
 
     /// The platforms it has a binary for, when it is tied to platforms at all.
     fn platforms(&self) -> Option<Vec<Platform>> {

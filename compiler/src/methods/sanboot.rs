@@ -3,7 +3,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node};
+use super::{Boot, Declaration, Fetch, Node, NotForGrub};
 use crate::decode::Decoder;
 use crate::fleet::Spanned;
 use crate::generate::RenderCx;
@@ -46,5 +46,17 @@ impl Boot for Sanboot {
     fn render(&self, cx: &mut RenderCx) -> Option<String> {
         let fetch = cx.fetch(&self.0.value);
         Some(render::render(&Script { fetch }))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        Err(NotForGrub {
+            span: self.0.span,
+            why: "`sanboot` is an iPXE command; GRUB cannot boot a disk image over the network",
+            hint: "boot the image's signed kernel and initrd with `kernel`/`initrd`, or keep this profile to machines without `secure-boot`",
+        })
+    }
+
+    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+        None
     }
 }

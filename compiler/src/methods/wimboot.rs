@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node};
+use super::{Boot, Declaration, Fetch, Node, NotForGrub};
 use crate::codes::Code;
 use crate::decode::{children, name_span, Decoder};
 use crate::fleet::Spanned;
@@ -156,5 +156,17 @@ impl Boot for Wimboot {
             fetch: cx.fetch(&self.wimboot.value),
             files,
         }))
+    }
+
+    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub> {
+        Err(NotForGrub {
+            span: self.wimboot.span,
+            why: "wimboot is not signed, and shim's GRUB cannot load it",
+            hint: "boot Windows PE from signed media, or keep this profile to machines without `secure-boot`",
+        })
+    }
+
+    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+        None
     }
 }

@@ -13,6 +13,7 @@ mod menus;
 mod names;
 mod nothing_to_boot;
 mod platforms;
+mod secure_boot;
 mod targets;
 mod templates;
 mod unused;
@@ -30,6 +31,7 @@ use crate::fleet::*;
 use crate::template::Templates;
 use crate::ServerOverrides;
 pub use lifecycle::HostInstall;
+pub use secure_boot::SecureBootChain;
 
 /// A fleet whose references all resolve (when no error was reported).
 pub struct Checked<'f> {
@@ -52,6 +54,8 @@ pub struct Checked<'f> {
     pub templates: Templates,
     /// Every local file read, absolute.
     pub inputs: BTreeSet<std::path::PathBuf>,
+    /// The Secure Boot chain, when the fleet has one (and its loaders are usable).
+    pub secure_boot: Option<SecureBootChain>,
 }
 
 pub fn template_name_cmdline(profile: &str) -> String {
@@ -84,6 +88,7 @@ const RULES: &[&Rule] = &[
     &unused::RULE,
     &platforms::RULE,
     &templates::RULE,
+    &secure_boot::RULE,
     &nothing_to_boot::RULE,
 ];
 
@@ -118,6 +123,7 @@ pub(super) struct Validator<'f, 'd> {
     host_installs: Vec<Option<HostInstall>>,
     templates: Templates,
     inputs: BTreeSet<std::path::PathBuf>,
+    secure_boot: Option<SecureBootChain>,
 }
 
 pub fn validate<'f>(
@@ -149,6 +155,7 @@ pub fn validate<'f>(
         host_installs: Vec::new(),
         templates: Templates::default(),
         inputs: BTreeSet::new(),
+        secure_boot: None,
     };
     for rule in RULES {
         v.rule = rule;
@@ -166,6 +173,7 @@ pub fn validate<'f>(
         host_installs: v.host_installs,
         templates: v.templates,
         inputs: v.inputs,
+        secure_boot: v.secure_boot,
     }
 }
 

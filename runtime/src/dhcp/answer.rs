@@ -122,16 +122,16 @@ fn decide(
     })
 }
 
-/// The manifest's answer for this client: its kind's entry, except that an iPXE client the
-/// fleet names by MAC gets its own host script.
+/// The manifest's answer for this client: its kind's loader (the Secure Boot chain's for a
+/// machine the fleet says boots through it), except that an iPXE client the fleet names by
+/// MAC gets its own host script.
 pub(super) fn boot_target<'m>(
     manifest: &'m Manifest,
     client: &Client,
     mac: MacAddr,
 ) -> Result<(Protocol, &'m str), Ignored> {
     let entry = manifest
-        .dhcp
-        .get(&client.kind)
+        .loader(client.kind, mac)
         .ok_or(Ignored::NoAnswer(client.kind))?;
     if client.kind == ClientKind::Ipxe {
         if let Some(host) = manifest.hosts.get(&mac) {

@@ -134,6 +134,7 @@ mod tests {
                         generation,
                         script: format!("hosts/{hyp}.install.ipxe"),
                     }),
+                    secure_boot: false,
                 },
             );
         }
@@ -145,6 +146,7 @@ mod tests {
                 boots: "menu:main".into(),
                 script: "hosts/52-54-00-00-00-03.ipxe".into(),
                 install: None,
+                secure_boot: false,
             },
         );
         m

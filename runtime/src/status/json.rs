@@ -67,7 +67,7 @@ struct StepJson {
     file: String,
     kind: Option<&'static str>,
     offset_ms: u64,
-    /// `ok`, `failed` or `not-listed`.
+    /// `ok`, `failed`, `not-listed` or `optional-absent`.
     outcome: &'static str,
     protocol: Option<&'static str>,
     repeats: u32,
@@ -128,6 +128,7 @@ fn step(s: &Step) -> StepJson {
         Outcome::Ok => ("ok", None),
         Outcome::Failed(e) => ("failed", Some(e.clone())),
         Outcome::NotListed => ("not-listed", None),
+        Outcome::OptionalAbsent => ("optional-absent", None),
     };
     StepJson {
         at: unix_seconds(s.at),

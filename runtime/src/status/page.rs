@@ -177,7 +177,7 @@ fn row<'a>(log: &'a MachineLog, serving: &'a Serving, now: SystemTime) -> Row<'a
                 file: step.file.clone(),
                 why: why.clone(),
             }),
-            Outcome::Ok | Outcome::NotListed => None,
+            Outcome::Ok | Outcome::NotListed | Outcome::OptionalAbsent => None,
         })
         .collect();
     Row {
@@ -238,6 +238,7 @@ fn step_box(step: &Step) -> StepBox {
         Outcome::Ok => ("step ok", None),
         Outcome::Failed(_) => ("step failed", Some("failed")),
         Outcome::NotListed => ("step notlisted", Some("not in the fleet, menu follows")),
+        Outcome::OptionalAbsent => ("step notlisted", Some("optional, absent")),
     };
     StepBox {
         class,

@@ -254,10 +254,18 @@ fn client_ip(event: &Event) -> Option<(IpAddr, &str)> {
 }
 
 /// The MAC in a host script's name (`hosts/52-54-00-12-34-56.ipxe`, as iPXE asks for
-/// `hosts/${mac:hexhyp}.ipxe`), with or without a leading slash or query.
+/// `hosts/${mac:hexhyp}.ipxe`), with or without a leading slash or query; or in a Secure Boot
+/// machine's GRUB config (`/grub/hosts/52:54:00:12:34:56.cfg`, GRUB's `$net_default_mac`).
 pub fn host_script_mac(file: &str) -> Option<MacAddr> {
     let path = file.split(['?', '#']).next().unwrap_or(file);
     let name = path.rsplit('/').next()?;
+    if let Some(stem) = name.strip_suffix(".cfg") {
+        let grub_host = path.trim_start_matches('/').starts_with("grub/hosts/");
+        return grub_host
+            .then(|| stem.parse().ok())
+            .flatten()
+            .filter(|_| stem.len() == 17 && stem.contains(':'));
+    }
     let stem = name.strip_suffix(".ipxe")?;
     // Only iPXE's hexhyp form: a colon form would be some other file.
     if stem.len() != 17 || stem.contains(':') {
@@ -455,6 +463,11 @@ mod tests {
         assert_eq!(host_script_mac("hosts/52-54-00-e2-e0-01.txt"), None);
         assert_eq!(host_script_mac("boot.ipxe"), None);
         assert_eq!(host_script_mac("hosts/zz-54-00-e2-e0-01.ipxe"), None);
+        // Secure Boot machines: GRUB asks for its own config by `$net_default_mac`.
+        assert_eq!(host_script_mac("/grub/hosts/52:54:00:e2:e0:01.cfg"), m);
+        assert_eq!(host_script_mac("grub/hosts/52-54-00-e2-e0-01.cfg"), None);
+        assert_eq!(host_script_mac("/grub/default.cfg"), None);
+        assert_eq!(host_script_mac("/elsewhere/52:54:00:e2:e0:01.cfg"), None);
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum Outcome {
     Failed(String),
     /// The machine's own host script is not in the fleet; iPXE falls back to the menu.
     NotListed,
+    /// A file a loader looks for and goes on without: shim's revocation lists and extra
+    /// certificate, GRUB's module lists (Secure Boot chain).
+    OptionalAbsent,
 }
 
 /// One step of an attempt.
@@ -104,7 +107,7 @@ impl Attempt {
     pub fn reached(&self) -> Option<Stage> {
         self.steps
             .iter()
-            .filter(|s| s.outcome != Outcome::NotListed && !matches!(s.outcome, Outcome::Failed(_)))
+            .filter(|s| s.outcome == Outcome::Ok)
             .map(|s| s.stage)
             .max()
     }
@@ -198,6 +201,8 @@ fn add(attempt: &mut Attempt, stamped: &Stamped) {
             let file = r.file.trim_start_matches('/').to_string();
             let outcome = if host_script_mac(&file).is_some() {
                 Outcome::NotListed
+            } else if optional_probe(&file) {
+                Outcome::OptionalAbsent
             } else {
                 Outcome::Failed(format!("refused: {}", r.reason))
             };
@@ -219,9 +224,24 @@ fn add(attempt: &mut Attempt, stamped: &Stamped) {
     attempt.steps.push(step);
 }
 
+/// Files shim and signed GRUB ask for on every boot and do without (seen in the lab): shim's
+/// `revocations_sku.efi`, `revocations_sbat.efi` and `shim_certificate_0.efi` from its own
+/// directory, GRUB's `/grub/x86_64-efi/*.lst`.
+fn optional_probe(file: &str) -> bool {
+    let path = file.split(['?', '#']).next().unwrap_or(file);
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let shim = matches!(
+        name,
+        "revocations_sku.efi" | "revocations_sbat.efi" | "shim_certificate_0.efi"
+    );
+    shim || (path.starts_with("grub/") && name.ends_with(".lst"))
+}
+
 fn stage_of(attempt: &Attempt, file: &str) -> Stage {
     let path = file.split(['?', '#']).next().unwrap_or(file);
-    if path.ends_with(".ipxe") {
+    // iPXE scripts, and on Secure Boot machines GRUB's configs (GRUB asks for `/grub/…`).
+    let grub_config = path.trim_start_matches('/').starts_with("grub/") && path.ends_with(".cfg");
+    if path.ends_with(".ipxe") || grub_config {
         return Stage::Script;
     }
     let named_by_dhcp = attempt
@@ -399,6 +419,65 @@ mod tests {
             Outcome::Failed("connection reset".into())
         );
         assert_eq!(a.reached(), Some(Stage::Script));
+    }
+
+    #[test]
+    fn secure_boot_chain_shows_shim_and_grub_as_loaders_and_grub_configs_as_scripts() {
+        let events = stamp(vec![
+            dhcp(ClientKind::EfiX64, "sb/shimx64.efi"),
+            get(Protocol::Tftp, "sb/shimx64.efi", 1_000_000),
+            Event::refused(
+                Protocol::Tftp,
+                ip(),
+                "sb/revocations_sbat.efi",
+                "not in the manifest",
+            ),
+            get(Protocol::Tftp, "sb/grubx64.efi", 3_800_000),
+            Event::refused(
+                Protocol::Tftp,
+                ip(),
+                "/grub/x86_64-efi/command.lst",
+                "not in the manifest",
+            ),
+            get(Protocol::Tftp, "grub/grub.cfg", 300),
+            // An unknown machine: no config of its own, GRUB falls back to the default.
+            Event::refused(
+                Protocol::Tftp,
+                ip(),
+                "/grub/hosts/52:54:00:e2:e0:01.cfg",
+                "not in the manifest",
+            ),
+            get(Protocol::Tftp, "grub/default.cfg", 500),
+            get(Protocol::Tftp, "artifacts/linux", 8_000_000),
+            get(Protocol::Tftp, "artifacts/initrd", 1_000_000),
+        ]);
+        let all = attempts(&events);
+        assert_eq!(all.len(), 1);
+        let a = &all[0];
+        assert_eq!(
+            stages(a),
+            [
+                (Stage::Dhcp, "sb/shimx64.efi"),
+                (Stage::Loader, "sb/shimx64.efi"),
+                (Stage::Loader, "sb/revocations_sbat.efi"),
+                (Stage::Loader, "sb/grubx64.efi"),
+                (Stage::Loader, "grub/x86_64-efi/command.lst"),
+                (Stage::Script, "grub/grub.cfg"),
+                (Stage::Script, "grub/hosts/52:54:00:e2:e0:01.cfg"),
+                (Stage::Script, "grub/default.cfg"),
+                (Stage::Kernel, "artifacts/linux"),
+                (Stage::Initrd, "artifacts/initrd"),
+            ]
+        );
+        assert_eq!(a.steps[2].outcome, Outcome::OptionalAbsent);
+        assert_eq!(a.steps[4].outcome, Outcome::OptionalAbsent);
+        assert_eq!(a.steps[6].outcome, Outcome::NotListed);
+        assert_eq!(
+            a.errors().count(),
+            0,
+            "shim's and GRUB's probes are no errors"
+        );
+        assert_eq!(a.reached(), Some(Stage::Initrd));
     }
 
     #[test]

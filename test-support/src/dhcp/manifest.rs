@@ -67,6 +67,7 @@ pub fn manifest() -> Manifest {
             boots: "profile:debian".into(),
             script: "hosts/52-54-00-12-34-56.ipxe".into(),
             install: None,
+            secure_boot: false,
         },
     );
     let files = generated()
@@ -94,6 +95,7 @@ pub fn manifest() -> Manifest {
             dhcp: DhcpMode::Proxy,
         },
         dhcp,
+        secure_boot: None,
         hosts,
         artifact_root: ".".into(),
         files,

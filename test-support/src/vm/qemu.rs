@@ -13,6 +13,9 @@ pub enum Firmware {
     UefiPxe,
     /// OVMF's own HTTP Boot client: PXE switched off through fw_cfg, so no TFTP at all.
     UefiHttp,
+    /// OVMF's own PXE client with Secure Boot enforced (Microsoft's keys enrolled): it loads
+    /// only signed binaries, so unsigned `ipxe.efi` is refused with `Access Denied`.
+    UefiSecureBoot,
 }
 
 impl Firmware {
@@ -21,6 +24,8 @@ impl Firmware {
         match self {
             Firmware::Bios => Duration::from_secs(180),
             Firmware::UefiPxe | Firmware::UefiHttp => Duration::from_secs(300),
+            // shim fetches the 3.8 MB GRUB in 512-byte blocks, GRUB the kernel in 1 KiB ones.
+            Firmware::UefiSecureBoot => Duration::from_secs(420),
         }
     }
 }
@@ -45,6 +50,9 @@ impl Booted {
 
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+/// The Secure Boot build (SMM-protected variables) and a variable store with Microsoft's keys.
+const OVMF_CODE_SECURE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+const OVMF_VARS_SECURE: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
 /// The QEMU arguments for one VM on tap `tap` (run it inside the lan namespace).
 /// Files the VM needs of its own (the OVMF variable store) are made as `<scratch>-NAME`.
@@ -93,12 +101,20 @@ pub fn args(
         a.push("-fw_cfg".into());
         a.push(format!("name=etc/sercon-port,file={}", sercon.display()));
     } else {
+        let (code, vars_template) = if firmware == Firmware::UefiSecureBoot {
+            // Enforced only with SMM on and the flash marked secure, as the firmware expects.
+            a.extend(["-machine", "q35,smm=on", "-global"].map(String::from));
+            a.push("driver=cfi.pflash01,property=secure,value=on".into());
+            (OVMF_CODE_SECURE, OVMF_VARS_SECURE)
+        } else {
+            (OVMF_CODE, OVMF_VARS)
+        };
         let vars = scratch_file("OVMF_VARS.fd");
-        std::fs::copy(OVMF_VARS, &vars)
-            .unwrap_or_else(|e| panic!("copy {OVMF_VARS} to {}: {e}", vars.display()));
+        std::fs::copy(vars_template, &vars)
+            .unwrap_or_else(|e| panic!("copy {vars_template} to {}: {e}", vars.display()));
         a.push("-drive".into());
         a.push(format!(
-            "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+            "if=pflash,format=raw,unit=0,readonly=on,file={code}"
         ));
         a.push("-drive".into());
         a.push(format!(

@@ -18,6 +18,8 @@ use crate::render::{self, Body, MenuLine, MenuScript, MenuTarget, Only};
 use crate::template::{self, Vars};
 use crate::validate::{template_name_cmdline, template_name_file, Checked};
 
+mod grub;
+
 pub struct Output {
     pub manifest: Manifest,
     pub generated: BTreeMap<String, Vec<u8>>,
@@ -53,7 +55,7 @@ pub fn generate(
     let mut dhcp = BTreeMap::new();
 
     for (kind, route, file) in &c.loaders {
-        g.artifact_route(route, file);
+        g.artifact_route(route, file, true);
         let (tftp_kind, http_kind) = match kind {
             LoaderKind::Bios => (ClientKind::Bios, None),
             LoaderKind::EfiX64 => (ClientKind::EfiX64, Some(ClientKind::HttpX64)),
@@ -86,7 +88,12 @@ pub fn generate(
 
     for (i, a) in fleet.artifacts.iter().enumerate() {
         if let Some(file) = c.local.get(&i) {
-            g.artifact_route(&format!("artifacts/{}", a.name.value), file);
+            // Only GRUB, on Secure Boot machines, fetches artifacts over TFTP.
+            let tftp = c
+                .secure_boot
+                .as_ref()
+                .is_some_and(|sb| sb.tftp_artifacts.contains(&i));
+            g.artifact_route(&format!("artifacts/{}", a.name.value), file, tftp);
         }
     }
 
@@ -117,17 +124,27 @@ pub fn generate(
         g.script(&format!("menus/{}.ipxe", m.name.value), script, true);
     }
 
+    let shared = Vars {
+        server: server.clone(),
+        ..Vars::default()
+    };
+    let secure_boot = c
+        .secure_boot
+        .as_ref()
+        .map(|sb| g.secure_boot_chain(sb, &shared));
     let mut hosts = BTreeMap::new();
-    for ((h, target), lifecycle) in fleet
+    for (i, ((h, target), lifecycle)) in fleet
         .hosts
         .iter()
         .zip(&c.host_targets)
         .zip(&c.host_installs)
+        .enumerate()
     {
         let (Some(mac), Some(target)) = (&h.mac, target) else {
             continue;
         };
         let group = h.group.map(|gi| fleet.groups[gi].name.value.as_str());
+        let secure = c.secure_boot.as_ref().is_some_and(|sb| sb.hosts[i]);
         let route = format!("hosts/{}.ipxe", mac.value.hexhyp());
         let install_done_url = lifecycle.as_ref().and_then(|l| {
             let path = install_done_path(&h.name.value, mac.value, l.generation);
@@ -141,6 +158,11 @@ pub fn generate(
             labels: Some(h.labels.clone()),
             install_done_url,
         };
+        // A Secure Boot machine's GRUB config boots its everyday target: GRUB asks no server
+        // which of an install lifecycle's two profiles is due, so it never gets the installer.
+        if secure {
+            g.grub_host(h, target, &vars, &shared, group);
+        }
         // The install script sits beside the everyday one; the runtime picks between them.
         let install = match lifecycle {
             None => None,
@@ -204,6 +226,7 @@ pub fn generate(
                 boots,
                 script: route,
                 install,
+                secure_boot: secure,
             },
         );
     }
@@ -244,6 +267,7 @@ pub fn generate(
             fleet_sha256: sha256_hex(src.text.as_bytes()),
             server: c.server.clone(),
             dhcp,
+            secure_boot,
             hosts,
             artifact_root: ".".into(),
             files: g.files,
@@ -260,8 +284,7 @@ impl Generator<'_, '_> {
         }
     }
 
-    fn artifact_route(&mut self, route: &str, file: &crate::files::LocalFile) {
-        let tftp = !route.starts_with("artifacts/");
+    fn artifact_route(&mut self, route: &str, file: &crate::files::LocalFile, tftp: bool) {
         self.files.insert(
             route.to_string(),
             FileEntry {
@@ -465,6 +488,12 @@ impl RenderCx<'_, '_, '_> {
     /// What a script fetches for an artifact (see `Generator::fetch`).
     pub fn fetch(&self, name: &str) -> String {
         self.g.fetch(name)
+    }
+
+    /// Where GRUB fetches an artifact: over TFTP from the server it booted from (Debian 12's
+    /// signed GRUB has no HTTP), at the artifact's route.
+    pub fn grub_fetch(&self, name: &str) -> String {
+        format!("(tftp)/artifacts/{name}")
     }
 
     /// Whether the artifact is booted from its own URL.
