@@ -5,21 +5,9 @@ use std::net::Ipv4Addr;
 
 use netboot_manifest::{DhcpMode, MacAddr};
 
-use crate::diagnostic::Span;
-use crate::methods::Boot;
-
-/// A value and where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spanned<T> {
-    pub value: T,
-    pub span: Span,
-}
-
-impl<T> Spanned<T> {
-    pub fn new(value: T, span: Span) -> Spanned<T> {
-        Spanned { value, span }
-    }
-}
+pub use crate::boot::Boot;
+pub use crate::platform::Platform;
+pub use crate::spanned::Spanned;
 
 #[derive(Debug, Default)]
 pub struct Fleet {
@@ -104,37 +92,6 @@ pub enum Location {
     Path(Spanned<String>),
     /// Fetched by the client directly from the URL.
     Url(Spanned<String>),
-}
-
-/// The firmware family a binary runs on; iPXE's `${platform}` tells them apart at boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Bios,
-    Efi,
-}
-
-impl Platform {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Platform::Bios => "bios",
-            Platform::Efi => "efi",
-        }
-    }
-
-    /// The value of iPXE's `${platform}` on this firmware.
-    pub fn ipxe_name(self) -> &'static str {
-        match self {
-            Platform::Bios => "pcbios",
-            Platform::Efi => "efi",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Platform::Bios => "BIOS",
-            Platform::Efi => "UEFI",
-        }
-    }
 }
 
 #[derive(Debug)]

@@ -19,6 +19,7 @@ pub use netboot_manifest as manifest;
 use netboot_manifest::Manifest;
 
 mod artifact_cache;
+mod boot;
 pub mod codes;
 mod decode;
 mod diagnostic;
@@ -33,8 +34,10 @@ mod methods;
 mod nesting;
 mod output;
 pub mod pe_image;
+mod platform;
 mod remote;
 mod render;
+mod spanned;
 mod suggest;
 mod template;
 mod validate;

@@ -2,8 +2,7 @@
 
 use kdl::KdlNode;
 
-use super::values::{name_span, url_problem};
-use super::Decoder;
+use super::values::{name_span, url_problem, Decoder};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fleet::{Artifact, Location, Spanned};

@@ -17,8 +17,7 @@ use std::net::Ipv4Addr;
 use kdl::{KdlEntry, KdlNode};
 use netboot_manifest::FullDhcpConfig;
 
-use super::values::{children, name_span, positional};
-use super::Decoder;
+use super::values::{children, name_span, positional, Decoder};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::fleet::Spanned;

@@ -3,8 +3,7 @@
 use kdl::KdlNode;
 use netboot_manifest::MacAddr;
 
-use super::values::{children, name_span};
-use super::Decoder;
+use super::values::{children, name_span, Decoder};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fleet::{Fleet, Group, HostDecl, Install, Spanned, Target};

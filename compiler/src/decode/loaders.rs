@@ -5,7 +5,7 @@ use kdl::KdlNode;
 
 use super::values::children;
 use super::values::name_span;
-use super::Decoder;
+use super::values::Decoder;
 use crate::codes::Code;
 use crate::fleet::{Fleet, Loader, LoaderKind, SecureBootLoaders};
 

@@ -2,8 +2,7 @@
 
 use kdl::KdlNode;
 
-use super::values::{children, positional};
-use super::Decoder;
+use super::values::{children, positional, Decoder};
 use crate::codes::Code;
 use crate::fleet::{Entry, Menu, Spanned};
 

@@ -18,10 +18,10 @@ mod loaders;
 mod menus;
 mod profiles;
 mod server;
-mod values;
+pub(crate) mod values;
 
 pub use values::unsafe_text;
-pub(crate) use values::{children, name_span, positional, url_problem};
+use values::{name_span, Decoder};
 
 /// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
@@ -67,12 +67,6 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
 const TOP_LEVEL: &[&str] = &[
     "server", "loaders", "artifact", "profile", "menu", "group", "host", "default",
 ];
-
-/// Walks the document, reporting into `diags`; one file per part of the language.
-pub(crate) struct Decoder<'a> {
-    src: Arc<SourceFile>,
-    diags: &'a mut Diagnostics,
-}
 
 impl Decoder<'_> {
     fn fleet(&mut self, doc: &KdlDocument) -> Fleet {

@@ -3,8 +3,7 @@
 
 use kdl::KdlNode;
 
-use super::values::{children, name_span};
-use super::Decoder;
+use super::values::{children, name_span, Decoder};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::fleet::*;

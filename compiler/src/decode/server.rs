@@ -3,8 +3,7 @@
 use kdl::KdlNode;
 use netboot_manifest::DhcpMode;
 
-use super::values::{children, positional};
-use super::Decoder;
+use super::values::{children, positional, Decoder};
 use crate::codes::Code;
 use crate::fleet::{Server, Spanned};
 use crate::suggest;

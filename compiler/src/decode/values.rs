@@ -2,13 +2,21 @@
 //! and text that lands in an iPXE script. Every other decoder builds on these, so each kind of
 //! mistake is reported the same way wherever it is made.
 
+use std::sync::Arc;
+
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
-use super::Decoder;
 use crate::codes::Code;
-use crate::diagnostic::{Diagnostic, Span};
-use crate::fleet::Spanned;
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::spanned::Spanned;
 use crate::suggest;
+
+/// Walks the document, reporting into `diags`: its core (values, entries, errors) is here, where
+/// the boot methods use it too; the parts of the language add theirs, one file each.
+pub(crate) struct Decoder<'a> {
+    pub(super) src: Arc<SourceFile>,
+    pub(super) diags: &'a mut Diagnostics,
+}
 
 pub(crate) fn name_span(node: &KdlNode) -> Span {
     node.name().span().into()

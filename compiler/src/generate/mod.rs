@@ -10,6 +10,7 @@ use netboot_manifest::{
     Manifest, Protocol, Source, FORMAT_VERSION,
 };
 
+use crate::boot::Render;
 use crate::codes::Code;
 use crate::decode::unsafe_text;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
@@ -484,35 +485,38 @@ pub struct RenderCx<'a, 'c, 'f> {
     host: Option<&'a HostDecl>,
 }
 
-impl RenderCx<'_, '_, '_> {
+impl Render for RenderCx<'_, '_, '_> {
     /// What a script fetches for an artifact (see `Generator::fetch`).
-    pub fn fetch(&self, name: &str) -> String {
+    fn fetch(&self, name: &str) -> String {
         self.g.fetch(name)
     }
 
     /// Where GRUB fetches an artifact: over TFTP from the server it booted from (Debian 12's
     /// signed GRUB has no HTTP), at the artifact's route.
-    pub fn grub_fetch(&self, name: &str) -> String {
+    fn grub_fetch(&self, name: &str) -> String {
         format!("(tftp)/artifacts/{name}")
     }
 
     /// Whether the artifact is booted from its own URL.
-    pub fn is_url(&self, name: &str) -> bool {
+    fn is_url(&self, name: &str) -> bool {
         self.g.is_url(name)
     }
 
-    /// The machine rendered for; `None` for the shared script everyone else boots.
-    pub fn host(&self) -> Option<&HostDecl> {
-        self.host
+    fn host_name(&self) -> Option<&str> {
+        self.host.map(|h| h.name.value.as_str())
     }
 
-    pub fn error(&mut self, d: Diagnostic) {
+    fn cmdline_append(&self) -> Option<&Spanned<String>> {
+        self.host.and_then(|h| h.cmdline_append.as_ref())
+    }
+
+    fn error(&mut self, d: Diagnostic) {
         self.g.error(self.profile, d);
     }
 
     /// The profile's command-line template `c`, rendered for this machine and checked for
     /// text iPXE would misread; `None` once a problem is reported.
-    pub fn cmdline(&mut self, c: &Spanned<String>) -> Option<String> {
+    fn cmdline(&mut self, c: &Spanned<String>) -> Option<String> {
         let name = template_name_cmdline(&self.g.c.fleet.profiles[self.profile].name.value);
         let rendered = match self.g.c.templates.render(&name, self.vars) {
             Ok(r) => r,

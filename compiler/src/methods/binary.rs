@@ -4,11 +4,11 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node, NotForGrub};
-use crate::decode::Decoder;
-use crate::fleet::{Platform, Spanned};
-use crate::generate::RenderCx;
+use super::{Boot, Declaration, Node, NotForGrub, Render};
+use crate::decode::values::Decoder;
+use crate::platform::Platform;
 use crate::render;
+use crate::spanned::Spanned;
 
 pub const DECLARATION: Declaration = Declaration {
     name: "binary",
@@ -55,7 +55,7 @@ impl Boot for Binary {
         self.efi.iter().chain(self.bios.iter()).collect()
     }
 
-    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render(&self, cx: &mut dyn Render) -> Option<String> {
         Some(render::render(&Script {
             efi: self.efi.as_ref().map(|a| cx.fetch(&a.value)),
             bios: self.bios.as_ref().map(|a| cx.fetch(&a.value)),
@@ -74,7 +74,7 @@ impl Boot for Binary {
         }
     }
 
-    fn render_grub(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, cx: &mut dyn Render) -> Option<String> {
         let efi = self.efi.as_ref()?;
         Some(render::render(&Grub {
             efi: cx.grub_fetch(&efi.value),

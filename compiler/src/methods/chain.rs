@@ -3,12 +3,11 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node, NotForGrub};
+use super::{Boot, Declaration, Node, NotForGrub, Render};
 use crate::codes::Code;
-use crate::decode::{url_problem, Decoder};
-use crate::fleet::Spanned;
-use crate::generate::RenderCx;
+use crate::decode::values::{url_problem, Decoder};
 use crate::render;
+use crate::spanned::Spanned;
 
 pub const DECLARATION: Declaration = Declaration {
     name: "chain",
@@ -52,7 +51,7 @@ impl Boot for Chain {
         Vec::new()
     }
 
-    fn render(&self, _: &mut RenderCx) -> Option<String> {
+    fn render(&self, _: &mut dyn Render) -> Option<String> {
         Some(render::render(&Script { url: &self.0.value }))
     }
 
@@ -64,7 +63,7 @@ impl Boot for Chain {
         })
     }
 
-    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, _: &mut dyn Render) -> Option<String> {
         None
     }
 }

@@ -3,11 +3,10 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node, NotForGrub};
-use crate::decode::Decoder;
-use crate::fleet::Spanned;
-use crate::generate::RenderCx;
+use super::{Boot, Declaration, Node, NotForGrub, Render};
+use crate::decode::values::Decoder;
 use crate::render;
+use crate::spanned::Spanned;
 
 pub const DECLARATION: Declaration = Declaration {
     name: "exit",
@@ -39,7 +38,7 @@ impl Boot for Exit {
         Vec::new()
     }
 
-    fn render(&self, _: &mut RenderCx) -> Option<String> {
+    fn render(&self, _: &mut dyn Render) -> Option<String> {
         Some(render::render(&Script))
     }
 
@@ -47,7 +46,7 @@ impl Boot for Exit {
         Ok(Vec::new())
     }
 
-    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, _: &mut dyn Render) -> Option<String> {
         Some(render::render(&Grub))
     }
 }

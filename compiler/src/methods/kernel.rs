@@ -4,14 +4,13 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub};
+use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
 use crate::codes::Code;
-use crate::decode::{positional, Decoder};
+use crate::decode::values::{positional, Decoder};
 use crate::diagnostic::Diagnostic;
-use crate::fleet::Spanned;
-use crate::generate::RenderCx;
 use crate::grub_text;
 use crate::render;
+use crate::spanned::Spanned;
 
 /// The kernel command-line limit the fleet language promises to check.
 pub const CMDLINE_MAX: usize = 4096;
@@ -120,7 +119,7 @@ impl Boot for Kernel {
         std::iter::once(&self.kernel).chain(&self.initrds).collect()
     }
 
-    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render(&self, cx: &mut dyn Render) -> Option<String> {
         let mut args: Vec<String> = self
             .initrds
             .iter()
@@ -130,15 +129,15 @@ impl Boot for Kernel {
             let rendered = cx.cmdline(c)?;
             args.extend(rendered.split_whitespace().map(str::to_string));
         }
-        let append = cx.host().and_then(|h| h.cmdline_append.as_ref());
+        let append = cx.cmdline_append();
         if let Some(a) = append {
             args.extend(a.value.split_whitespace().map(str::to_string));
         }
         let args = args.join(" ");
         if args.len() > CMDLINE_MAX {
             let who = cx
-                .host()
-                .map_or(String::new(), |h| format!(" for host `{}`", h.name.value));
+                .host_name()
+                .map_or(String::new(), |h| format!(" for host `{h}`"));
             let mut d = Diagnostic::new(
                 Code::CmdlineTooLong,
                 format!(
@@ -180,13 +179,13 @@ impl Boot for Kernel {
         Ok(vec![&self.kernel])
     }
 
-    fn render_grub(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, cx: &mut dyn Render) -> Option<String> {
         let mut args = Vec::new();
         if let Some(c) = &self.cmdline {
             let rendered = cx.cmdline(c)?;
             args.extend(rendered.split_whitespace().map(grub_text::word));
         }
-        if let Some(a) = cx.host().and_then(|h| h.cmdline_append.as_ref()) {
+        if let Some(a) = cx.cmdline_append() {
             args.extend(a.value.split_whitespace().map(grub_text::word));
         }
         Some(render::render(&Grub {

@@ -11,14 +11,10 @@
 //! `compiler/tests/ipxe_follow.rs`, a new diagnostic code without a reference row or broken
 //! fleet fails `tests/cli_check.rs`.
 
-use std::fmt::Debug;
-
 use kdl::KdlNode;
 
-use crate::decode::Decoder;
-use crate::diagnostic::Span;
-use crate::fleet::{Platform, Spanned};
-use crate::generate::RenderCx;
+pub use crate::boot::{Boot, NotForGrub, Render};
+use crate::decode::values::Decoder;
 
 mod binary;
 mod chain;
@@ -85,48 +81,6 @@ pub struct Fetch {
     pub role: &'static str,
     /// Whether iPXE leaves the script once the command runs (it boots what it fetched).
     pub ends_script: bool,
-}
-
-/// Why GRUB, the loader of Secure Boot machines, cannot boot a method.
-#[derive(Debug)]
-pub struct NotForGrub {
-    /// What to point at.
-    pub span: Span,
-    /// Ends "… cannot boot under Secure Boot: {why}".
-    pub why: &'static str,
-    pub hint: &'static str,
-}
-
-/// A decoded boot method of one profile.
-pub trait Boot: Debug + Send + Sync {
-    /// The artifacts it boots, as written (validation resolves them).
-    fn artifacts(&self) -> Vec<&Spanned<String>>;
-
-    /// The iPXE steps that boot it on one machine; `None` once a problem is reported.
-    fn render(&self, cx: &mut RenderCx) -> Option<String>;
-
-    /// Under Secure Boot, signed GRUB boots it: the artifacts GRUB loads as PE images (shim
-    /// refuses them unsigned), or why GRUB cannot boot it at all.
-    fn grub_images(&self) -> Result<Vec<&Spanned<String>>, NotForGrub>;
-
-    /// The GRUB commands that boot it on one machine (inside a `menuentry`); asked only of a
-    /// method whose [`Boot::grub_images`] is `Ok`. `None` once a problem is reported.
-    fn render_grub(&self, cx: &mut RenderCx) -> Option<String>;
-
-    /// The platforms it has a binary for, when it is tied to platforms at all.
-    fn platforms(&self) -> Option<Vec<Platform>> {
-        None
-    }
-
-    /// The kernel command-line template, checked and rendered per machine.
-    fn cmdline(&self) -> Option<&Spanned<String>> {
-        None
-    }
-
-    /// Whether a host's `cmdline-append` has a kernel command line to go to.
-    fn takes_cmdline_append(&self) -> bool {
-        false
-    }
 }
 
 /// The node `name` of a method, and its method.

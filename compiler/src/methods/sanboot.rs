@@ -3,11 +3,10 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub};
-use crate::decode::Decoder;
-use crate::fleet::Spanned;
-use crate::generate::RenderCx;
+use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
+use crate::decode::values::Decoder;
 use crate::render;
+use crate::spanned::Spanned;
 
 pub const DECLARATION: Declaration = Declaration {
     name: "sanboot",
@@ -43,7 +42,7 @@ impl Boot for Sanboot {
         vec![&self.0]
     }
 
-    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render(&self, cx: &mut dyn Render) -> Option<String> {
         let fetch = cx.fetch(&self.0.value);
         Some(render::render(&Script { fetch }))
     }
@@ -56,7 +55,7 @@ impl Boot for Sanboot {
         })
     }
 
-    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, _: &mut dyn Render) -> Option<String> {
         None
     }
 }

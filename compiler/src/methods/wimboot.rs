@@ -4,12 +4,11 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub};
+use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
 use crate::codes::Code;
-use crate::decode::{children, name_span, Decoder};
-use crate::fleet::Spanned;
-use crate::generate::RenderCx;
+use crate::decode::values::{children, name_span, Decoder};
 use crate::render;
+use crate::spanned::Spanned;
 
 pub const DECLARATION: Declaration = Declaration {
     name: "wimboot",
@@ -143,7 +142,7 @@ impl Boot for Wimboot {
         std::iter::once(&self.wimboot).chain(files).collect()
     }
 
-    fn render(&self, cx: &mut RenderCx) -> Option<String> {
+    fn render(&self, cx: &mut dyn Render) -> Option<String> {
         let files = WimFile::ALL
             .iter()
             .filter_map(|k| self.files.iter().find(|(f, _)| f == k))
@@ -166,7 +165,7 @@ impl Boot for Wimboot {
         })
     }
 
-    fn render_grub(&self, _: &mut RenderCx) -> Option<String> {
+    fn render_grub(&self, _: &mut dyn Render) -> Option<String> {
         None
     }
 }
