@@ -86,14 +86,9 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        // xorshift: deterministic noise, plus mutations of a valid reply.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        // Deterministic noise, plus mutations of a valid reply.
+        let mut rng = netboot_test_support::rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let valid = packet(67, 68, &[2u8; 300]);
         for round in 0..20_000 {
             let len = (next() % 400) as usize;
