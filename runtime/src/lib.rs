@@ -6,6 +6,7 @@
 compile_error!("netboot-runtime is Linux-only: it serves with sendfile, sendmmsg, UDP GSO, IP_PKTINFO and SO_BINDTODEVICE");
 
 pub mod address;
+mod atomic_file;
 pub mod body;
 pub mod dhcp;
 pub mod http;

@@ -6,7 +6,7 @@
 //! either the old file or the new one, never half of one.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -48,31 +48,10 @@ pub fn load(path: &Path) -> Result<Vec<Lease>, LeasesFileError> {
 
 /// Replaces `path` with `leases`, atomically, creating its directory if needed.
 pub fn save(path: &Path, leases: &[Lease]) -> Result<(), LeasesFileError> {
-    let write = |source| LeasesFileError::Write {
+    crate::atomic_file::replace(path, &render(leases)).map_err(|source| LeasesFileError::Write {
         path: path.into(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(write)?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    let text = render(leases);
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename itself must reach the disk too.
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write)
+    })
 }
 
 /// The file's text: sorted by address (the table's order), one lease per entry.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -89,31 +89,10 @@ pub fn render(state: &InstallState) -> String {
 
 /// Replaces `path` with `state` atomically, creating its directory if needed.
 pub fn save(path: &Path, state: &InstallState) -> Result<(), StateFileError> {
-    let write = |source| StateFileError::Write {
+    crate::atomic_file::replace(path, &render(state)).map_err(|source| StateFileError::Write {
         path: path.into(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(write)?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    let text = render(state);
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename itself must reach the disk too.
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write)
+    })
 }
 
 #[cfg(test)]
