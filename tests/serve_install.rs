@@ -61,6 +61,13 @@ fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
     assert!(script.contains("kernel ../artifacts/kernel"), "{script}");
     let done = done_path(&script);
     assert!(done.starts_with("install-done/web1/1/"), "{done}");
+    // Over TFTP the lifecycle is not decided: the everyday name is the `then` script, so a
+    // chain that reaches it by TFTP boots from disk, never an installer (the safe direction).
+    let by_tftp = String::from_utf8(server.tftp_bytes(WEB1)).unwrap();
+    assert!(
+        by_tftp.contains("exit") && !by_tftp.contains("kernel"),
+        "{by_tftp}"
+    );
 
     // web2's URL does not mark web1, and a forged token nothing.
     let web2_done = done_path(&server.http_text(WEB2));
