@@ -9,6 +9,7 @@ use netboot_test_support::golden;
 
 const FLEET: &str = r#"
 server { address "10.0.0.1"; }
+loaders { bios "loaders/undionly.kpxe"; }
 artifact "kernel" path="files/kernel"
 profile "debian-auto" { kernel "kernel"; cmdline "auto=true done={{ install_done_url }}"; }
 profile "local-disk" { exit; }
@@ -155,5 +156,48 @@ fn reinstall_refuses_unknown_hosts_hosts_without_a_lifecycle_and_a_damaged_file(
     assert!(
         err.contains("is damaged") && err.contains("boots its `then` profile"),
         "{err}"
+    );
+}
+
+#[test]
+fn explain_says_which_profile_a_lifecycle_machine_gets_now_and_why() {
+    let fleet = fleet_with_state(STATE);
+    let explain = |mac: &str, with_state: bool, golden_name: &str| {
+        let mut args = vec!["explain", "fleet.kdl", mac, "--arch", "bios"];
+        if with_state {
+            args.extend(["--state-dir", "state"]);
+        }
+        netboot(fleet.dir(), &args)
+            .code(0)
+            .stdout_eq(golden::file(&format!("cli/{golden_name}")))
+            .stderr_eq("");
+    };
+    // Reported its generation: local disk. An older report: the installer.
+    explain("52:54:00:00:00:11", true, "explain-lifecycle-installed.txt");
+    explain("52:54:00:00:00:21", true, "explain-lifecycle-pending.txt");
+    // Without the state: both named with the rule, the then chain followed.
+    explain("52:54:00:00:00:11", false, "explain-lifecycle-no-state.txt");
+    // A damaged state: then, never the installer, as the server does.
+    let damaged = fleet_with_state("{ half written");
+    let out = netboot(
+        damaged.dir(),
+        &[
+            "explain",
+            "fleet.kdl",
+            "52:54:00:00:00:12",
+            "--arch",
+            "bios",
+            "--state-dir",
+            "state",
+        ],
+    )
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("boots local-disk now, never debian-auto") && !out.contains("kernel"),
+        "{out}"
     );
 }
