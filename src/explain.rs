@@ -29,6 +29,10 @@ pub struct ExplainArgs {
     /// Address the server answers on [default: the fleet's `address`].
     #[arg(long, value_name = "IPV4")]
     pub address: Option<Ipv4Addr>,
+    /// The server's state directory: show which of an install lifecycle's two profiles the
+    /// machine gets now [default: name both, follow the `then` profile].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -70,6 +74,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         mac,
         arch: args.arch.map(Arch::kind),
         address: args.address,
+        state_dir: args.state_dir,
         format: args.format.into(),
     };
     match explain(&options) {

@@ -15,8 +15,10 @@ mod explain;
 mod init;
 mod logging;
 mod overrides;
+mod reinstall;
 mod report_format;
 mod serve;
+mod state;
 mod stdout;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
@@ -41,6 +43,11 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Write a commented starter fleet that uses the iPXE loaders found on this machine.
     Init(init::InitArgs),
+    /// List the machines with an install lifecycle: what each reported, what it boots next.
+    State(state::StateArgs),
+    /// Make one machine install again on its next boot (an emergency override; the normal
+    /// way is a generation bump in the fleet).
+    Reinstall(reinstall::ReinstallArgs),
     /// Check the interface, address and ports, and find other DHCP/PXE servers on the segment.
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
@@ -69,6 +76,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Init(args) => init::run(args),
+        Command::State(args) => state::run(args),
+        Command::Reinstall(args) => reinstall::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),

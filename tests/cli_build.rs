@@ -166,7 +166,7 @@ fn address_override_reaches_the_templates() {
         "8081",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = fs::read_to_string(out.join("hosts/52-54-00-20-00-01.ipxe")).unwrap();
+    let script = fs::read_to_string(out.join("hosts/52-54-00-20-00-01.install.ipxe")).unwrap();
     assert!(
         script.contains("url=http://10.9.8.7:8081/m/web1/preseed.cfg"),
         "{script}"

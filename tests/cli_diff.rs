@@ -252,3 +252,53 @@ fn machines_moving_between_ipxe_and_secure_boot_show_their_chain() {
         1,
     );
 }
+
+/// A lifecycle fleet before and after: web1's generation bumped (it reinstalls), web2 given
+/// another `then`, db1 given a lifecycle where it had a plain profile.
+#[test]
+fn a_generation_bump_says_the_machine_will_reinstall() {
+    let old = r#"
+server { address "10.0.0.1"; }
+artifact "kernel" path="kernel"
+profile "debian-auto" { kernel "kernel"; cmdline "done={{ install_done_url }}"; }
+profile "local-disk" { exit; }
+profile "rescue" { kernel "kernel"; }
+group "web" generation=3 {
+    install "debian-auto" then="local-disk"
+    host "web1" mac="52:54:00:00:00:11"
+    host "web2" mac="52:54:00:00:00:12"
+}
+host "db1" mac="52:54:00:00:00:21" profile="local-disk"
+"#;
+    let new = old
+        .replace(
+            r#"host "web1" mac="52:54:00:00:00:11""#,
+            r#"host "web1" mac="52:54:00:00:00:11" generation=4"#,
+        )
+        .replace(
+            r#"host "web2" mac="52:54:00:00:00:12""#,
+            r#"host "web2" mac="52:54:00:00:00:12" { install "debian-auto" then="rescue"; }"#,
+        )
+        .replace(
+            r#"host "db1" mac="52:54:00:00:00:21" profile="local-disk""#,
+            r#"host "db1" mac="52:54:00:00:00:21" { install "debian-auto" then="local-disk"; }"#,
+        );
+    let dir = tempfile::tempdir().unwrap();
+    for (side, text) in [("old", old.to_string()), ("new", new)] {
+        fs::create_dir_all(dir.path().join(side)).unwrap();
+        fs::write(dir.path().join(side).join("kernel"), b"kernel\n").unwrap();
+        fs::write(dir.path().join(side).join("fleet.kdl"), text).unwrap();
+    }
+    case(
+        "diff-lifecycle.txt",
+        dir.path(),
+        &["diff", "old/fleet.kdl", "new/fleet.kdl"],
+        1,
+    );
+    case(
+        "diff-lifecycle.json",
+        dir.path(),
+        &["diff", "old/fleet.kdl", "new/fleet.kdl", "--format", "json"],
+        1,
+    );
+}

@@ -92,6 +92,9 @@ fn installer_host_as_json() {
             "efi-x64",
             "--format",
             "json",
+            // An empty state directory: nothing reported, so db2 gets its installer.
+            "--state-dir",
+            "no-state-yet",
         ],
         0,
     );

@@ -61,6 +61,13 @@ fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
     assert!(script.contains("kernel ../artifacts/kernel"), "{script}");
     let done = done_path(&script);
     assert!(done.starts_with("install-done/web1/1/"), "{done}");
+    // Over TFTP the lifecycle is not decided: the everyday name is the `then` script, so a
+    // chain that reaches it by TFTP boots from disk, never an installer (the safe direction).
+    let by_tftp = String::from_utf8(server.tftp_bytes(WEB1)).unwrap();
+    assert!(
+        by_tftp.contains("exit") && !by_tftp.contains("kernel"),
+        "{by_tftp}"
+    );
 
     // web2's URL does not mark web1, and a forged token nothing.
     let web2_done = done_path(&server.http_text(WEB2));
@@ -75,7 +82,28 @@ fn install_once_then_boot_from_disk_until_the_generation_is_bumped() {
     let put = format!("PUT /{done} HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(raw_status(server.http, &put), 405);
     assert!(server.http_text(WEB1).contains("kernel"));
+    let metrics = server.http_text("metrics");
+    assert!(
+        metrics.contains("netboot_install_state{host=\"web1\",state=\"pending\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("netboot_install_reports_total{result=\"refused\",reason=\"wrong token for this machine and generation\"} 2"),
+        "{metrics}"
+    );
     assert_eq!(server.http_status(&done), 200);
+    let metrics = server.http_text("metrics");
+    assert!(
+        metrics.contains("netboot_install_state{host=\"web1\",state=\"installed\"} 1")
+            && metrics.contains("netboot_install_state{host=\"web2\",state=\"pending\"} 1")
+            && metrics.contains("netboot_install_reports_total{result=\"recorded\",reason=\"\"} 1"),
+        "{metrics}"
+    );
+    let page = server.http_text("");
+    assert!(
+        page.contains("<span class=\"install installed\">installed (generation 1)"),
+        "{page}"
+    );
     assert!(
         server.http_text(WEB1).contains("exit"),
         "web1 now boots from disk"

@@ -62,8 +62,18 @@ struct Report {
     server: Vec<Change>,
     dhcp: Vec<Change>,
     machines: Vec<MachineChange>,
+    /// Lifecycle machines whose generation goes up: they install again on their next boot.
+    reinstalls: Vec<Reinstall>,
     files: Vec<Change>,
     notes: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Reinstall {
+    host: String,
+    mac: String,
+    from: u32,
+    to: u32,
 }
 
 impl Report {
@@ -71,6 +81,7 @@ impl Report {
         self.server.is_empty()
             && self.dhcp.is_empty()
             && self.machines.is_empty()
+            && self.reinstalls.is_empty()
             && self.files.is_empty()
     }
 }
@@ -250,6 +261,11 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
             ("group", |h| h.group.clone().unwrap_or_else(|| "-".into())),
             ("boots", |h| h.boots.clone()),
             ("chain", |h| chain(h.secure_boot).into()),
+            ("install", |h| {
+                h.install
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |i| format!("{} then {}", i.profile, i.then))
+            }),
         ] {
             let (x, y) = (field(ha, f), field(hb, f));
             if x != y && (ha.is_some() && hb.is_some() || what == "boots") {
@@ -257,6 +273,24 @@ fn compare(old: &Loaded, new: &Loaded) -> Report {
                     what: what.into(),
                     before: x,
                     after: y,
+                });
+            }
+        }
+        // A bump is how a machine is reinstalled: say so in words, not as a changed number.
+        let generation = |h: Option<&netboot_manifest::Host>| Some(h?.install.as_ref()?.generation);
+        if let (Some(from), Some(to), Some(h)) = (generation(ha), generation(hb), hb) {
+            if to > from {
+                r.reinstalls.push(Reinstall {
+                    host: h.name.clone(),
+                    mac: mac.to_string(),
+                    from,
+                    to,
+                });
+            } else if to < from {
+                changes.push(Change {
+                    what: "generation".into(),
+                    before: Some(from.to_string()),
+                    after: Some(to.to_string()),
                 });
             }
         }
@@ -438,6 +472,15 @@ fn render(r: &Report) -> String {
             };
         }
     };
+    if !r.reinstalls.is_empty() {
+        o += "\nreinstalls\n";
+        for i in &r.reinstalls {
+            o += &format!(
+                "  {}: will reinstall (generation {} → {})\n",
+                i.host, i.from, i.to
+            );
+        }
+    }
     section(&mut o, "server", &r.server, "  ");
     section(&mut o, "dhcp", &r.dhcp, "  ");
     if !r.machines.is_empty() {

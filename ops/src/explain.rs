@@ -9,15 +9,16 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use netboot_compiler::ipxe_follow::{self, Step};
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::settings::{self, ServerBlock};
-use netboot_manifest::{ClientKind, FileEntry, MacAddr, Manifest};
+use netboot_manifest::{ClientKind, FileEntry, Host, MacAddr, Manifest};
 use netboot_runtime::dhcp::{
     answer, discover, request_4011, Decision, Ignored, Offer, Port, ServerIdentity,
 };
+use netboot_runtime::install::{self, Next};
 
 use crate::loaded::{LoadError, Loaded};
 use crate::report_format::Format;
@@ -98,6 +99,9 @@ pub struct ExplainOptions {
     pub arch: Option<ClientKind>,
     /// Address the server answers on; `None`: the fleet's `address`.
     pub address: Option<Ipv4Addr>,
+    /// The server's state directory: says which of a lifecycle host's two profiles it gets
+    /// now. `None`: both are named, with the rule, and the `then` chain is followed.
+    pub state_dir: Option<PathBuf>,
     pub format: Format,
 }
 
@@ -137,7 +141,13 @@ pub fn explain(options: &ExplainOptions) -> Result<Explained, LoadError> {
             .find(|k| *k != ClientKind::Ipxe)
             .unwrap_or(ClientKind::Bios)
     });
-    let e = follow(&loaded, options.mac, kind, &overrides);
+    let e = follow(
+        &loaded,
+        options.mac,
+        kind,
+        &overrides,
+        options.state_dir.as_deref(),
+    );
     let text = match options.format {
         Format::Human => render(&e),
         Format::Json => {
@@ -155,10 +165,15 @@ fn follow(
     mac: MacAddr,
     kind: ClientKind,
     overrides: &ServerOverrides,
+    state_dir: Option<&Path>,
 ) -> Explanation {
     let m = &loaded.manifest;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    let host_script = m
+        .hosts
+        .get(&mac)
+        .map(|h| lifecycle_script(h, mac, state_dir, &mut notes));
     // A frozen build's settings, with the command line's address over them.
     let server_address = settings::settle(&ServerBlock::from(&m.server), overrides).address;
     if server_address.is_none() {
@@ -240,11 +255,9 @@ fn follow(
     } else if loader.is_some() {
         let step = ask(ClientKind::Ipxe, mac, m, &identity, ipxe_arch);
         let script = match (&step.offer, m.dhcp.get(&ClientKind::Ipxe)) {
-            (Some(_), Some(entry)) => Some(
-                m.hosts
-                    .get(&mac)
-                    .map_or(entry.path.clone(), |h| h.script.clone()),
-            ),
+            (Some(_), Some(entry)) => {
+                Some(host_script.clone().unwrap_or_else(|| entry.path.clone()))
+            }
             _ => {
                 problems.push(format!(
                     "iPXE gets no script: {}",
@@ -394,6 +407,58 @@ fn grub_loads(text: &str) -> Vec<(&'static str, String)> {
         }
     }
     out
+}
+
+/// The script `hosts/<mac>.ipxe` answers for `host`: for a lifecycle host, the install
+/// script while its generation is not reported, by the server's own rule; a note says which
+/// and why.
+fn lifecycle_script(
+    host: &Host,
+    mac: MacAddr,
+    state_dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> String {
+    let Some(install) = &host.install else {
+        return host.script.clone();
+    };
+    let (profile, then, generation) = (&install.profile, &install.then, install.generation);
+    let Some(dir) = state_dir else {
+        notes.push(format!(
+            "install lifecycle: boots {profile} until it reports generation {generation} installed, then {then}; \
+             shown: {then} (pass --state-dir to see which it gets now)"
+        ));
+        return host.script.clone();
+    };
+    let path = dir.join(install::STATE_FILE);
+    match install::state_file::load(&path) {
+        Ok(state) => match (install::next(install, state.get(&mac)), state.get(&mac)) {
+            (Next::Install, None) => {
+                notes.push(format!(
+                    "install lifecycle: boots {profile} now: generation {generation} is not reported installed; then {then}"
+                ));
+                install.script.clone()
+            }
+            (Next::Install, Some(r)) => {
+                notes.push(format!(
+                    "install lifecycle: boots {profile} now: it reported generation {} installed, the fleet installs {generation}; then {then}",
+                    r.generation
+                ));
+                install.script.clone()
+            }
+            (Next::Then, _) => {
+                notes.push(format!(
+                    "install lifecycle: boots {then} now: generation {generation} is reported installed (installs with {profile} after a generation bump)"
+                ));
+                host.script.clone()
+            }
+        },
+        Err(e) => {
+            notes.push(format!(
+                "install lifecycle: boots {then} now, never {profile}: {e}"
+            ));
+            host.script.clone()
+        }
+    }
 }
 
 /// Runs the proxy's real decision on the DISCOVER a client of `kind` sends.

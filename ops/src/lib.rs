@@ -4,7 +4,7 @@
 //! to exit codes; so every command can be called from a test in-process, as cargo's `ops` are.
 //!
 //! No command module imports another: what two commands share has a module of its own
-//! ([`console`], [`loaded`], [`report_format`]). The work below the commands lives in the
+//! ([`console`], [`install_state`], [`loaded`], [`report_format`]). The work below the commands lives in the
 //! crates they call: `netboot-compiler` (fleet → manifest), `netboot-runtime` (the servers and
 //! the DHCP packet code), `netboot-manifest` (the contract, and the server settings).
 
@@ -15,6 +15,9 @@ pub mod diff;
 pub mod doctor;
 pub mod explain;
 pub mod init;
+pub mod install_state;
 pub mod loaded;
+pub mod reinstall;
 pub mod report_format;
 pub mod serve;
+pub mod state;

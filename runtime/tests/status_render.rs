@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use netboot_manifest::{ClientKind, MacAddr, Protocol};
-use netboot_runtime::status::{json, page, Event, Events, Limits, NoNeighbors, Serving};
+use netboot_runtime::status::{
+    json, page, Event, Events, Install, InstallState, Limits, NoNeighbors, Serving,
+};
 
 const WEB1: MacAddr = MacAddr([0x52, 0x54, 0, 0xe2, 0xe0, 1]);
 const DB2: MacAddr = MacAddr([0x52, 0x54, 0, 0xe2, 0xe0, 2]);
@@ -140,6 +142,16 @@ fn fleet_at_work() -> (Events, Serving) {
             "artifacts/initrd".into(),
             "changed on disk since the build".into(),
         )],
+        // web1 installs once: not reported yet, so it gets its installer.
+        installs: [(
+            WEB1,
+            Install {
+                host: "web1".into(),
+                generation: 2,
+                state: InstallState::Pending,
+            },
+        )]
+        .into(),
     };
     (events, serving)
 }
@@ -176,6 +188,15 @@ fn hostile() -> (Events, Serving) {
         files: 1,
         fleet_sha256: EVIL.into(),
         broken: vec![(EVIL.into(), EVIL.into())],
+        installs: [(
+            WEB1,
+            Install {
+                host: EVIL.into(),
+                generation: 1,
+                state: InstallState::Installed,
+            },
+        )]
+        .into(),
     };
     (events, serving)
 }

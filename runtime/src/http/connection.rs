@@ -179,7 +179,13 @@ async fn respond(
     let started = Instant::now();
     let snapshot = Arc::clone(&snapshots.borrow());
     // `/`, `/metrics`, `/status.json` first, unless the manifest lists the same route.
-    let page = page_answer(events, &head.method, &head.target, &snapshot);
+    let page = page_answer(
+        events,
+        &head.method,
+        &head.target,
+        &snapshot,
+        shared.install.as_ref(),
+    );
     let is_page = page.is_some();
     // A pending install is served its install script under the everyday script's name.
     let path = route::request_path(&head.target);
@@ -187,7 +193,15 @@ async fn respond(
     let report = lifecycle
         .filter(|(_, p)| !is_page && install_done::is_report(p))
         .map(|(store, p)| {
-            install_done::answer(store, &snapshot, &head.method, head.has_body, p, peer.ip())
+            install_done::answer(
+                store,
+                events,
+                &snapshot,
+                &head.method,
+                head.has_body,
+                p,
+                peer.ip(),
+            )
         });
     let swapped = lifecycle
         .and_then(|(store, p)| install_done::swap(store, &snapshot, p))

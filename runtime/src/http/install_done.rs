@@ -12,6 +12,7 @@ use super::route::Answer;
 use crate::body::Body;
 use crate::install::{self, Done, InstallStore};
 use crate::snapshot::Snapshot;
+use crate::status::Events;
 
 /// Whether `path` is a done report (so the router is not asked).
 pub fn is_report(path: &str) -> bool {
@@ -22,17 +23,22 @@ pub fn is_report(path: &str) -> bool {
 /// `phone_home` can be told to post nothing) are accepted; a body is refused unread.
 pub fn answer(
     store: &InstallStore,
+    events: &Events,
     snapshot: &Snapshot,
     method: &str,
     has_body: bool,
     path: &str,
     ip: IpAddr,
 ) -> Answer {
+    let refuse = |status, reason| {
+        events.count_install_report("refused", reason);
+        refuse(ip, path, status, reason)
+    };
     if method != "GET" && method != "POST" {
-        return refuse(ip, path, 405, "a done report is a GET or a POST");
+        return refuse(405, "a done report is a GET or a POST");
     }
     if has_body {
-        return refuse(ip, path, 413, "a done report carries no body");
+        return refuse(413, "a done report carries no body");
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -45,8 +51,9 @@ pub fn answer(
         ip,
         now,
     ) {
-        Done::Refused { status, reason } => refuse(ip, path, status, reason),
+        Done::Refused { status, reason } => refuse(status, reason),
         Done::AlreadyDone { host, generation } => {
+            events.count_install_report("repeated", "");
             tracing::info!(
                 target: "netboot::install",
                 ip = %ip, host = %host, generation,
@@ -61,6 +68,7 @@ pub fn answer(
             let (host, generation) = (record.host.clone(), record.generation);
             match store.record(mac, record) {
                 Ok(_) => {
+                    events.count_install_report("recorded", "");
                     tracing::info!(
                         target: "netboot::install",
                         ip = %ip, host = %host, mac = %mac, generation,
@@ -72,6 +80,7 @@ pub fn answer(
                     )
                 }
                 Err(e) => {
+                    events.count_install_report("refused", "the install state cannot be written");
                     tracing::error!(
                         target: "netboot::install",
                         ip = %ip, host = %host, mac = %mac, generation, error = %e,

@@ -22,12 +22,13 @@ pub fn page_answer(
     method: &str,
     target: &str,
     snapshot: &Snapshot,
+    install: Option<&crate::install::InstallStore>,
 ) -> Option<Answer> {
     if !events.is_on() || !(method == "GET" || method == "HEAD") {
         return None;
     }
     let page = Page::for_target(target, snapshot.manifest())?;
-    let text = page.render(events, snapshot, SystemTime::now());
+    let text = page.render(events, snapshot, install, SystemTime::now());
     let bytes: Arc<[u8]> = text.into_bytes().into();
     Some(Answer::File {
         path: target.to_string(),

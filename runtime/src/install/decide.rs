@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use netboot_manifest::{install_token, MacAddr, Manifest, DONE_PREFIX};
+use netboot_manifest::{install_token, InstallLifecycle, MacAddr, Manifest, DONE_PREFIX};
 
 use super::state_file::{InstallRecord, InstallState};
 
@@ -25,8 +25,30 @@ pub fn script_for<'m>(
     if host.script != path {
         return None;
     }
-    let installed = state.ok()?.get(&mac).map_or(0, |r| r.generation);
-    (installed < install.generation).then_some(install.script.as_str())
+    let record = state.ok()?.get(&mac);
+    (next(install, record) == Next::Install).then_some(install.script.as_str())
+}
+
+/// Which of a lifecycle host's two profiles it boots now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Next {
+    /// Its current generation is not reported yet: the install profile.
+    Install,
+    /// Reported at its generation or a later one: the `then` profile.
+    Then,
+}
+
+/// The lifecycle rule, in one place for the server, the status page and the commands: a
+/// machine installs until it has reported its current generation (or a later one) installed.
+/// A state that cannot be read is the caller's to turn into [`Next::Then`].
+pub fn next(install: &InstallLifecycle, record: Option<&InstallRecord>) -> Next {
+    let installed = record.map_or(0, |r| r.generation);
+    if installed < install.generation {
+        Next::Install
+    } else {
+        Next::Then
+    }
 }
 
 /// What a done report amounts to.

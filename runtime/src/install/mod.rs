@@ -11,7 +11,7 @@ pub mod decide;
 pub mod state_file;
 mod store;
 
-pub use decide::{done, script_for, Done};
+pub use decide::{done, next, script_for, Done, Next};
 pub use state_file::{InstallRecord, InstallState, StateFileError};
 pub use store::InstallStore;
 

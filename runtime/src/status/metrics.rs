@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use netboot_manifest::{ClientKind, Protocol};
 
 use super::event::Event;
+use super::serving::InstallState;
 
 /// Upper bounds (seconds) of the transfer-duration histogram: a script takes milliseconds, a
 /// kernel over TFTP under emulation tens of seconds.
@@ -25,6 +26,9 @@ pub struct Counters {
     pub reloads_failed: u64,
     /// The last reload's result and when, if there was one.
     pub last_reload: Option<(bool, SystemTime)>,
+    /// Install done reports answered, by result (`recorded`, `repeated`, `refused`) and
+    /// reason (for a refusal; else empty).
+    pub install_reports: std::collections::BTreeMap<(&'static str, &'static str), u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,12 +62,14 @@ impl Histogram {
 }
 
 /// Values known only when `/metrics` is asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gauges {
     /// Routes of the serving snapshot taken out of service (missing or changed artifacts).
     pub routes_out_of_service: usize,
     /// Machines the status page currently remembers.
     pub machines: usize,
+    /// Every lifecycle host's name and install state.
+    pub installs: Vec<(String, InstallState)>,
 }
 
 impl Counters {
@@ -224,12 +230,33 @@ impl Counters {
             "Machines the status page currently remembers (bounded).",
         );
         e.sample(name, &[], gauges.machines);
+
+        let name = "netboot_install_state";
+        e.family(
+            name,
+            "gauge",
+            "1 per machine with an install lifecycle, labelled with its state: installed (boots \
+             then), pending (boots its installer), unknown (state unreadable: boots then).",
+        );
+        for (host, state) in &gauges.installs {
+            e.sample(name, &[("host", host), ("state", state.as_str())], 1);
+        }
+
+        let name = "netboot_install_reports_total";
+        e.family(
+            name,
+            "counter",
+            "Install done reports answered, by result and, for a refusal, its reason.",
+        );
+        for ((result, reason), n) in &self.install_reports {
+            e.sample(name, &[("result", result), ("reason", reason)], n);
+        }
         e.out
     }
 }
 
-/// The text being written. Label values here are fixed words and numbers, never client text,
-/// so they need no escaping.
+/// The text being written. Label values are fixed words, numbers and the fleet's host names,
+/// never client text; they are escaped anyway, as a hand-written manifest may name hosts freely.
 #[derive(Default)]
 struct Exposition {
     out: String,
@@ -245,6 +272,10 @@ impl Exposition {
         self.out.push_str(name);
         for (i, (key, val)) in labels.iter().enumerate() {
             let open = if i == 0 { '{' } else { ',' };
+            let val = val
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
             let _ = write!(self.out, "{open}{key}=\"{val}\"");
         }
         if !labels.is_empty() {
@@ -343,6 +374,7 @@ mod tests {
         let text = c.render(Gauges {
             routes_out_of_service: 2,
             machines: 1,
+            installs: Vec::new(),
         });
         assert_eq!(
             sample(&text, "netboot_dhcp_answers_total{kind=\"bios\"}"),
@@ -478,5 +510,60 @@ mod tests {
             }
         }
         assert!(declared.len() >= 9);
+    }
+
+    #[test]
+    fn install_state_per_machine_and_reports_by_reason() {
+        let mut c = Counters::default();
+        for key in [
+            ("recorded", ""),
+            ("refused", "wrong token for this machine and generation"),
+            ("refused", "wrong token for this machine and generation"),
+        ] {
+            *c.install_reports.entry(key).or_default() += 1;
+        }
+        let text = c.render(Gauges {
+            installs: vec![
+                ("web1".into(), InstallState::Installed),
+                ("web2".into(), InstallState::Pending),
+                ("odd\"name".into(), InstallState::Unknown),
+            ],
+            ..Gauges::default()
+        });
+        assert_eq!(
+            sample(
+                &text,
+                "netboot_install_state{host=\"web1\",state=\"installed\"}"
+            ),
+            "1"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "netboot_install_state{host=\"web2\",state=\"pending\"}"
+            ),
+            "1"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "netboot_install_state{host=\"odd\\\"name\",state=\"unknown\"}"
+            ),
+            "1"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "netboot_install_reports_total{result=\"refused\",reason=\"wrong token for this machine and generation\"}"
+            ),
+            "2"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "netboot_install_reports_total{result=\"recorded\",reason=\"\"}"
+            ),
+            "1"
+        );
     }
 }

@@ -32,5 +32,5 @@ pub use event::Event;
 pub use neighbors::{Neighbors, NoNeighbors, ProcArp};
 pub use pages::Page;
 pub use recorder::{Events, Limits, Machine, View};
-pub use serving::Serving;
+pub use serving::{Install, InstallState, Serving};
 pub use timeline::{Attempt, Stage};

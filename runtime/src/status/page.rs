@@ -13,7 +13,7 @@ use netboot_manifest::{ClientKind, Protocol};
 
 use super::event::Event;
 use super::recorder::{Machine, MachineLog, View};
-use super::serving::Serving;
+use super::serving::{Install, InstallState, Serving};
 use super::timeline::{attempts, Attempt, Outcome, Stage, Step};
 use super::units;
 
@@ -86,6 +86,8 @@ struct Row<'a> {
     mac: Option<String>,
     /// The fleet's name for that MAC.
     host: Option<&'a str>,
+    /// Its install lifecycle's state (`installed`, `pending`, `unknown`) and what that means.
+    install: Option<(&'static str, String)>,
     ip: Option<String>,
     events: Vec<EventLine<'a>>,
     events_dropped: u64,
@@ -160,6 +162,18 @@ struct ErrorLine {
     why: String,
 }
 
+/// What a lifecycle host's state means for its next boot.
+fn install_badge(install: &Install) -> String {
+    let generation = install.generation;
+    match install.state {
+        InstallState::Installed => {
+            format!("installed (generation {generation}): boots its then profile")
+        }
+        InstallState::Pending => format!("installing generation {generation}"),
+        InstallState::Unknown => "install state unreadable: boots its then profile".to_string(),
+    }
+}
+
 fn row<'a>(log: &'a MachineLog, serving: &'a Serving, now: SystemTime) -> Row<'a> {
     let all = attempts(&log.events);
     let latest = all.last();
@@ -187,6 +201,9 @@ fn row<'a>(log: &'a MachineLog, serving: &'a Serving, now: SystemTime) -> Row<'a
             .map_or("none", Stage::as_str),
         mac: mac.map(|m| m.to_string()),
         host: mac.and_then(|m| serving.hosts.get(&m)).map(String::as_str),
+        install: mac
+            .and_then(|m| serving.installs.get(&m))
+            .map(|i| (i.state.as_str(), install_badge(i))),
         ip: log.ip.map(|ip| ip.to_string()),
         events: log
             .events
@@ -323,6 +340,7 @@ mod tests {
             files: 7,
             fleet_sha256: "0123456789abcdef".into(),
             broken: Vec::new(),
+            installs: Default::default(),
         }
     }
 

@@ -13,6 +13,7 @@ use super::metrics::Gauges;
 use super::recorder::Events;
 use super::serving::Serving;
 use super::{json, page};
+use crate::install::InstallStore;
 use crate::snapshot::Snapshot;
 
 /// One of the status module's own answers.
@@ -43,17 +44,30 @@ impl Page {
         }
     }
 
-    /// The page's body, from what `events` recorded and the snapshot serving now.
-    pub fn render(self, events: &Events, snapshot: &Snapshot, now: SystemTime) -> String {
+    /// The page's body, from what `events` recorded, the snapshot serving now and the
+    /// install state (`None`: the server keeps none).
+    pub fn render(
+        self,
+        events: &Events,
+        snapshot: &Snapshot,
+        install: Option<&InstallStore>,
+        now: SystemTime,
+    ) -> String {
         match self {
-            Page::Status => page::render(&events.view(), &Serving::of(snapshot), now),
-            Page::Json => json::render(&events.view(), &Serving::of(snapshot), now),
+            Page::Status => page::render(&events.view(), &Serving::of(snapshot, install), now),
+            Page::Json => json::render(&events.view(), &Serving::of(snapshot, install), now),
             // Scraped often: counters only, not a copy of every machine's history.
             Page::Metrics => {
                 let (counters, machines) = events.counters();
+                let installs = Serving::of(snapshot, install)
+                    .installs
+                    .into_values()
+                    .map(|i| (i.host, i.state))
+                    .collect();
                 counters.render(Gauges {
                     routes_out_of_service: snapshot.broken().len(),
                     machines,
+                    installs,
                 })
             }
         }

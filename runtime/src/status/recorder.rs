@@ -203,6 +203,18 @@ impl Events {
         }
     }
 
+    /// Counts an install done report answered with `result` (`recorded`, `repeated`,
+    /// `refused`) for `reason` (a refusal's; else empty).
+    pub fn count_install_report(&self, result: &'static str, reason: &'static str) {
+        if let Some(shared) = &self.shared {
+            *lock(&shared.state)
+                .counters
+                .install_reports
+                .entry((result, reason))
+                .or_default() += 1;
+        }
+    }
+
     /// The counters and how many machines are remembered: all `/metrics` needs, without
     /// copying the history a [`View`] holds.
     pub fn counters(&self) -> (Counters, usize) {

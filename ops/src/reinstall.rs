@@ -1,0 +1,83 @@
+//! `netboot reinstall HOST`: the emergency override. Forgets what one machine reported, so it
+//! installs its current generation again on its next boot. The normal way to reinstall stays
+//! a generation bump in the fleet, reviewed in git; this writes only the state file, under the
+//! server's lock, and a running server sees the change on the machine's next request.
+
+use std::path::PathBuf;
+
+use netboot_compiler::ServerOverrides;
+use netboot_runtime::install::{InstallRecord, StateFileError};
+
+use crate::install_state::{lifecycle_hosts, state_path, store};
+use crate::loaded::{LoadError, Loaded};
+
+#[derive(Debug, Clone)]
+pub struct ReinstallOptions {
+    /// The host's name in the fleet.
+    pub host: String,
+    /// The fleet (or a `.json` manifest) that names it.
+    pub fleet: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReinstallError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("no host `{0}` in the fleet")]
+    UnknownHost(String),
+    #[error("host `{0}` has no install lifecycle: it boots the same profile every time")]
+    NoLifecycle(String),
+    /// Damaged or unwritable: nothing was changed.
+    #[error(transparent)]
+    State(#[from] StateFileError),
+}
+
+/// What was done, for the operator.
+#[derive(Debug)]
+pub struct Reinstalled {
+    pub text: String,
+    /// The record removed; `None`: it had not reported, so it installs already.
+    pub forgot: Option<InstallRecord>,
+}
+
+pub fn reinstall(options: &ReinstallOptions) -> Result<Reinstalled, ReinstallError> {
+    let loaded = Loaded::load(&options.fleet, &ServerOverrides::default())?;
+    let Some((mac, host, install)) =
+        lifecycle_hosts(&loaded.manifest).find(|(_, h, _)| h.name == options.host)
+    else {
+        return Err(
+            if loaded
+                .manifest
+                .hosts
+                .values()
+                .any(|h| h.name == options.host)
+            {
+                ReinstallError::NoLifecycle(options.host.clone())
+            } else {
+                ReinstallError::UnknownHost(options.host.clone())
+            },
+        );
+    };
+    let forgot = store(&options.state_dir).forget(mac)?;
+    let path = state_path(&options.state_dir);
+    let text = match &forgot {
+        Some(record) => {
+            tracing::warn!(
+                target: "netboot::install",
+                host = %host.name, %mac, forgot_generation = record.generation,
+                generation = install.generation, path = %path.display(),
+                "install record forgotten by hand: the machine installs again on its next boot"
+            );
+            format!(
+                "{}: forgot generation {} reported installed; it boots {} (generation {}) next\n",
+                host.name, record.generation, install.profile, install.generation
+            )
+        }
+        None => format!(
+            "{}: nothing reported installed; it boots {} (generation {}) next already\n",
+            host.name, install.profile, install.generation
+        ),
+    };
+    Ok(Reinstalled { text, forgot })
+}
