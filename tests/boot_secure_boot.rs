@@ -78,17 +78,75 @@ fn a_secure_boot_machine_boots_the_signed_kernel_through_shim_and_grub() {
 
 #[test]
 #[ignore = "needs root, qemu, OVMF's Secure Boot build, shim-signed and grub-efi-amd64-signed: run by .ci/run"]
-fn a_machine_not_listed_for_secure_boot_gets_ipxe_which_enforcing_firmware_refuses() {
+fn one_fleet_boots_a_secure_boot_machine_through_shim_and_a_plain_one_through_ipxe() {
     let mut lab = secure_boot_lab("secure-boot");
-    // The negative case proves enforcement: the same firmware refuses unsigned iPXE.
+    // The negative case proves enforcement: the plain machine, which the fleet gives unsigned
+    // iPXE, is refused by the same firmware that boots the Secure Boot machine below.
     let serial = lab.boot_until(Firmware::UefiSecureBoot, PLAIN_MAC, "Access Denied");
     assert!(serial.contains("ipxe.efi"), "{serial}");
     // The same machine with Secure Boot off boots iPXE from the same fleet.
-    let booted = lab.boot(Firmware::UefiPxe, PLAIN_MAC);
+    let plain = lab.boot(Firmware::UefiPxe, PLAIN_MAC);
     assert!(
-        booted.cmdline_words().contains(&"host=plain"),
+        plain.cmdline_words().contains(&"host=plain"),
         "{}",
-        booted.cmdline
+        plain.cmdline
+    );
+    // And the fleet's Secure Boot machine, from the same server, through shim and GRUB.
+    let secure = lab.boot(Firmware::UefiSecureBoot, SECURE_MAC);
+    assert!(
+        secure.cmdline_words().contains(&"host=secure"),
+        "{}",
+        secure.cmdline
+    );
+
+    // The server's own view of which chain each machine took: its DHCP answers in the log,
+    // and the files of each machine's latest boot on the status page.
+    let log = lab.daemon_log("netboot");
+    let answered = |mac: &str, file: &str| {
+        log.lines().any(|l| {
+            l.contains("dhcp full answer")
+                && l.contains(&format!("mac={mac} "))
+                && l.contains(&format!("file={file} "))
+        })
+    };
+    assert!(answered(SECURE_MAC, "sb/shimx64.efi"), "{log}");
+    assert!(answered(PLAIN_MAC, "ipxe.efi"), "{log}");
+    assert!(!answered(SECURE_MAC, "ipxe.efi"), "{log}");
+    assert!(!answered(PLAIN_MAC, "sb/shimx64.efi"), "{log}");
+
+    let status = status_json(&lab);
+    let secure_files = latest_boot_files(&status, SECURE_MAC);
+    for file in [
+        "sb/shimx64.efi",
+        "sb/grubx64.efi",
+        "grub/grub.cfg",
+        "grub/hosts/52:54:00:5b:00:01.cfg",
+    ] {
+        assert!(
+            secure_files.iter().any(|f| f == file),
+            "the status page has no {file} for the Secure Boot machine: {secure_files:?}"
+        );
+    }
+    assert!(
+        !secure_files.iter().any(|f| f.ends_with("ipxe.efi")),
+        "{secure_files:?}"
+    );
+    let plain_files = latest_boot_files(&status, PLAIN_MAC);
+    assert!(
+        plain_files.iter().any(|f| f == "ipxe.efi"),
+        "the status page has no ipxe.efi for the plain machine: {plain_files:?}"
+    );
+    assert!(
+        plain_files
+            .iter()
+            .any(|f| f.ends_with("hosts/52-54-00-5b-00-02.ipxe")),
+        "the status page has no iPXE script for the plain machine: {plain_files:?}"
+    );
+    assert!(
+        !plain_files
+            .iter()
+            .any(|f| f.starts_with("sb/") || f.starts_with("grub/")),
+        "{plain_files:?}"
     );
 }
 
@@ -132,4 +190,28 @@ fn a_secure_boot_machine_starts_debians_signed_installer_through_shim_and_grub()
             "the installer's chain never fetched {file}:\n{log}"
         );
     }
+}
+
+/// `/status.json` from netboot's HTTP port, fetched inside the server's namespace.
+fn status_json(lab: &Lab) -> serde_json::Value {
+    let url = format!("http://{}:8080/status.json", lab.server_addr());
+    let text = lab
+        .netns(Role::Server)
+        .output("curl", &["-sS", "--max-time", "10", &url]);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("status.json is not JSON ({e}): {text}"))
+}
+
+/// The files of `mac`'s latest boot on the status page, without GRUB's leading `/`.
+fn latest_boot_files(status: &serde_json::Value, mac: &str) -> Vec<String> {
+    let machines = status["machines"].as_array().cloned().unwrap_or_default();
+    let machine = machines
+        .iter()
+        .find(|m| m["mac"].as_str() == Some(mac))
+        .unwrap_or_else(|| panic!("the status page does not know {mac}: {status:#}"));
+    let timeline = machine["timeline"].as_array().cloned().unwrap_or_default();
+    timeline
+        .iter()
+        .filter_map(|step| step["file"].as_str())
+        .map(|f| f.trim_start_matches('/').to_string())
+        .collect()
 }
