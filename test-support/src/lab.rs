@@ -263,7 +263,9 @@ impl Lab {
     /// Powers on a VM with `firmware` and NIC `mac`, waits for the initrd's marker, then
     /// stops the VM. Panics (and the lab prints every log) if the marker does not come in time.
     pub fn boot(&mut self, firmware: Firmware, mac: &str) -> Booted {
-        let (text, elapsed, cmdline) = self.run_vm(firmware, mac, "the marker", qemu::find_marker);
+        let timeout = firmware.timeout();
+        let (text, elapsed, cmdline) =
+            self.run_vm(firmware, mac, "the marker", timeout, qemu::find_marker);
         Booted {
             cmdline,
             elapsed,
@@ -274,20 +276,33 @@ impl Lab {
     /// Boots a VM until its serial console shows `text` (a refusal, a prompt), and returns
     /// the console up to then.
     pub fn boot_until(&mut self, firmware: Firmware, mac: &str, text: &str) -> String {
+        self.boot_until_within(firmware, mac, text, firmware.timeout())
+    }
+
+    /// [`Lab::boot_until`] with a bound of its own, for a boot whose end is not the initrd's
+    /// marker (an installer's kernel) and so needs a limit other than the firmware's.
+    pub fn boot_until_within(
+        &mut self,
+        firmware: Firmware,
+        mac: &str,
+        text: &str,
+        timeout: Duration,
+    ) -> String {
         let what = format!("{text:?}");
-        self.run_vm(firmware, mac, &what, |serial| {
+        self.run_vm(firmware, mac, &what, timeout, |serial| {
             serial.contains(text).then_some(())
         })
         .0
     }
 
     /// Runs a VM until `done` finds what it waits for in the serial console (`what`, for the
-    /// messages); stops it then, and panics if QEMU exits or the firmware's timeout passes.
+    /// messages); stops it then, and panics if QEMU exits or `timeout` passes.
     fn run_vm<T>(
         &mut self,
         firmware: Firmware,
         mac: &str,
         what: &str,
+        timeout: Duration,
         done: impl Fn(&str) -> Option<T>,
     ) -> (String, Duration, T) {
         let n = self.vms.len();
@@ -309,7 +324,6 @@ impl Lab {
         });
 
         let started = Instant::now();
-        let timeout = firmware.timeout();
         loop {
             std::thread::sleep(Duration::from_millis(250));
             let text = std::fs::read(&serial)

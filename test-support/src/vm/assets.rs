@@ -1,4 +1,5 @@
-//! The kernel and initrd every VM boots, built once per machine by `build-assets.sh`.
+//! The kernel and initrd every VM boots, built once per machine by `build-assets.sh`, and
+//! Debian's signed installer for the Secure Boot test, fetched once by `fetch-installer.sh`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -43,6 +44,41 @@ impl Assets {
             Assets {
                 kernel: dir.join("vmlinuz"),
                 initrd: dir.join("initrd.img"),
+            }
+        })
+    }
+}
+
+/// Debian's network installer, signed by Debian, fetched once per machine by
+/// `fetch-installer.sh` (`debian-installer-12-netboot-amd64`, text frontend).
+#[derive(Debug)]
+pub struct Installer {
+    /// The installer's kernel (`linux`).
+    pub kernel: PathBuf,
+    /// Its initrd (`initrd.gz`, ~40 MB).
+    pub initrd: PathBuf,
+}
+
+impl Installer {
+    /// Fetches the installer if it is not cached yet.
+    pub fn get() -> &'static Installer {
+        static INSTALLER: OnceLock<Installer> = OnceLock::new();
+        INSTALLER.get_or_init(|| {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vm/fetch-installer.sh");
+            let dir = cache_dir();
+            let out = Command::new("bash")
+                .arg(script)
+                .arg(&dir)
+                .output()
+                .expect("run fetch-installer.sh");
+            assert!(
+                out.status.success(),
+                "fetch-installer.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Installer {
+                kernel: dir.join("d-i/linux"),
+                initrd: dir.join("d-i/initrd.gz"),
             }
         })
     }

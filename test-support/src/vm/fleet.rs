@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::assets::Assets;
+use super::assets::{Assets, Installer};
 use crate::lab::{Lab, Role, IFACE};
 
 /// The fixture `tests/fixtures/vm/<name>.kdl` with `@KERNEL@` and `@INITRD@` replaced by the
-/// cached assets' paths, written to the lab's work dir as `fleet.kdl`.
+/// cached assets' paths (and `@INSTALLER_KERNEL@`, `@INSTALLER_INITRD@` by Debian's installer,
+/// fetched only for a fixture that names it), written to the lab's work dir as `fleet.kdl`.
 pub fn write(lab: &Lab, name: &str) -> PathBuf {
     let fixture = crate::workspace().join(format!("tests/fixtures/vm/{name}.kdl"));
     let text = std::fs::read_to_string(&fixture)
@@ -16,6 +17,19 @@ pub fn write(lab: &Lab, name: &str) -> PathBuf {
     let text = text
         .replace("@KERNEL@", &assets.kernel.display().to_string())
         .replace("@INITRD@", &assets.initrd.display().to_string());
+    let text = if text.contains("@INSTALLER_") {
+        let installer = Installer::get();
+        text.replace(
+            "@INSTALLER_KERNEL@",
+            &installer.kernel.display().to_string(),
+        )
+        .replace(
+            "@INSTALLER_INITRD@",
+            &installer.initrd.display().to_string(),
+        )
+    } else {
+        text
+    };
     let path = lab.work_dir().join("fleet.kdl");
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     path

@@ -14,5 +14,5 @@ pub mod qemu;
 pub mod restart;
 
 pub use crate::lab::Lab;
-pub use assets::Assets;
+pub use assets::{Assets, Installer};
 pub use qemu::{Booted, Firmware};
