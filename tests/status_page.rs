@@ -190,7 +190,7 @@ fn chromium_shows_the_boot_timelines_of_real_firmware() {
     let scripts = cell(&unknown, "script");
     assert!(scripts.contains("menus/main.ipxe"), "{unknown}");
     assert!(
-        scripts.contains("menu follows"),
+        scripts.contains("the default follows"),
         "the 404 of its host script: {unknown}"
     );
     assert!(!cell(&unknown, "kernel").is_empty(), "{unknown}");

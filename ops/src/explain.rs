@@ -590,10 +590,14 @@ fn render(e: &Explanation) -> String {
         None => format!("{} (not in the fleet: gets the default)", e.mac),
     };
     o += &format!("machine   {who}\n");
-    o += &format!(
-        "firmware  {} (iPXE ${{platform}} = {})\n",
-        e.arch, e.platform
-    );
+    // A Secure Boot machine never runs iPXE: its chain is shim and GRUB.
+    o += &match e.secure_boot {
+        Some(_) => format!("firmware  {} (Secure Boot: shim, then GRUB)\n", e.arch),
+        None => format!(
+            "firmware  {} (iPXE ${{platform}} = {})\n",
+            e.arch, e.platform
+        ),
+    };
     o += &format!(
         "server    {}, HTTP port {}, DHCP {}\n",
         e.server_address

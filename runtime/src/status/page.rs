@@ -254,7 +254,10 @@ fn step_box(step: &Step) -> StepBox {
     let (class, note) = match step.outcome {
         Outcome::Ok => ("step ok", None),
         Outcome::Failed(_) => ("step failed", Some("failed")),
-        Outcome::NotListed => ("step notlisted", Some("not in the fleet, menu follows")),
+        Outcome::NotListed => (
+            "step notlisted",
+            Some("not in the fleet, the default follows"),
+        ),
         Outcome::OptionalAbsent => ("step notlisted", Some("optional, absent")),
     };
     StepBox {
