@@ -514,3 +514,16 @@ fn every_broken_fleet_pins_its_rendered_report() {
         netboot_test_support::golden::check_text(&format!("broken/{name}.txt"), &report);
     }
 }
+
+/// A fuzzed fleet whose one broken line made the parser report 5,007 syntax errors: `check`
+/// took half a minute and printed 50 MB, and `serve` would have logged it all on a reload. The
+/// first ten are shown and the rest counted.
+#[test]
+fn thousands_of_syntax_errors_are_counted_not_listed() {
+    let path = root().join("fuzz/corpus/compile/regress-thousands-of-syntax-errors.kdl");
+    let f = compile(&path, &ServerOverrides::default()).unwrap_err();
+    let d = f.diagnostics();
+    assert_eq!(d.len(), 11, "{}", describe(d));
+    assert!(d.iter().all(|d| d.code == "fleet::syntax"));
+    assert_eq!(d[10].message, "4997 more syntax errors, not shown");
+}

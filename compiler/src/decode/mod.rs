@@ -44,7 +44,9 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
         Ok(doc) => doc,
         Err(err) => {
             let err: kdl::KdlError = err;
-            for d in err.diagnostics {
+            let total = err.diagnostics.len();
+            let mut diagnostics = err.diagnostics.into_iter();
+            for d in diagnostics.by_ref().take(MAX_SYNTAX_ERRORS) {
                 let message = d.message.unwrap_or_else(|| "invalid KDL syntax".into());
                 let mut diag = Diagnostic::new(Code::Syntax, format!("syntax error: {message}"))
                     .label(d.span.into(), d.label.unwrap_or_else(|| "here".into()))
@@ -53,6 +55,21 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
                     "the fleet is a KDL v2 document: see schema/fleet-language.md".into()
                 }));
                 diags.push(diag);
+            }
+            // One broken bracket can make the parser's recovery report an error per character
+            // after it (5,000 for a 10 KB line, and a report of megabytes): the first few say
+            // what to fix, and the rest are counted.
+            if let Some(next) = diagnostics.next() {
+                let hidden = total - MAX_SYNTAX_ERRORS;
+                diags.push(
+                    Diagnostic::new(
+                        Code::Syntax,
+                        format!("{hidden} more syntax errors, not shown"),
+                    )
+                    .label(next.span.into(), "the next one is here")
+                    .help("fix the errors above first: one unclosed bracket or quote often causes the rest")
+                    .in_source(src),
+                );
             }
             return None;
         }
@@ -63,6 +80,9 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
     };
     Some(d.fleet(&doc))
 }
+
+/// Syntax errors reported one by one; more are counted in one last diagnostic.
+const MAX_SYNTAX_ERRORS: usize = 10;
 
 const TOP_LEVEL: &[&str] = &[
     "server", "loaders", "artifact", "profile", "menu", "group", "host", "default",
