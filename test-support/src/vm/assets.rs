@@ -8,6 +8,11 @@ use std::sync::OnceLock;
 /// The line the initrd's `/init` prints, followed by the kernel command line.
 pub const MARKER: &str = "NETBOOT-E2E-OK cmdline=";
 
+/// The line the install initrd's `/init` prints once its done URL answered 200; the line
+/// before it is `install report answered: <the server's answer>`. On any failure it prints
+/// `NETBOOT-INSTALL-FAILED: <why>` instead and powers off.
+pub const INSTALL_MARKER: &str = "NETBOOT-INSTALL-DONE";
+
 /// Where the assets are cached; `NETBOOT_TEST_ASSETS` moves it (the script creates it).
 fn cache_dir() -> PathBuf {
     std::env::var_os("NETBOOT_TEST_ASSETS")
@@ -22,6 +27,10 @@ pub struct Assets {
     pub kernel: PathBuf,
     /// A gzip'd newc cpio with busybox whose `/init` prints [`MARKER`] and powers off.
     pub initrd: PathBuf,
+    /// The stand-in for an installer: busybox and the kernel's virtio NIC modules; `/init`
+    /// gets an address with udhcpc, calls the `done=URL` of the kernel command line with
+    /// wget, prints [`INSTALL_MARKER`] and powers off.
+    pub install_initrd: PathBuf,
 }
 
 impl Assets {
@@ -44,6 +53,7 @@ impl Assets {
             Assets {
                 kernel: dir.join("vmlinuz"),
                 initrd: dir.join("initrd.img"),
+                install_initrd: dir.join("install-initrd.img"),
             }
         })
     }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use super::assets::{Assets, Installer};
 use crate::lab::{Lab, Role, IFACE};
 
-/// The fixture `tests/fixtures/vm/<name>.kdl` with `@KERNEL@` and `@INITRD@` replaced by the
-/// cached assets' paths (and `@INSTALLER_KERNEL@`, `@INSTALLER_INITRD@` by Debian's installer,
-/// fetched only for a fixture that names it), written to the lab's work dir as `fleet.kdl`.
+/// The fixture `tests/fixtures/vm/<name>.kdl` with `@KERNEL@`, `@INITRD@` and
+/// `@INSTALL_INITRD@` replaced by the cached assets' paths (and `@INSTALLER_KERNEL@`,
+/// `@INSTALLER_INITRD@` by Debian's installer, fetched only for a fixture that names it),
+/// written to the lab's work dir as `fleet.kdl`.
 pub fn write(lab: &Lab, name: &str) -> PathBuf {
     let fixture = crate::workspace().join(format!("tests/fixtures/vm/{name}.kdl"));
     let text = std::fs::read_to_string(&fixture)
@@ -16,7 +17,11 @@ pub fn write(lab: &Lab, name: &str) -> PathBuf {
     let assets = Assets::get();
     let text = text
         .replace("@KERNEL@", &assets.kernel.display().to_string())
-        .replace("@INITRD@", &assets.initrd.display().to_string());
+        .replace("@INITRD@", &assets.initrd.display().to_string())
+        .replace(
+            "@INSTALL_INITRD@",
+            &assets.install_initrd.display().to_string(),
+        );
     let text = if text.contains("@INSTALLER_") {
         let installer = Installer::get();
         text.replace(

@@ -24,8 +24,14 @@ struct Inner {
 impl Restartable {
     /// Starts `netboot serve FLEET` as [`super::fleet::serve`] does and waits for its sockets.
     pub fn serve(lab: &Lab, fleet: &Path) -> Restartable {
+        Restartable::serve_with(lab, fleet, &[])
+    }
+
+    /// As [`Restartable::serve`], with `extra` arguments to every start (e.g. a
+    /// `--state-dir` that each process after a restart must find again).
+    pub fn serve_with(lab: &Lab, fleet: &Path, extra: &[&str]) -> Restartable {
         let ns = lab.netns(Role::Server).name().to_string();
-        let command = vec![
+        let mut command = vec![
             "ip".to_string(),
             "netns".into(),
             "exec".into(),
@@ -40,6 +46,7 @@ impl Restartable {
             "--http-port".into(),
             "8080".into(),
         ];
+        command.extend(extra.iter().map(|a| a.to_string()));
         let server = Restartable {
             inner: Arc::new(Mutex::new(Inner {
                 command,
