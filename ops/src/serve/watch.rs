@@ -172,11 +172,15 @@ impl InputWatcher {
     pub fn next_change(&mut self, retry_after: Option<Duration>) -> Option<Wake> {
         let retry_at = retry_after.map(|d| Instant::now() + d);
         let mut changed = BTreeSet::new();
+        // Only a relevant event restarts the settle time: a log file or anything else beside
+        // the fleet that is written (or merely opened) more often than SETTLE would otherwise
+        // put the reload off for as long as it goes on.
+        let mut settle_at = Instant::now();
         loop {
             let wait = if changed.is_empty() {
                 retry_at.map(|at| at.saturating_duration_since(Instant::now()))
             } else {
-                Some(SETTLE)
+                Some(settle_at.saturating_duration_since(Instant::now()))
             };
             let event = match wait {
                 None => self.events.recv().ok()?,
@@ -190,7 +194,13 @@ impl InputWatcher {
                 },
             };
             match event {
-                Message::Fs(Ok(event)) => changed.extend(touches(&event, &self.relevant)),
+                Message::Fs(Ok(event)) => {
+                    let touched = touches(&event, &self.relevant);
+                    if !touched.is_empty() {
+                        settle_at = Instant::now() + SETTLE;
+                        changed.extend(touched);
+                    }
+                }
                 Message::Fs(Err(e)) => {
                     tracing::warn!(target: "netboot::reload", error = %e, "file watcher error")
                 }
@@ -421,6 +431,48 @@ mod tests {
         assert_eq!(
             watcher.next_change(None).unwrap(),
             Wake::Changed([fleet].into())
+        );
+    }
+
+    /// A log beside the fleet written every few milliseconds once put every reload off for as
+    /// long as it went on: each unrelated event restarted the settle time. The writer here stops
+    /// by itself after 2,000 writes; the change must be seen while it still runs.
+    #[test]
+    fn unrelated_events_do_not_put_a_reload_off() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = dir.path().join("fleet.kdl");
+        std::fs::write(&fleet, "one").unwrap();
+        let mut watcher = InputWatcher::new(dir.path()).unwrap();
+        watcher.set_inputs([fleet.as_path()]);
+        let (stop, done) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let writer = {
+            let (log, stop, done) = (dir.path().join("serve.log"), stop.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..2_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::fs::write(&log, format!("line {i}\n")).unwrap();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                done.store(true, Ordering::Relaxed);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&fleet, "two").unwrap();
+        let wake = watcher.next_change(None).unwrap();
+        let writer_still_running = !done.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert_eq!(wake, Wake::Changed([fleet].into()));
+        assert!(
+            writer_still_running,
+            "the reload waited for the log writer to stop"
         );
     }
 
