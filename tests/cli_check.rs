@@ -427,15 +427,7 @@ fn an_unreadable_artifact_is_not_called_missing() {
     fs::set_permissions(&fleet, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(tmp.path().join("kernel"), "k").unwrap();
     fs::set_permissions(tmp.path().join("kernel"), fs::Permissions::from_mode(0o000)).unwrap();
-    let as_root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-    let mut cmd = if as_root.unwrap_or(false) {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-        c.arg(env!("CARGO_BIN_EXE_netboot"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_netboot"))
-    };
+    let mut cmd = netboot_test_support::unprivileged::netboot();
     let out = cmd
         .args(["check", "--format", "json", fleet.to_str().unwrap()])
         .output()

@@ -184,15 +184,7 @@ fn a_git_revision_needs_no_write_access_to_the_working_tree() {
         assert!(st.success());
     };
     chmod("a=rX");
-    let as_root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-    let mut cmd = if as_root.unwrap_or(false) {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-        c.arg(env!("CARGO_BIN_EXE_netboot"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_netboot"))
-    };
+    let mut cmd = netboot_test_support::unprivileged::netboot();
     let out = cmd
         .args(["diff", "git:HEAD:fleet.kdl", "fleet.kdl"])
         .current_dir(&repo)

@@ -26,6 +26,7 @@ pub mod rng;
 pub mod served;
 pub mod served_files;
 pub mod tftp;
+pub mod unprivileged;
 pub mod vm;
 
 /// The workspace's root directory (examples/, tests/, the golden files).
