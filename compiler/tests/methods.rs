@@ -15,12 +15,7 @@ fn dir() -> PathBuf {
 fn rendered() -> String {
     let compiled = compile(&dir().join("fleet.kdl"), &ServerOverrides::default())
         .unwrap_or_else(|f| panic!("{f}"));
-    let mut out = String::new();
-    for (route, bytes) in &compiled.generated {
-        out += &format!("=== {route}\n{}", String::from_utf8_lossy(bytes));
-    }
-    out += &format!("=== manifest.json\n{}", compiled.manifest.to_json());
-    out
+    netboot_test_support::golden::compiled_text(&compiled.generated, &compiled.manifest.to_json())
 }
 
 #[test]

@@ -92,3 +92,14 @@ pub fn compare_tree(name: &str, got: &BTreeMap<String, Vec<u8>>) -> Vec<String> 
         })
         .collect()
 }
+
+/// A compile's output as one reviewable golden text: every generated file under a `=== ROUTE`
+/// line, in route order, then the manifest.
+pub fn compiled_text(generated: &BTreeMap<String, Vec<u8>>, manifest_json: &str) -> String {
+    let mut out = String::new();
+    for (route, bytes) in generated {
+        out += &format!("=== {route}\n{}", String::from_utf8_lossy(bytes));
+    }
+    out += &format!("=== manifest.json\n{manifest_json}");
+    out
+}
