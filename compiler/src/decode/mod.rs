@@ -25,9 +25,9 @@ use values::{name_span, Decoder};
 
 /// Parses and decodes; syntax errors stop here (nothing else can be trusted after them).
 pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
-    if let Some(offset) = nesting::too_deep(&src.text) {
-        diags.push(
-            Diagnostic::new(
+    if let Some(deep) = nesting::too_deep(&src.text) {
+        let d = match deep {
+            nesting::TooDeep::Block(offset) => Diagnostic::new(
                 Code::TooDeep,
                 format!(
                     "blocks nest more than {} levels deep",
@@ -35,9 +35,18 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
                 ),
             )
             .label(Span::new(offset, 1), "this block is one level too deep")
-            .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`")
-            .in_source(src),
-        );
+            .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`"),
+            nesting::TooDeep::Comment(offset) => Diagnostic::new(
+                Code::TooDeep,
+                format!(
+                    "this block comment has more than {} `/`, `*` and runs of text: too many for the parser",
+                    nesting::MAX_COMMENT_PIECES
+                ),
+            )
+            .label(Span::new(offset, 2), "this comment")
+            .help("comment long stretches out with `//` line comments (or remove them: the fleet is in git)"),
+        };
+        diags.push(d.in_source(src));
         return None;
     }
     let doc: KdlDocument = match src.text.parse() {
