@@ -161,11 +161,25 @@ fn holder_of(name: &str) -> Option<Holder> {
     Some(Holder { pid, command })
 }
 
-/// The arguments in /proc/PID/cmdline (NUL-separated) joined by spaces.
+/// The arguments in /proc/PID/cmdline (NUL-separated) joined by spaces, with control
+/// characters escaped: any local user can hold the name, and its command line must not be able
+/// to write terminal escapes into our error message.
 fn command_line(raw: &[u8]) -> String {
     raw.split(|b| *b == 0)
         .filter(|arg| !arg.is_empty())
-        .map(String::from_utf8_lossy)
+        .map(|arg| {
+            String::from_utf8_lossy(arg)
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -220,6 +234,14 @@ Num       RefCount Protocol Flags    Type St Inode Path
             vec!["eth0".to_string(), "lo".to_string()]
         );
         assert_eq!(overlapping(TABLE, "*", 67), vec!["eth0".to_string()]);
+    }
+
+    #[test]
+    fn a_command_line_cannot_write_terminal_escapes() {
+        assert_eq!(
+            command_line(b"evil\0\x1b[2J\x1b]0;title\x07\0"),
+            "evil \\u{1b}[2J\\u{1b}]0;title\\u{7}"
+        );
     }
 
     #[test]

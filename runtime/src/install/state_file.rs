@@ -46,6 +46,10 @@ pub enum StateFileError {
     Write { path: PathBuf, source: io::Error },
     #[error("install state {path} is damaged ({why}); every machine with an install lifecycle boots its `then` profile until it is repaired or moved away")]
     Damaged { path: PathBuf, why: String },
+    #[error("install state {path} disappeared after it was read; every machine with an install lifecycle boots its `then` profile until it is restored (or the server restarts, which reads a missing file as nothing installed)")]
+    Vanished { path: PathBuf },
+    #[error("there is no install state at {path}: no machine has reported an install")]
+    Absent { path: PathBuf },
 }
 
 /// Reads `path`; a missing file is an empty state (nothing installed yet).

@@ -3,7 +3,7 @@
 //! request), written through under a lock.
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,21 @@ impl InstallStore {
     pub fn current(&self) -> Result<InstallState, String> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let stamp = stamp(&self.path);
-        if cache.seen != Some(stamp) {
+        // A file this store has read, gone now: deleted by hand, or its volume unmounted.
+        // Read as "nothing installed" it would send every lifecycle machine to its installer,
+        // so it counts as unreadable until a report or `netboot reinstall` writes it again.
+        let vanished = matches!(cache.seen, Some(Stamp::File { .. })) && stamp == Stamp::Missing;
+        if vanished {
+            let why = StateFileError::Vanished {
+                path: self.path.clone(),
+            }
+            .to_string();
+            // Logged once; it stays vanished until the file is back.
+            if cache.state.as_ref().err() != Some(&why) {
+                tracing::error!(target: "netboot::install", path = %self.path.display(), "{why}");
+            }
+            cache.state = Err(why);
+        } else if cache.seen != Some(stamp) {
             cache.state = state_file::load(&self.path).map_err(|e| {
                 tracing::error!(
                     target: "netboot::install",
@@ -88,6 +102,12 @@ impl InstallStore {
     /// Forgets what `mac` reported, so it installs again at its current generation.
     /// Returns the record removed.
     pub fn forget(&self, mac: MacAddr) -> Result<Option<InstallRecord>, StateFileError> {
+        // Nothing to forget, and a file written now would hold no machine at all.
+        if stamp(&self.path) == Stamp::Missing {
+            return Err(StateFileError::Absent {
+                path: self.path.clone(),
+            });
+        }
         let mut removed = None;
         self.update(|state| {
             removed = state.remove(&mac);
@@ -102,6 +122,13 @@ impl InstallStore {
     ) -> Result<bool, StateFileError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let _lock = FileLock::take(&self.path)?;
+        // A file that vanished is not written anew from one machine's report: every other
+        // machine, missing from it, would install again.
+        if matches!(cache.seen, Some(Stamp::File { .. })) && stamp(&self.path) == Stamp::Missing {
+            return Err(StateFileError::Vanished {
+                path: self.path.clone(),
+            });
+        }
         // A damaged file is never overwritten: it still holds every other machine's record.
         let mut state = state_file::load(&self.path)?;
         let changed = change(&mut state);
@@ -131,6 +158,10 @@ fn stamp(path: &Path) -> Stamp {
 /// The lock is released when the descriptor closes, on drop.
 struct FileLock(#[allow(dead_code)] File);
 
+/// Tries for the state file's lock, [`LOCK_RETRY`] apart: 100 ms in all at the most.
+const LOCK_ATTEMPTS: u32 = 10;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl FileLock {
     fn take(path: &Path) -> Result<FileLock, StateFileError> {
         let write = |source| StateFileError::Write {
@@ -147,13 +178,29 @@ impl FileLock {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&lock_path)
             .map_err(write)?;
-        // SAFETY: flock on a descriptor this File owns for the call's duration.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(write(std::io::Error::last_os_error()));
+        // Never waits long: this runs on the HTTP server's threads, and a lock someone else
+        // holds (a stuck `netboot reinstall`, any process that can open the file) must cost one
+        // refused report, not every worker. Writers hold it for one small file's write.
+        for attempt in 0..LOCK_ATTEMPTS {
+            // SAFETY: flock on a descriptor this File owns for the call's duration.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(FileLock(file));
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(write(err));
+            }
+            if attempt + 1 < LOCK_ATTEMPTS {
+                std::thread::sleep(LOCK_RETRY);
+            }
         }
-        Ok(FileLock(file))
+        Err(write(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!("{} is held by another process", lock_path.display()),
+        )))
     }
 }
 
@@ -204,6 +251,55 @@ mod tests {
         let cli = InstallStore::new(path);
         assert_eq!(cli.forget(MAC).unwrap(), Some(record(2)));
         assert!(!server.current().unwrap().contains_key(&MAC));
+    }
+
+    /// A state file deleted (or its volume unmounted) under a running server once read as
+    /// "nothing installed": every lifecycle machine would have wiped its disk again.
+    #[test]
+    fn a_file_that_vanishes_is_an_error_and_is_not_written_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("install-state.json");
+        let store = InstallStore::new(path.clone());
+        store.record(MAC, record(2)).unwrap();
+        assert!(store.current().unwrap().contains_key(&MAC));
+        fs::remove_file(&path).unwrap();
+        let err = store.current().unwrap_err();
+        assert!(err.contains("disappeared"), "{err}");
+        let other = MacAddr([0x52, 0x54, 0, 0, 0, 2]);
+        assert!(matches!(
+            store.record(other, record(1)),
+            Err(StateFileError::Vanished { .. })
+        ));
+        assert!(!path.exists(), "a report wrote a new file");
+        // Restored from a backup: read again.
+        state_file::save(&path, &[(MAC, record(2))].into()).unwrap();
+        assert!(store.current().unwrap().contains_key(&MAC));
+        // `netboot reinstall` with no file at all refuses rather than writing an empty one.
+        fs::remove_file(&path).unwrap();
+        let cli = InstallStore::new(path.clone());
+        assert!(matches!(
+            cli.forget(MAC),
+            Err(StateFileError::Absent { .. })
+        ));
+        assert!(!path.exists());
+    }
+
+    /// A lock held by another process (here: this test, through flock) once blocked the HTTP
+    /// worker that took the report, and behind it every request for a lifecycle host.
+    #[test]
+    fn a_lock_held_elsewhere_refuses_the_report_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("install-state.json");
+        let store = InstallStore::new(path.clone());
+        let held = FileLock::take(&path).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = std::thread::spawn(move || tx.send(store.record(MAC, record(1)).is_err()));
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the report waited for the lock");
+        assert!(refused);
+        drop(held);
+        writer.join().unwrap().unwrap();
     }
 
     #[test]
