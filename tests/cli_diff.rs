@@ -108,16 +108,17 @@ fn a_frozen_build_equals_its_fleet() {
     );
 }
 
-#[test]
-fn git_revision_against_the_working_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    homelab_pair(dir.path());
-    let repo = dir.path().join("old");
-    let git = |args: &[&str]| {
+/// Makes `repo` a git repository with `path` committed.
+fn commit(repo: &Path, path: &str) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", path],
+        &["commit", "-q", "-m", "fleet"],
+    ] {
         let st = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
             .args(args)
-            .current_dir(&repo)
+            .current_dir(repo)
             .output()
             .unwrap();
         assert!(
@@ -125,10 +126,15 @@ fn git_revision_against_the_working_tree() {
             "{}",
             String::from_utf8_lossy(&st.stderr)
         );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "fleet.kdl"]);
-    git(&["commit", "-q", "-m", "fleet"]);
+    }
+}
+
+#[test]
+fn git_revision_against_the_working_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    homelab_pair(dir.path());
+    let repo = dir.path().join("old");
+    commit(&repo, "fleet.kdl");
     fs::copy(dir.path().join("new/fleet.kdl"), repo.join("fleet.kdl")).unwrap();
     case(
         "diff-git-head.txt",
@@ -136,7 +142,7 @@ fn git_revision_against_the_working_tree() {
         &["diff", "git:HEAD:fleet.kdl", "fleet.kdl"],
         1,
     );
-    // The revision's copy written beside the fleet is gone again.
+    // Nothing is written beside the fleet (the revision is compiled in memory).
     let left: Vec<_> = fs::read_dir(&repo)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -159,22 +165,7 @@ fn a_git_revision_needs_no_write_access_to_the_working_tree() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let repo = dir.path().join("fleet");
     examples::copy("installer", &repo);
-    let git = |args: &[&str]| {
-        let st = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "fleet"]);
+    commit(&repo, ".");
     let chmod = |mode: &str| {
         let st = Command::new("chmod")
             .args(["-R", mode])

@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
+use super::{Boot, Declaration, Node, NotForGrub, Render, KERNEL_AND_INITRD};
 use crate::codes::Code;
 use crate::decode::values::{positional, Decoder};
 use crate::diagnostic::Diagnostic;
@@ -33,18 +33,7 @@ pub const DECLARATION: Declaration = Declaration {
         },
     ],
     decode,
-    fetches: &[
-        Fetch {
-            command: "kernel",
-            role: "kernel",
-            ends_script: false,
-        },
-        Fetch {
-            command: "initrd",
-            role: "initrd",
-            ends_script: false,
-        },
-    ],
+    fetches: KERNEL_AND_INITRD,
 };
 
 #[derive(Debug)]

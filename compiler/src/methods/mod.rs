@@ -74,6 +74,20 @@ impl Node {
     }
 }
 
+/// The downloads of a method that boots through iPXE's `kernel` and `initrd` (kernel, wimboot).
+pub const KERNEL_AND_INITRD: &[Fetch] = &[
+    Fetch {
+        command: "kernel",
+        role: "kernel",
+        ends_script: false,
+    },
+    Fetch {
+        command: "initrd",
+        role: "initrd",
+        ends_script: false,
+    },
+];
+
 /// An iPXE command that downloads a file, as `explain` reports it.
 pub struct Fetch {
     pub command: &'static str,

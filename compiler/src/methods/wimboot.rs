@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
+use super::{Boot, Declaration, Node, NotForGrub, Render, KERNEL_AND_INITRD};
 use crate::codes::Code;
 use crate::decode::values::{children, name_span, Decoder};
 use crate::render;
@@ -19,18 +19,7 @@ pub const DECLARATION: Declaration = Declaration {
         block: true,
     }],
     decode,
-    fetches: &[
-        Fetch {
-            command: "kernel",
-            role: "kernel",
-            ends_script: false,
-        },
-        Fetch {
-            command: "initrd",
-            role: "initrd",
-            ends_script: false,
-        },
-    ],
+    fetches: KERNEL_AND_INITRD,
 };
 
 /// The files wimboot needs, by the name Windows expects them under.
