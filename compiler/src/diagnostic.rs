@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
@@ -30,6 +30,49 @@ impl From<miette::SourceSpan> for Span {
     }
 }
 
+/// The longest line a report shows; a problem on a longer one is reported by its position.
+pub const MAX_SHOWN_LINE: usize = 1000;
+
+/// The longest message, label or help a report shows whole.
+const MAX_SHOWN_TEXT: usize = 240;
+
+/// `text` cut to [`MAX_SHOWN_TEXT`] bytes (at a character boundary), saying how long it was.
+fn clip(text: &str) -> String {
+    if text.len() <= MAX_SHOWN_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_SHOWN_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &text[..end], text.len())
+}
+
+/// How many problems a report for a person shows; the rest are counted (`check --format
+/// json` lists every one). A fleet of 5,000 stray lines is one mistake, not 5,000 to read.
+pub const MAX_SHOWN_DIAGNOSTICS: usize = 50;
+
+/// The reports of `diagnostics` (sorted), at most [`MAX_SHOWN_DIAGNOSTICS`] of them, then a
+/// line counting the rest.
+pub fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let mut out: String = diagnostics
+        .iter()
+        .take(MAX_SHOWN_DIAGNOSTICS)
+        .map(Diagnostic::render)
+        .collect();
+    let rest = &diagnostics[diagnostics.len().min(MAX_SHOWN_DIAGNOSTICS)..];
+    if !rest.is_empty() {
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        out += &format!(
+            "... and {} more not shown ({errors} error(s), {} warning(s)); \
+             `netboot check --format json` lists every one\n",
+            rest.len(),
+            rest.len() - errors
+        );
+    }
+    out
+}
+
 /// A file a diagnostic points into: the fleet itself, or a template it references.
 #[derive(Debug)]
 pub struct SourceFile {
@@ -37,6 +80,44 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     named: NamedSource<String>,
+    /// Where lines start and break, built on the first lookup: a fleet with thousands of
+    /// problems asked for each position by scanning the text from its start, and took
+    /// minutes to report them.
+    lines: OnceLock<LineIndex>,
+}
+
+/// Offsets that `line_col` needs, each sorted.
+#[derive(Debug)]
+struct LineIndex {
+    /// The offset after each `\n` or `\r`: a line starts there, except that the `\n` of a
+    /// `\r\n` moves the start one further.
+    starts: Vec<usize>,
+    /// The offset after each line break that counts (`\r\n` once, at its `\r`).
+    breaks: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let mut starts = Vec::new();
+        let mut breaks = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'\r' => {
+                    starts.push(i + 1);
+                    breaks.push(i + 1);
+                }
+                b'\n' => {
+                    starts.push(i + 1);
+                    if i == 0 || bytes[i - 1] != b'\r' {
+                        breaks.push(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        LineIndex { starts, breaks }
+    }
 }
 
 impl SourceFile {
@@ -46,6 +127,7 @@ impl SourceFile {
             path: path.to_path_buf(),
             named: NamedSource::new(name, text.clone()),
             text,
+            lines: OnceLock::new(),
         })
     }
 
@@ -57,13 +139,34 @@ impl SourceFile {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-        let breaks = before.matches('\n').count() + before.matches('\r').count()
-            - before.matches("\r\n").count();
-        let line_text = &before[line_start..];
+        let lines = self.lines.get_or_init(|| LineIndex::new(&self.text));
+        let breaks = lines.breaks.partition_point(|&b| b <= offset);
+        let line_start = match lines.starts.partition_point(|&s| s <= offset) {
+            0 => 0,
+            n => lines.starts[n - 1],
+        };
+        let line_text = &self.text[line_start..offset];
         let line_text = line_text.strip_prefix('\u{feff}').unwrap_or(line_text);
         (breaks + 1, line_text.chars().count() + 1)
+    }
+
+    /// The length in bytes of the line holding `offset`, without its line break.
+    fn line_len(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        let lines = self.lines.get_or_init(|| LineIndex::new(&self.text));
+        let n = lines.starts.partition_point(|&s| s <= offset);
+        let start = if n == 0 { 0 } else { lines.starts[n - 1] };
+        let end = lines
+            .starts
+            .get(n)
+            .map_or(self.text.len(), |&next| next - 1);
+        // A `\r\n` ends the line at its `\r`.
+        let end = if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        end.saturating_sub(start)
     }
 }
 
@@ -188,15 +291,48 @@ impl Diagnostic {
     }
 
     /// miette's graphical report, without colour (what the server logs and `check` prints).
+    ///
+    /// A label on a line longer than [`MAX_SHOWN_LINE`] is reported by its position alone:
+    /// miette prints the whole line, once per problem (a 10 KB line with 5,000 problems made a
+    /// 100 MB report), and panicked outright on a label past column 65,535.
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let long_line = match (&self.source, self.labels.first()) {
+            (Some(src), Some(label)) => {
+                let len = src.line_len(label.span.offset);
+                (len > MAX_SHOWN_LINE).then(|| (src.clone(), label.span.offset, len))
+            }
+            _ => None,
+        };
+        // Messages quote names from the fleet, which can be as long as a line.
+        let mut shown = self.clone();
+        shown.message = clip(&self.message);
+        shown.help = self.help.as_deref().map(clip);
+        for label in &mut shown.labels {
+            label.text = clip(&label.text);
+        }
+        if let Some((src, offset, len)) = long_line {
+            let (line, column) = src.line_col(offset);
+            shown.message = format!(
+                "{}\n  at [{}:{line}:{column}] (the line is {len} bytes long, too long to show)",
+                shown.message,
+                src.path.display()
+            );
+            shown.labels.clear();
+            shown.source = None;
+        }
         let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
             .with_links(false)
             .with_width(100);
-        if handler.render_report(&mut out, self).is_err() {
-            out = format!("{}: {}\n", self.code, self.message);
+        // The report must reach the operator even if the renderer fails or panics on input
+        // nobody foresaw: `serve` renders on its reload thread, which must not die for it.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut out = String::new();
+            handler.render_report(&mut out, &shown).map(|()| out)
+        }));
+        match rendered {
+            Ok(Ok(out)) => out,
+            _ => format!("{}: {}\n", self.code, shown.message),
         }
-        out
     }
 
     fn sort_key(&self) -> (String, usize, &'static str) {
@@ -336,9 +472,7 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.diagnostics {
-            f.write_str(&d.render())?;
-        }
+        f.write_str(&render_all(&self.diagnostics))?;
         let errors = self.error_count();
         write!(
             f,
@@ -349,3 +483,93 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netboot_test_support::rng::XorShift;
+
+    /// `line_col` as it was before the line index: a scan from the start per call, which is
+    /// the definition the index must keep.
+    fn line_col_by_scan(text: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let breaks = before.matches('\n').count() + before.matches('\r').count()
+            - before.matches("\r\n").count();
+        let line_text = &before[line_start..];
+        let line_text = line_text.strip_prefix('\u{feff}').unwrap_or(line_text);
+        (breaks + 1, line_text.chars().count() + 1)
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_a_scan_at_every_offset() {
+        let pieces = ["a", "\n", "\r", "\r\n", "\u{feff}", "é", "漢", " ", "\n\r"];
+        let mut rng = XorShift::new(7);
+        for _ in 0..300 {
+            let len = rng.below(24) as usize;
+            let text: String = (0..len)
+                .map(|_| pieces[rng.below(pieces.len() as u64) as usize])
+                .collect();
+            let src = SourceFile::new(Path::new("f.kdl"), text.clone());
+            for offset in 0..=text.len() + 1 {
+                assert_eq!(
+                    src.line_col(offset),
+                    line_col_by_scan(&text, offset),
+                    "offset {offset} of {text:?}"
+                );
+            }
+        }
+    }
+
+    fn unknown_node_at(src: &Arc<SourceFile>, offset: usize, len: usize) -> Diagnostic {
+        Diagnostic::new(Code::UnknownNode, "unknown node")
+            .label(Span::new(offset, len), "here")
+            .in_source(src)
+    }
+
+    #[test]
+    fn a_problem_on_a_very_long_line_is_reported_by_position_not_by_the_line() {
+        // miette panicked on a label past column 65,535 ("Formatting argument out of range").
+        let text = format!("host \"{}\" mac=1\n", "a".repeat(300_000));
+        let src = SourceFile::new(Path::new("fleet.kdl"), text.clone());
+        let d = unknown_node_at(&src, text.len() - 3, 1);
+        let report = d.render();
+        assert!(
+            report.contains("at [fleet.kdl:1:300012] (the line is 300013 bytes long"),
+            "{report}"
+        );
+        assert!(report.len() < 1000, "{} bytes", report.len());
+    }
+
+    #[test]
+    fn a_long_message_is_clipped_and_says_how_long_it_was() {
+        let src = SourceFile::new(Path::new("fleet.kdl"), "host\n".into());
+        let mut d = unknown_node_at(&src, 0, 4);
+        d.message = format!("unknown node `{}`", "x".repeat(5000));
+        let report = d.render();
+        assert!(report.contains("... (5015 bytes in all)"), "{report}");
+        assert!(report.len() < 1000, "{} bytes", report.len());
+    }
+
+    #[test]
+    fn a_report_shows_the_first_problems_and_counts_the_rest() {
+        let text = "n;".repeat(60);
+        let src = SourceFile::new(Path::new("fleet.kdl"), text);
+        let mut all: Vec<Diagnostic> = (0..60).map(|i| unknown_node_at(&src, 2 * i, 1)).collect();
+        all[59].severity = Severity::Warning;
+        let report = render_all(&all);
+        assert_eq!(report.matches("unknown node").count(), MAX_SHOWN_DIAGNOSTICS);
+        assert!(
+            report.ends_with(
+                "... and 10 more not shown (9 error(s), 1 warning(s)); \
+                 `netboot check --format json` lists every one\n"
+            ),
+            "{report}"
+        );
+        assert!(!render_all(&all[..MAX_SHOWN_DIAGNOSTICS]).contains("more not shown"));
+    }
+}

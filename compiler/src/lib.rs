@@ -45,7 +45,10 @@ mod validate;
 pub use artifact_cache::ArtifactCache;
 pub use codes::Code;
 pub use codes::Severity;
-pub use diagnostic::{Diagnostic, DiagnosticRecord, Failure, Label, SourceFile, Span};
+pub use diagnostic::{
+    render_all, Diagnostic, DiagnosticRecord, Failure, Label, SourceFile, Span,
+    MAX_SHOWN_DIAGNOSTICS, MAX_SHOWN_LINE,
+};
 pub use methods::kernel::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;
 pub use output::write_output;

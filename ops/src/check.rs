@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use netboot_compiler::{compile, Diagnostic, ServerOverrides, Severity};
+use netboot_compiler::{compile, render_all, Diagnostic, ServerOverrides, Severity};
 
 use crate::report_format::Format;
 
@@ -61,7 +61,7 @@ impl CheckReport {
     }
 
     fn human(&self) -> String {
-        let mut text: String = self.diagnostics.iter().map(Diagnostic::render).collect();
+        let mut text = render_all(&self.diagnostics);
         if self.errors == 0 && self.warnings == 0 {
             text += "fleet is valid\n";
         } else {
