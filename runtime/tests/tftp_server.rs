@@ -183,6 +183,48 @@ fn silence_gets_retransmissions_with_backoff_then_an_error() {
     assert!(client.recv_within(Duration::from_millis(500)).is_none());
 }
 
+/// `Runtime::stop` aborts the TFTP server's task and logs the transfers in flight as cut
+/// short; they must stop with it, not keep sending from tasks nobody owns.
+#[test]
+fn stopping_the_server_stops_its_transfers() {
+    let (_dir, mut server) = serve_f(
+        pattern(2000, 1),
+        TftpConfig {
+            timeout: Duration::from_millis(200),
+            retries: 50,
+            ..TftpConfig::default()
+        },
+    );
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    let (p, transfer_port) = client.recv();
+    assert_eq!((opcode(&p), block(&p)), (3, 1));
+    server.stop();
+    // With its task gone the transfer's socket is closed, and the kernel refuses what is sent
+    // to it: a connected client sees that as ECONNREFUSED. A transfer still running answers
+    // the duplicate ACK with its next block instead. Aborted tasks are dropped at their next
+    // wake-up, so the first ACK may still be answered; one still answered seconds later is
+    // a transfer that outlived its server.
+    client.sock.connect(transfer_port).unwrap();
+    client
+        .sock
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut buf = [0u8; 600];
+    let started = Instant::now();
+    loop {
+        client.sock.send(&[0, 4, 0, 1]).unwrap();
+        match client.sock.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            got => assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the transfer still runs 5 s after the server stopped: {got:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A lone transfer with a fast client polls for its ACKs instead of sleeping; a client that
 /// answers every block with a stale ACK, as fast as it can, must still see the transfer time
 /// out, and the server must keep serving others.

@@ -13,8 +13,10 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Sends the server a new snapshot, as a reload does.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
-    // Held only so the server lives as long as this value.
-    _runtime: tokio::runtime::Runtime,
+    /// The server's run loop, for [`Running::stop`].
+    run: tokio::task::JoinHandle<()>,
+    // Held so the server lives as long as this value.
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Running {
@@ -33,11 +35,19 @@ impl Running {
             .unwrap();
         let (tx, rx) = watch::channel(snap);
         let (addr, run) = runtime.block_on(bind(rx));
-        runtime.spawn(run);
+        let run = runtime.spawn(run);
         Running {
             addr,
             snapshots: tx,
-            _runtime: runtime,
+            run,
+            runtime,
         }
+    }
+
+    /// Aborts the server's run loop, as `Runtime::stop` does, and waits until it is gone;
+    /// the async runtime (and anything else still running on it) lives on.
+    pub fn stop(&mut self) {
+        self.run.abort();
+        let _ = self.runtime.block_on(&mut self.run);
     }
 }

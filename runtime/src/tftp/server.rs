@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use netboot_manifest::Protocol::{self, Tftp};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::active::{Admission, Ticket, Transfers};
 use super::busy_poll::{self, BusyPoll};
@@ -145,8 +146,22 @@ impl TftpServer {
         );
         // Requests are small; a larger datagram is not a request and is refused from its head.
         let mut buf = vec![0u8; 2048];
+        // Transfers belong to this task: when it is aborted (`Runtime::stop`), dropping the set
+        // aborts them, so a transfer logged as cut short stops sending too.
+        let mut transfers = JoinSet::new();
         loop {
-            let (n, peer, dst) = match self.listener.recv(&mut buf).await {
+            let received = tokio::select! {
+                received = self.listener.recv(&mut buf) => received,
+                Some(done) = transfers.join_next(), if !transfers.is_empty() => {
+                    if let Err(e) = done {
+                        if e.is_panic() {
+                            tracing::error!(target: "netboot::tftp", error = %e, "tftp transfer task panicked");
+                        }
+                    }
+                    continue;
+                }
+            };
+            let (n, peer, dst) = match received {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(target: "netboot::tftp", error = %e, "tftp receive failed");
@@ -193,7 +208,7 @@ impl TftpServer {
             let file = route.to_owned();
             let events = self.config.events.clone();
             let listed = (self.config.in_flight).enter(Tftp, peer.ip(), &file, transfer.len());
-            tokio::spawn(async move {
+            transfers.spawn(async move {
                 let started = Instant::now();
                 let local = SocketAddr::new(dst.unwrap_or(local_ip), 0);
                 let result = drive(local, peer, transfer, &ticket).await;
