@@ -17,6 +17,10 @@ pub enum Body {
     /// snapshot was built, so a file renamed over it later does not change what this serves.
     /// `modified` is the mtime at that moment: a write *into* this very file (not a rename
     /// over it) changes the bytes behind the descriptor, and the mtime is how we notice.
+    /// The ctime would also catch a writer that puts the mtime back (`touch -r`), but it
+    /// changes too when the file is renamed or unlinked, which is how a rename over it (the
+    /// save this design keeps serving through) retires the old file: checking it would cut
+    /// those transfers for nothing.
     File {
         file: Arc<File>,
         len: u64,
