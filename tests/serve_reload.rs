@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::served::Served;
+use netboot_test_support::stand_in;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -45,11 +46,12 @@ fn an_edit_is_live_within_a_second() {
 fn an_artifact_edit_is_live_too() {
     let fleet = Fleet::new(FLEET);
     let server = Served::fleet(&fleet);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
-    fleet.write_file("files/kernel", b"kernel version two\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
+    let two = stand_in::kernel("kernel version two\n");
+    fleet.write_file("files/kernel", &two);
     server.wait_for_http_text(
         "artifacts/kernel",
-        |s| s == "kernel version two\n",
+        |s| s.as_bytes() == two,
         Duration::from_secs(1),
     );
     assert_eq!(server.tftp_bytes("undionly.kpxe"), b"stand-in loader\n");
@@ -127,7 +129,7 @@ fn a_frozen_build_takes_a_tampered_artifact_out_of_service() {
     fleet.write_file("files/initrd", b"initrd v2\n");
     let server = Served::manifest(&out.join("manifest.json"));
     assert_eq!(server.http_status("artifacts/initrd"), 404);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
     assert!(server.log().contains("out of service"), "{}", server.log());
 }
 
@@ -148,7 +150,7 @@ fn an_artifact_overwritten_in_place_against_its_pin_is_taken_out_of_service() {
     fleet.overwrite_in_place("files/initrd", b"initrd v2\n");
     server.wait_for_log("route taken out of service", Duration::from_secs(3));
     assert_eq!(server.http_status("artifacts/initrd"), 404);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
 }
 
 fn sha256_of(bytes: &[u8]) -> String {
