@@ -268,3 +268,33 @@ fn permissions_put_back_on_a_templates_directory_reload_without_another_edit() {
         Duration::from_secs(5),
     );
 }
+
+/// The log lines an operator reads: a duration to the microsecond (not `ms=45.044292999999996`),
+/// and a value quoted only where it needs it (`method=GET` like `file=artifacts/kernel`).
+#[test]
+fn log_lines_print_durations_briefly_and_quote_alike() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    server.http_bytes("artifacts/kernel");
+    server.tftp_bytes("undionly.kpxe");
+    server.wait_for_log("tftp file done", Duration::from_secs(2));
+    let log = server.log();
+    for message in ["http file done", "tftp file done"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` line in:\n{log}"));
+        let ms = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix("ms="))
+            .unwrap_or_else(|| panic!("no ms= in {line}"));
+        let decimals = ms.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(
+            ms.parse::<f64>().is_ok() && decimals <= 3,
+            "ms={ms} in {line}"
+        );
+        assert!(!line.contains("=\"GET\""), "{line}");
+    }
+    let http = log.lines().find(|l| l.contains("http file done")).unwrap();
+    assert!(http.contains(" method=GET "), "{http}");
+}
