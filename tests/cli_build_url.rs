@@ -9,7 +9,23 @@ use std::process::{Command, Output};
 use netboot_manifest::{sha256_hex, Manifest, Source};
 use netboot_test_support::origin::Origin;
 
-const KERNEL: &[u8] = b"a kernel fetched over http\n";
+/// A stand-in kernel: the x86 boot protocol's `HdrS` at 0x202, which the build checks for.
+const KERNEL: &[u8] = &stand_in_kernel();
+
+const fn stand_in_kernel() -> [u8; 0x240] {
+    let mut b = [0u8; 0x240];
+    let marker = b"a kernel fetched over http\n";
+    let mut i = 0;
+    while i < marker.len() {
+        b[i] = marker[i];
+        i += 1;
+    }
+    b[0x202] = b'H';
+    b[0x203] = b'd';
+    b[0x204] = b'r';
+    b[0x205] = b'S';
+    b
+}
 
 fn netboot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netboot"))
@@ -166,6 +182,33 @@ fn a_failed_download_is_reported_at_the_artifact() {
     let err = stderr(&run);
     assert!(
         err.contains("fleet::download-failed") && err.contains("404"),
+        "{err}"
+    );
+    assert!(err.contains("fleet.kdl:2:"), "{err}");
+}
+
+#[test]
+fn a_download_that_is_not_a_kernel_is_reported_at_the_artifact() {
+    // What a mirror's error page, served with 200 and pinned by mistake, looks like.
+    const PAGE: &[u8] = b"<html><body>Not here</body></html>\n";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Origin::serve("200 OK", PAGE);
+    let fleet = fleet(dir.path(), &server.url, &sha256_hex(PAGE));
+    let build = |extra: &[&str]| {
+        let out = dir.path().join("out");
+        let cache = dir.path().join("cache");
+        let mut args = vec!["build", s(&fleet), "-o", s(&out), "--cache", s(&cache)];
+        args.extend_from_slice(extra);
+        netboot(&args)
+    };
+    // Not downloaded, there is nothing to look at: the machine fetches it from its URL.
+    let offline = build(&["--no-download"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    let run = build(&[]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(
+        err.contains("fleet::not-a-kernel") && err.contains("this is text"),
         "{err}"
     );
     assert!(err.contains("fleet.kdl:2:"), "{err}");

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use netboot_test_support::{examples, golden};
+use netboot_test_support::{examples, golden, stand_in};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -269,7 +269,11 @@ host "db1" mac="52:54:00:00:00:21" profile="local-disk"
     let dir = tempfile::tempdir().unwrap();
     for (side, text) in [("old", old.to_string()), ("new", new)] {
         fs::create_dir_all(dir.path().join(side)).unwrap();
-        fs::write(dir.path().join(side).join("kernel"), b"kernel\n").unwrap();
+        fs::write(
+            dir.path().join(side).join("kernel"),
+            stand_in::kernel("kernel\n"),
+        )
+        .unwrap();
         fs::write(dir.path().join(side).join("fleet.kdl"), text).unwrap();
     }
     case(

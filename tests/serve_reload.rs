@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::served::Served;
+use netboot_test_support::stand_in;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -45,11 +46,12 @@ fn an_edit_is_live_within_a_second() {
 fn an_artifact_edit_is_live_too() {
     let fleet = Fleet::new(FLEET);
     let server = Served::fleet(&fleet);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
-    fleet.write_file("files/kernel", b"kernel version two\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
+    let two = stand_in::kernel("kernel version two\n");
+    fleet.write_file("files/kernel", &two);
     server.wait_for_http_text(
         "artifacts/kernel",
-        |s| s == "kernel version two\n",
+        |s| s.as_bytes() == two,
         Duration::from_secs(1),
     );
     assert_eq!(server.tftp_bytes("undionly.kpxe"), b"stand-in loader\n");
@@ -127,7 +129,7 @@ fn a_frozen_build_takes_a_tampered_artifact_out_of_service() {
     fleet.write_file("files/initrd", b"initrd v2\n");
     let server = Served::manifest(&out.join("manifest.json"));
     assert_eq!(server.http_status("artifacts/initrd"), 404);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
     assert!(server.log().contains("out of service"), "{}", server.log());
 }
 
@@ -148,7 +150,7 @@ fn an_artifact_overwritten_in_place_against_its_pin_is_taken_out_of_service() {
     fleet.overwrite_in_place("files/initrd", b"initrd v2\n");
     server.wait_for_log("route taken out of service", Duration::from_secs(3));
     assert_eq!(server.http_status("artifacts/initrd"), 404);
-    assert_eq!(server.http_bytes("artifacts/kernel"), b"kernel v1\n");
+    assert_eq!(server.http_bytes("artifacts/kernel"), Fleet::kernel_v1());
 }
 
 fn sha256_of(bytes: &[u8]) -> String {
@@ -265,4 +267,34 @@ fn permissions_put_back_on_a_templates_directory_reload_without_another_edit() {
         |s| s.contains("marker=two"),
         Duration::from_secs(5),
     );
+}
+
+/// The log lines an operator reads: a duration to the microsecond (not `ms=45.044292999999996`),
+/// and a value quoted only where it needs it (`method=GET` like `file=artifacts/kernel`).
+#[test]
+fn log_lines_print_durations_briefly_and_quote_alike() {
+    let fleet = Fleet::new(FLEET);
+    let server = Served::fleet(&fleet);
+    server.http_bytes("artifacts/kernel");
+    server.tftp_bytes("undionly.kpxe");
+    server.wait_for_log("tftp file done", Duration::from_secs(2));
+    let log = server.log();
+    for message in ["http file done", "tftp file done"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` line in:\n{log}"));
+        let ms = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix("ms="))
+            .unwrap_or_else(|| panic!("no ms= in {line}"));
+        let decimals = ms.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(
+            ms.parse::<f64>().is_ok() && decimals <= 3,
+            "ms={ms} in {line}"
+        );
+        assert!(!line.contains("=\"GET\""), "{line}");
+    }
+    let http = log.lines().find(|l| l.contains("http file done")).unwrap();
+    assert!(http.contains(" method=GET "), "{http}");
 }

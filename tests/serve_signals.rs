@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::served::Served;
+use netboot_test_support::stand_in;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -102,7 +103,7 @@ fn sigterm_names_the_transfers_it_cuts_and_exits_zero() {
     let fleet = Fleet::new(FLEET);
     // More than loopback's socket buffers and curl hold, at a rate that cannot finish in the
     // grace period.
-    fleet.write_file("files/kernel", &vec![7u8; 24 << 20]);
+    fleet.write_file("files/kernel", &stand_in::as_kernel(vec![7u8; 24 << 20]));
     fleet.write_file("loaders/undionly.kpxe", &vec![9u8; 64 << 10]);
     let mut server = Served::fleet_with(&fleet, &["--no-watch"]);
     let out = fleet.dir().join("kernel.part");
@@ -138,7 +139,7 @@ fn sigterm_lets_a_transfer_that_ends_within_the_grace_period_finish() {
     let fleet = Fleet::new(FLEET);
     // About 3 s at this rate, and more than loopback buffers at once, so the server is still
     // sending when the signal comes.
-    let kernel: Vec<u8> = (0..(12u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let kernel = stand_in::as_kernel((0..(12u32 << 20)).map(|i| (i % 251) as u8).collect());
     fleet.write_file("files/kernel", &kernel);
     let mut server = Served::fleet_with(&fleet, &["--no-watch"]);
     let out = fleet.dir().join("kernel.whole");

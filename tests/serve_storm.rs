@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::rng::XorShift;
 use netboot_test_support::served::Served;
+use netboot_test_support::stand_in;
 
 const FLEET: &str = r#"
 loaders { bios "loaders/undionly.kpxe" }
@@ -102,7 +103,7 @@ fn downloads_in_flight_keep_their_bytes_through_twenty_edits() {
     // Made up front, so an edit is only a write and a rename and 20 of them fit in a few
     // seconds, well inside every download.
     let kernels: Vec<Vec<u8>> = (0..=EDITS)
-        .map(|v| version_bytes(KERNEL_SEED, v, KERNEL_LEN))
+        .map(|v| stand_in::as_kernel(version_bytes(KERNEL_SEED, v, KERNEL_LEN)))
         .collect();
     let loaders: Vec<Vec<u8>> = (0..=EDITS)
         .map(|v| version_bytes(LOADER_SEED, v, LOADER_LEN))

@@ -30,7 +30,9 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
         fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
     };
-    let kernel: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    let mut kernel: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    // The x86 boot protocol's magic, so the build takes it for the kernel it stands in for.
+    kernel[0x202..0x206].copy_from_slice(b"HdrS");
     let initrd: Vec<u8> = (0..8192u32).map(|i| (i * 13 + 1) as u8).collect();
     write(&args.dir.join("files/kernel"), &kernel)?;
     write(&args.dir.join("files/initrd"), &initrd)?;

@@ -19,6 +19,18 @@ pub struct NotForGrub {
     pub hint: &'static str,
 }
 
+/// What an artifact must be for the method to boot it, checked at build time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Content {
+    /// A Linux kernel (bzImage, arm64 Image or EFI stub) for the machines that boot it.
+    Kernel,
+    /// A PE image for the UEFI machines that boot it.
+    EfiBinary,
+    /// A disk image `sanboot` hands to the firmware: an ISO with El Torito images for the
+    /// machines that boot it, or a disk image with a boot sector.
+    DiskImage,
+}
+
 /// A decoded boot method of one profile.
 pub trait Boot: Debug + Send + Sync {
     /// The artifacts it boots, as written (validation resolves them).
@@ -34,6 +46,11 @@ pub trait Boot: Debug + Send + Sync {
     /// The GRUB commands that boot it on one machine (inside a `menuentry`); asked only of a
     /// method whose [`Boot::grub_images`] is `Ok`. `None` once a problem is reported.
     fn render_grub(&self, cx: &mut dyn Render) -> Option<String>;
+
+    /// The artifacts whose contents the build checks, with what each must be.
+    fn contents(&self) -> Vec<(&Spanned<String>, Content)> {
+        Vec::new()
+    }
 
     /// The platforms it has a binary for, when it is tied to platforms at all.
     fn platforms(&self) -> Option<Vec<Platform>> {

@@ -184,6 +184,16 @@ registry! {
         "a kernel, EFI binary, shim or GRUB a Secure Boot machine loads whose PE image has no Authenticode signature (empty certificate table)";
     NotPeImage: "fleet::not-a-pe-image", Error, Fleet,
         "such a file that is not a PE image at all";
+    NotAKernel: "fleet::not-a-kernel", Error, Fleet,
+        "a `kernel` artifact that is not a Linux kernel image (x86 bzImage, arm64 `Image`, EFI stub; gzip only where arm64 machines boot it)";
+    NotAnEfiBinary: "fleet::not-an-efi-binary", Error, Fleet,
+        "an `efi` artifact that is not a PE image";
+    WrongArchitecture: "fleet::wrong-architecture", Error, Fleet,
+        "a kernel or `efi` binary for a CPU none of the machines that boot it have (from the fleet's loaders and the profile's `only`)";
+    NotADiskImage: "fleet::not-a-disk-image", Error, Fleet,
+        "a `sanboot` artifact that is neither an ISO 9660 image nor a disk image with a boot sector";
+    UnbootableIso: "fleet::unbootable-iso", Error, Fleet,
+        "a `sanboot` ISO with no El Torito boot image for the firmware (BIOS, UEFI) of machines that boot it, or none at all";
     NothingToBoot: "fleet::nothing-to-boot", Error, Fleet,
         "no hosts and no `default`";
     UnusedProfile: "fleet::unused-profile", Warning, Fleet,

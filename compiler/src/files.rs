@@ -119,6 +119,17 @@ impl FileCache {
     }
 }
 
+/// Up to `len` bytes of the file at `path` from `offset` (fewer where the file ends): what a
+/// check of a file's format reads, never the whole of a file that may be gigabytes.
+pub fn read_range(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 fn check_regular(path: &Path) -> Result<(), FileProblem> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => Ok(()),

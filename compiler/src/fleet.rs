@@ -84,6 +84,8 @@ pub struct Artifact {
     pub name: Spanned<String>,
     pub location: Location,
     pub sha256: Option<Spanned<String>>,
+    /// A `url=` artifact whose download is in the cache: its location is now that file.
+    pub downloaded: bool,
 }
 
 #[derive(Debug, Clone)]

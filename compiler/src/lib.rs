@@ -24,12 +24,15 @@ pub mod codes;
 mod decode;
 mod diagnostic;
 mod earlier_build;
+mod el_torito;
+mod file_kind;
 mod files;
 mod fleet;
 mod generate;
 mod grub_text;
 pub mod ipxe_follow;
 mod leftovers;
+mod linux_image;
 mod methods;
 mod nesting;
 mod output;
@@ -197,12 +200,16 @@ fn compile_source(
 mod tests {
     use super::*;
 
+    use netboot_test_support::stand_in;
+
     /// Compiles `fleet` in a temporary directory holding stand-in files `k`, `i1`, `i2`.
     fn build(fleet: &str) -> Result<Compiled, Failure> {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["k", "i1", "i2", "efi.bin", "bios.bin"] {
+        for f in ["i1", "i2", "bios.bin"] {
             std::fs::write(dir.path().join(f), f).unwrap();
         }
+        std::fs::write(dir.path().join("k"), stand_in::kernel("k")).unwrap();
+        std::fs::write(dir.path().join("efi.bin"), stand_in::efi_x64("efi")).unwrap();
         let path = dir.path().join("fleet.kdl");
         std::fs::write(&path, fleet).unwrap();
         compile(&path, &ServerOverrides::default())
@@ -321,7 +328,7 @@ default profile="a"
     #[test]
     fn server_needs_an_address_unless_overridden() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k"), "k").unwrap();
+        std::fs::write(dir.path().join("k"), stand_in::kernel("k")).unwrap();
         let path = dir.path().join("fleet.kdl");
         std::fs::write(
             &path,
@@ -349,7 +356,7 @@ default profile="a"
     #[test]
     fn text_compiles_against_its_base_directory_under_its_name() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k"), "k").unwrap();
+        std::fs::write(dir.path().join("k"), stand_in::kernel("k")).unwrap();
         let text = r#"artifact "k" path="k"; profile "p" { kernel "k"; }; default profile="p""#;
         let c = compile_text(
             Path::new("git:HEAD:fleet.kdl"),
@@ -359,7 +366,10 @@ default profile="a"
         )
         .unwrap();
         assert!(script(&c, "profiles/p.ipxe").contains("from git:HEAD:fleet.kdl:"));
-        assert_eq!(c.manifest.files["artifacts/k"].size, 1);
+        assert_eq!(
+            c.manifest.files["artifacts/k"].size,
+            stand_in::kernel("k").len() as u64
+        );
         // Nothing but the artifact is read, and nothing is written beside it.
         assert_eq!(c.inputs.len(), 1);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

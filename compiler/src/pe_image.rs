@@ -45,7 +45,49 @@ pub fn inspect(head: &[u8], file_len: u64) -> PeImage {
     }
 }
 
-fn parse(head: &[u8], file_len: u64) -> Result<PeImage, NotPe> {
+/// The COFF header's machine type of the PE image in `head` (the first bytes of a file):
+/// which CPU the image runs on.
+pub fn machine(head: &[u8]) -> Result<Machine, NotPe> {
+    let pe = pe_header(head)?;
+    let raw = u16_at(head, pe + 4).ok_or(NotPe::NoPeHeader)?;
+    Ok(Machine::from_raw(raw))
+}
+
+/// A PE image's machine type, as far as netboot's client kinds tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// IMAGE_FILE_MACHINE_AMD64: UEFI x64 machines.
+    X64,
+    /// IMAGE_FILE_MACHINE_I386: 32-bit UEFI, which no client kind here is.
+    Ia32,
+    /// IMAGE_FILE_MACHINE_ARM64: UEFI arm64 machines.
+    Arm64,
+    Other(u16),
+}
+
+impl Machine {
+    fn from_raw(raw: u16) -> Machine {
+        match raw {
+            0x8664 => Machine::X64,
+            0x14c => Machine::Ia32,
+            0xaa64 => Machine::Arm64,
+            other => Machine::Other(other),
+        }
+    }
+
+    /// How messages name it.
+    pub fn describe(self) -> String {
+        match self {
+            Machine::X64 => "x86-64".into(),
+            Machine::Ia32 => "32-bit x86".into(),
+            Machine::Arm64 => "arm64".into(),
+            Machine::Other(raw) => format!("machine type {raw:#x}"),
+        }
+    }
+}
+
+/// Where the `PE\0\0` signature is, after checking the DOS header that points at it.
+fn pe_header(head: &[u8]) -> Result<usize, NotPe> {
     if head.get(..2) != Some(b"MZ") {
         return Err(NotPe::NoDosHeader);
     }
@@ -53,6 +95,11 @@ fn parse(head: &[u8], file_len: u64) -> Result<PeImage, NotPe> {
     if head.get(pe..pe.saturating_add(4)) != Some(b"PE\0\0".as_slice()) {
         return Err(NotPe::NoPeHeader);
     }
+    Ok(pe)
+}
+
+fn parse(head: &[u8], file_len: u64) -> Result<PeImage, NotPe> {
+    let pe = pe_header(head)?;
     // COFF file header: 20 bytes after the signature, then the optional header.
     let optional = pe + 4 + 20;
     let magic = u16_at(head, optional).ok_or(NotPe::NoPeHeader)?;
@@ -152,6 +199,30 @@ mod tests {
         b[entry..entry + 4].copy_from_slice(&security.0.to_le_bytes());
         b[entry + 4..entry + 8].copy_from_slice(&security.1.to_le_bytes());
         b
+    }
+
+    #[test]
+    fn machine_types_of_real_images() {
+        let head = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/pe")
+                .join(name);
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        assert_eq!(machine(&head("ipxe.efi.head")), Ok(Machine::X64));
+        assert_eq!(
+            machine(&head("vmlinuz-6.1.0-57-amd64.head")),
+            Ok(Machine::X64)
+        );
+        assert_eq!(machine(&head("initrd.img.head")), Err(NotPe::NoDosHeader));
+        let mut arm = pe32(16, (0, 0));
+        arm[0x44..0x46].copy_from_slice(&0xaa64u16.to_le_bytes());
+        assert_eq!(machine(&arm), Ok(Machine::Arm64));
+        arm[0x44..0x46].copy_from_slice(&0x5064u16.to_le_bytes());
+        assert_eq!(
+            machine(&arm).map(Machine::describe),
+            Ok("machine type 0x5064".into())
+        );
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub(crate) fn localize(fleet: &mut Fleet, cache: &Path) {
         }
         if let Some(path) = cache.cached(&sha.value) {
             a.location = Location::Path(Spanned::new(path.to_string_lossy().into_owned(), u.span));
+            a.downloaded = true;
         }
     }
 }

@@ -16,26 +16,19 @@ fn root() -> PathBuf {
 
 /// Every fleet the project ships or tests every method with, compiled, as route → script.
 fn rendered() -> Vec<(PathBuf, BTreeMap<String, String>)> {
-    // The examples name Debian's loaders; stand-ins keep the test off the ipxe package.
-    let loaders = tempfile::tempdir().unwrap();
-    for l in ["undionly.kpxe", "ipxe.efi", "snponly.efi"] {
-        std::fs::write(loaders.path().join(l), "stand-in").unwrap();
-    }
-    let mut fleets: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("fleet.kdl"))
-        .filter(|p| p.exists())
+    // The examples name files from Debian packages; copies with stand-ins for them keep the
+    // test off the packages.
+    let copies = tempfile::tempdir().unwrap();
+    let mut fleets: Vec<PathBuf> = netboot_test_support::examples::names()
+        .iter()
+        .map(|name| netboot_test_support::examples::copy(name, &copies.path().join(name)))
         .collect();
-    fleets.sort();
     fleets.push(root().join("compiler/tests/methods/fleet.kdl"));
     assert!(fleets.len() >= 4, "{fleets:?}");
     fleets
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap().replace(
-                "\"/usr/lib/ipxe/",
-                &format!("\"{}/", loaders.path().display()),
-            );
+            let text = std::fs::read_to_string(&path).unwrap();
             let dir = path.parent().unwrap_or(Path::new("."));
             let c = compile_text(&path, text, dir, &ServerOverrides::default())
                 .unwrap_or_else(|f| panic!("{}: {f}", path.display()));

@@ -78,7 +78,7 @@ fn what_grub_cannot_boot_is_refused_only_where_a_secure_boot_machine_reaches_it(
             "fleet::not-for-secure-boot 10:21",
         ),
         (
-            "profile \"x\" { sanboot \"linux\"; }\nhost \"a\" mac=\"52:54:00:00:00:01\" profile=\"x\" secure-boot=#true\n",
+            "profile \"x\" { sanboot \"iso\"; }\nartifact \"iso\" path=\"files/rescue.iso\"\nhost \"a\" mac=\"52:54:00:00:00:01\" profile=\"x\" secure-boot=#true\n",
             "fleet::not-for-secure-boot 10:23",
         ),
         (

@@ -130,7 +130,7 @@ async fn run(args: ServeOptions) -> Result<(), String> {
     tracing::info!(
         target: TARGET,
         address = %config.address,
-        interface = config.interface.as_deref().unwrap_or("-"),
+        interface = %config.interface.as_deref().unwrap_or("-"),
         http = %bound.http,
         tftp = %bound.tftp,
         dhcp = %bound.dhcp.map(|(a, b)| format!("{a} {b}")).unwrap_or_else(|| "off".into()),

@@ -12,6 +12,7 @@ pub mod dhcp;
 pub mod http;
 pub mod in_flight;
 pub mod install;
+mod log_millis;
 pub mod server;
 pub mod snapshot;
 pub mod status;

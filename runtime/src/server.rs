@@ -235,7 +235,7 @@ impl Runtime {
             let _ = task.await;
         }
         for t in &cut {
-            let ms = t.started.elapsed().as_secs_f64() * 1000.0;
+            let ms = crate::log_millis::millis(t.started.elapsed());
             let (ip, file, size) = (t.ip, t.file.as_str(), t.size);
             match t.protocol {
                 Protocol::Http => tracing::warn!(

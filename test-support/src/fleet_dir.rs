@@ -15,10 +15,15 @@ impl Fleet {
             dir: tempfile::tempdir().unwrap(),
         };
         fleet.write_file("loaders/undionly.kpxe", b"stand-in loader\n");
-        fleet.write_file("files/kernel", b"kernel v1\n");
+        fleet.write_file("files/kernel", &Fleet::kernel_v1());
         fleet.write_file("files/initrd", b"initrd v1\n");
         fleet.write(text);
         fleet
+    }
+
+    /// What `files/kernel` holds at first: a stand-in kernel marked `kernel v1`.
+    pub fn kernel_v1() -> Vec<u8> {
+        crate::stand_in::kernel("kernel v1\n")
     }
 
     pub fn dir(&self) -> &Path {

@@ -25,6 +25,7 @@ pub mod programs;
 pub mod rng;
 pub mod served;
 pub mod served_files;
+pub mod stand_in;
 pub mod tftp;
 pub mod unprivileged;
 pub mod vm;

@@ -73,6 +73,7 @@ impl Decoder<'_> {
             name,
             location,
             sha256,
+            downloaded: false,
         })
     }
 }

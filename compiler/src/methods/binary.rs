@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node, NotForGrub, Render};
+use super::{Boot, Content, Declaration, Node, NotForGrub, Render};
 use crate::decode::values::Decoder;
 use crate::platform::Platform;
 use crate::render;
@@ -53,6 +53,12 @@ fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
 impl Boot for Binary {
     fn artifacts(&self) -> Vec<&Spanned<String>> {
         self.efi.iter().chain(self.bios.iter()).collect()
+    }
+
+    fn contents(&self) -> Vec<(&Spanned<String>, Content)> {
+        // A `bios` binary has no format to check: iPXE boots anything it recognises (a
+        // bzImage, a PXE image, a COMBOOT module).
+        self.efi.iter().map(|a| (a, Content::EfiBinary)).collect()
     }
 
     fn render(&self, cx: &mut dyn Render) -> Option<String> {

@@ -4,7 +4,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Node, NotForGrub, Render, KERNEL_AND_INITRD};
+use super::{Boot, Content, Declaration, Node, NotForGrub, Render, KERNEL_AND_INITRD};
 use crate::codes::Code;
 use crate::decode::values::{positional, Decoder};
 use crate::diagnostic::Diagnostic;
@@ -106,6 +106,10 @@ fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
 impl Boot for Kernel {
     fn artifacts(&self) -> Vec<&Spanned<String>> {
         std::iter::once(&self.kernel).chain(&self.initrds).collect()
+    }
+
+    fn contents(&self) -> Vec<(&Spanned<String>, Content)> {
+        vec![(&self.kernel, Content::Kernel)]
     }
 
     fn render(&self, cx: &mut dyn Render) -> Option<String> {

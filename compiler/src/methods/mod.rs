@@ -13,7 +13,7 @@
 
 use kdl::KdlNode;
 
-pub use crate::boot::{Boot, NotForGrub, Render};
+pub use crate::boot::{Boot, Content, NotForGrub, Render};
 use crate::decode::values::Decoder;
 
 mod binary;

@@ -3,7 +3,7 @@
 use askama::Template;
 use kdl::KdlNode;
 
-use super::{Boot, Declaration, Fetch, Node, NotForGrub, Render};
+use super::{Boot, Content, Declaration, Fetch, Node, NotForGrub, Render};
 use crate::decode::values::Decoder;
 use crate::render;
 use crate::spanned::Spanned;
@@ -40,6 +40,10 @@ fn decode(d: &mut Decoder, nodes: &[&KdlNode]) -> Option<Box<dyn Boot>> {
 impl Boot for Sanboot {
     fn artifacts(&self) -> Vec<&Spanned<String>> {
         vec![&self.0]
+    }
+
+    fn contents(&self) -> Vec<(&Spanned<String>, Content)> {
+        vec![(&self.0, Content::DiskImage)]
     }
 
     fn render(&self, cx: &mut dyn Render) -> Option<String> {

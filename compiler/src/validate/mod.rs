@@ -6,6 +6,7 @@
 //! [`RULES`] runs them in order: a rule reads what earlier ones found (the name indexes,
 //! which profiles are shared) from the [`Validator`] they all share.
 
+mod artifact_contents;
 mod artifacts;
 mod lifecycle;
 mod loaders;
@@ -87,6 +88,7 @@ const RULES: &[&Rule] = &[
     &menus::CYCLES,
     &unused::RULE,
     &platforms::RULE,
+    &artifact_contents::RULE,
     &templates::RULE,
     &secure_boot::RULE,
     &nothing_to_boot::RULE,

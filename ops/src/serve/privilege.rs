@@ -26,7 +26,7 @@ pub fn drop_to(name: &str) -> Result<(), String> {
     // `netboot::privilege`, the binary's module this came from: log filters name it.
     tracing::info!(
         target: "netboot::privilege",
-        user = name,
+        user = %name,
         uid = user.uid.as_raw(),
         gid = user.gid.as_raw(),
         "dropped root"

@@ -89,7 +89,10 @@ profile "p" { kernel "k"; file "x.cfg" template="t.cfg" }
 host "a" mac="52:54:00:00:00:01" profile="p"
 "#;
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k"), "k").unwrap();
+        // Shaped like an x86 kernel (the boot protocol's `HdrS`), which the build checks for.
+        let mut kernel = vec![0u8; 0x206];
+        kernel[0x202..].copy_from_slice(b"HdrS");
+        std::fs::write(dir.path().join("k"), kernel).unwrap();
         std::fs::write(dir.path().join("t.cfg"), b"caf\xe9\n").unwrap();
         let path = dir.path().join("fleet.kdl");
         std::fs::write(&path, fleet).unwrap();

@@ -233,7 +233,7 @@ async fn respond(
     let result = write_answer(stream, &answer, &out, timeouts.stall, &mut sent).await;
     drop(sending);
     let took = started.elapsed();
-    let ms = took.as_secs_f64() * 1000.0;
+    let ms = crate::log_millis::millis(took);
     let ip = peer.ip();
     let agent = head.user_agent.as_deref();
     let event = exchange_event(ip, &head.target, agent, &answer, &result, sent, took);
@@ -241,33 +241,35 @@ async fn respond(
     if let Some(event) = event.filter(|_| !is_page) {
         events.record(event);
     }
+    // Display, not Debug, like every other token here (`method=GET`, not `method="GET"`):
+    // httparse admits only token characters in a method, so nothing needs escaping.
     let method = head.method.as_str();
     match (&result, &answer) {
         // A status page left open reloads every 2 s: not worth an info line each time.
         (Ok(()), Answer::File { path, .. }) if is_page => tracing::debug!(
             target: "netboot::http",
-            ip = %ip, method, page = %path, status, bytes = sent, ms,
+            ip = %ip, %method, page = %path, status, bytes = sent, ms,
             "http status page"
         ),
         (Ok(()), Answer::File { path, .. }) => tracing::info!(
             target: "netboot::http",
-            ip = %ip, method, file = %path, status, bytes = sent, ms,
+            ip = %ip, %method, file = %path, status, bytes = sent, ms,
             "http file done"
         ),
         (Ok(()), _) => tracing::info!(
             target: "netboot::http",
-            ip = %ip, method, target = %head.target.escape_debug(), status,
+            ip = %ip, %method, target = %head.target.escape_debug(), status,
             "http refused"
         ),
         // Cut off on purpose: the bytes on disk are no longer the ones this route promised.
         (Err(e), Answer::File { path, .. }) if source_changed(e) => tracing::warn!(
             target: "netboot::http",
-            ip = %ip, method, file = %path, status, bytes = sent, ms, error = %e,
+            ip = %ip, %method, file = %path, status, bytes = sent, ms, error = %e,
             "http file failed"
         ),
         (Err(e), _) => tracing::warn!(
             target: "netboot::http",
-            ip = %ip, method, target = %head.target.escape_debug(), status, bytes = sent, ms,
+            ip = %ip, %method, target = %head.target.escape_debug(), status, bytes = sent, ms,
             error = %e,
             "http response failed"
         ),

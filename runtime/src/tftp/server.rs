@@ -340,7 +340,7 @@ fn log(
     events: &Events,
 ) {
     let took = started.elapsed();
-    let ms = took.as_secs_f64() * 1000.0;
+    let ms = crate::log_millis::millis(took);
     // Display, not Debug: the same unquoted `ip=… file=…` as the DHCP and HTTP lines. The name
     // is a manifest route here (requests for anything else were refused), so nothing to escape.
     let ip = peer.ip();
