@@ -141,6 +141,30 @@ impl ClientKind {
         }
     }
 
+    /// The RFC 4578 architecture numbers (DHCP option 93) a client of this kind announces;
+    /// none for iPXE, which is told apart by its user class whatever its architecture. Some
+    /// x64 and ARM64 HTTP Boot firmware keeps its PXE number (7, 9, 11) with `HTTPClient`.
+    pub fn architectures(self) -> &'static [u16] {
+        match self {
+            ClientKind::Bios => &[0],
+            ClientKind::EfiX64 => &[7, 9],
+            ClientKind::EfiArm64 => &[11],
+            ClientKind::HttpX64 => &[16, 7, 9],
+            ClientKind::HttpArm64 => &[19, 11],
+            ClientKind::Ipxe => &[],
+        }
+    }
+
+    /// The start of the vendor class (option 60) a client of this kind sends, and that an
+    /// HTTP Boot client needs echoed; `None` for iPXE, which may send either.
+    pub fn vendor_class(self) -> Option<&'static str> {
+        match self {
+            ClientKind::Bios | ClientKind::EfiX64 | ClientKind::EfiArm64 => Some("PXEClient"),
+            ClientKind::HttpX64 | ClientKind::HttpArm64 => Some("HTTPClient"),
+            ClientKind::Ipxe => None,
+        }
+    }
+
     /// Whether the firmware fetches its boot file over HTTP rather than TFTP.
     pub fn is_http(self) -> bool {
         matches!(
