@@ -37,6 +37,10 @@ pub struct DoctorArgs {
     /// Check the interface and ports only; send nothing on the network.
     #[arg(long)]
     pub no_discover: bool,
+    /// The LAN's DHCP server hands out the boot answers (`netboot dhcp-config`): send one
+    /// DISCOVER per client kind and check each answer against --fleet.
+    #[arg(long, requires = "fleet")]
+    pub router: bool,
     /// `human`: one line per check as it runs; `json`: one object at the end.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -52,6 +56,7 @@ pub fn run(args: DoctorArgs) -> ExitCode {
         tftp_port: args.tftp_port,
         no_dhcp: args.no_dhcp,
         no_discover: args.no_discover,
+        router: args.router,
         format: args.format.into(),
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());

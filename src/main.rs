@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod build;
 mod check;
 mod completions;
+mod dhcp_config;
 mod diff;
 mod doctor;
 mod explain;
@@ -50,6 +51,9 @@ enum Command {
     Reinstall(reinstall::ReinstallArgs),
     /// Check the interface, address and ports, and find other DHCP/PXE servers on the segment.
     Doctor(doctor::DoctorArgs),
+    /// Print the configuration that makes a router's DHCP server (dnsmasq, ISC dhcpd, Kea,
+    /// RouterOS) hand out the fleet's boot answers, for `serve --no-dhcp`.
+    DhcpConfig(dhcp_config::DhcpConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff) for netboot or one of its commands.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::State(args) => state::run(args),
         Command::Reinstall(args) => reinstall::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::DhcpConfig(args) => dhcp_config::run(args),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),
     }

@@ -1,13 +1,15 @@
 //! `netboot doctor`. Without root: argument and interface errors. With root (run by .ci/run):
 //! a namespaced segment with a plain DHCP server (dnsmasq) and a second PXE proxy (dnsmasq in
 //! proxy mode), where doctor must report both by IP and MAC and fail loudly on the proxy; then,
-//! with the proxy gone, pass.
+//! with the proxy gone, pass. And `doctor --router`: a router (dnsmasq) configured from
+//! `netboot dhcp-config` passes kind by kind; one whose export was edited wrong is named.
 //!
 //! The segment is the shared namespace lab, which removes every namespace and process on drop,
 //! so a failing assertion cleans up too.
 
 use std::process::{Command, Output};
 
+use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::golden;
 use netboot_test_support::lab::{Lab, Role, IFACE};
 
@@ -16,6 +18,13 @@ fn netboot(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run netboot")
+}
+
+#[test]
+fn router_check_needs_a_fleet() {
+    let out = netboot(&["doctor", "--interface", "lo", "--router"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fleet"));
 }
 
 #[test]
@@ -208,4 +217,107 @@ fn finds_the_dhcp_server_and_a_second_pxe_proxy_on_the_segment() {
         "{ours}"
     );
     assert!(text.contains("hands out boot file undionly.kpxe"), "{text}");
+}
+
+/// BIOS and UEFI x64 loaders (so UEFI HTTP Boot too) and iPXE's entry script; `@ADDRESS@` is
+/// the lab's server.
+const ROUTER_FLEET: &str = r#"
+server { address "@ADDRESS@" }
+loaders {
+    bios "loaders/undionly.kpxe"
+    efi-x64 "loaders/ipxe.efi"
+}
+artifact "kernel" path="files/kernel"
+artifact "initrd" path="files/initrd"
+profile "linux" {
+    kernel "kernel"
+    initrd "initrd"
+}
+default profile="linux"
+"#;
+
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn router_check_passes_the_export_and_names_the_kind_a_wrong_one_gets_wrong() {
+    let mut lab = Lab::builder().router_dhcp(false).build();
+    let server = lab.server_addr();
+    let fleet = Fleet::new(&ROUTER_FLEET.replace("@ADDRESS@", &server));
+    fleet.write_file("loaders/ipxe.efi", b"stand-in loader\n");
+    let out = netboot(&[
+        "dhcp-config",
+        fleet.path().to_str().unwrap(),
+        "--for",
+        "dnsmasq",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let export = String::from_utf8(out.stdout).unwrap();
+
+    // The router's dnsmasq with `export` (no ping before offering: answers come at once).
+    let start_router = |lab: &mut Lab, export: &str| {
+        let conf = lab.work_dir().join("router-netboot.conf");
+        std::fs::write(&conf, export).unwrap();
+        let s = lab.subnet().to_string();
+        let mut args = lab.dnsmasq_args("router");
+        args.push(format!("--dhcp-range={s}.100,{s}.199,255.255.255.0,1h"));
+        args.push("--no-ping".into());
+        args.push(format!("--conf-file={}", conf.display()));
+        lab.spawn(Role::Router, "router-dnsmasq", "dnsmasq", &args);
+        lab.wait_listening(Role::Router, "udp", 67);
+    };
+    // doctor where netboot would run (`serve --no-dhcp`): the server namespace.
+    let doctor = |lab: &Lab| {
+        let out = lab
+            .netns(Role::Server)
+            .command(env!("CARGO_BIN_EXE_netboot"))
+            .args(["doctor", "--interface", IFACE, "--no-dhcp", "--router"])
+            .arg("--fleet")
+            .arg(fleet.path())
+            .args(["--listen-seconds", "2"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        println!("{text}");
+        (out.status.code(), text)
+    };
+    let router = format!("{}.1", lab.subnet());
+    let line = |text: &str, needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_string()
+    };
+
+    start_router(&mut lab, &export);
+    let (code, text) = doctor(&lab);
+    assert_eq!(code, Some(0), "{text}");
+    for (kind, says) in [
+        ("ipxe", format!("http://{server}:8080/boot.ipxe")),
+        ("bios", format!("undionly.kpxe from {server}")),
+        ("efi-x64", format!("ipxe.efi from {server}")),
+        ("http-x64", format!("http://{server}:8080/ipxe.efi")),
+    ] {
+        assert_eq!(
+            line(&text, &format!("{kind}: {router} gives")),
+            format!("ok    {kind}: {router} gives {says}, as the fleet says")
+        );
+    }
+
+    // The same router with a BIOS line edited by hand: doctor names that kind, and only it.
+    lab.stop_daemon("router-dnsmasq");
+    let wrong = export.replace(",undionly.kpxe,", ",pxelinux.0,");
+    assert_ne!(wrong, export);
+    start_router(&mut lab, &wrong);
+    let (code, text) = doctor(&lab);
+    assert_eq!(code, Some(1), "{text}");
+    let bios = line(&text, &format!("bios: {router} gives"));
+    assert!(bios.starts_with("FAIL"), "{bios}");
+    assert!(
+        bios.contains("gives boot file pxelinux.0; the fleet says undionly.kpxe"),
+        "{bios}"
+    );
+    assert!(
+        line(&text, &format!("efi-x64: {router} gives")).starts_with("ok"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem(s) found"), "{text}");
 }

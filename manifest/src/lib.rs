@@ -13,9 +13,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod boot_target;
 mod digest;
 mod install;
 pub mod settings;
+pub use boot_target::{http_url, BootTarget};
 pub use digest::{sha256_hex, Sha256Writer};
 pub use install::{install_done_path, install_token, InstallLifecycle, DONE_PREFIX};
 
@@ -136,6 +138,30 @@ impl ClientKind {
             ClientKind::HttpX64 => "http-x64",
             ClientKind::HttpArm64 => "http-arm64",
             ClientKind::Ipxe => "ipxe",
+        }
+    }
+
+    /// The RFC 4578 architecture numbers (DHCP option 93) a client of this kind announces;
+    /// none for iPXE, which is told apart by its user class whatever its architecture. Some
+    /// x64 and ARM64 HTTP Boot firmware keeps its PXE number (7, 9, 11) with `HTTPClient`.
+    pub fn architectures(self) -> &'static [u16] {
+        match self {
+            ClientKind::Bios => &[0],
+            ClientKind::EfiX64 => &[7, 9],
+            ClientKind::EfiArm64 => &[11],
+            ClientKind::HttpX64 => &[16, 7, 9],
+            ClientKind::HttpArm64 => &[19, 11],
+            ClientKind::Ipxe => &[],
+        }
+    }
+
+    /// The start of the vendor class (option 60) a client of this kind sends, and that an
+    /// HTTP Boot client needs echoed; `None` for iPXE, which may send either.
+    pub fn vendor_class(self) -> Option<&'static str> {
+        match self {
+            ClientKind::Bios | ClientKind::EfiX64 | ClientKind::EfiArm64 => Some("PXEClient"),
+            ClientKind::HttpX64 | ClientKind::HttpArm64 => Some("HTTPClient"),
+            ClientKind::Ipxe => None,
         }
     }
 
@@ -345,19 +371,30 @@ impl Manifest {
     /// Whether the machine with `mac` boots through the Secure Boot chain: as its host says,
     /// and as the fleet's default says for a machine the fleet does not name.
     pub fn is_secure_boot(&self, mac: MacAddr) -> bool {
-        let Some(sb) = &self.secure_boot else {
-            return false;
-        };
-        self.hosts.get(&mac).map_or(sb.default, |h| h.secure_boot)
+        self.is_secure_boot_host(self.hosts.get(&mac))
+    }
+
+    /// [`Manifest::is_secure_boot`] for a named `host`, or for any unnamed machine (`None`).
+    fn is_secure_boot_host(&self, host: Option<&Host>) -> bool {
+        match (&self.secure_boot, host) {
+            (None, _) => false,
+            (Some(sb), None) => sb.default,
+            (Some(_), Some(h)) => h.secure_boot,
+        }
     }
 
     /// The loader DHCP hands a `kind` client with `mac`: the Secure Boot chain's for a machine
     /// that boots through it (when the chain has one for its kind), else the kind's own.
     pub fn loader(&self, kind: ClientKind, mac: MacAddr) -> Option<&BootAnswer> {
+        self.loader_for_host(kind, self.hosts.get(&mac))
+    }
+
+    /// [`Manifest::loader`] for a named `host`, or for any unnamed machine (`None`).
+    fn loader_for_host(&self, kind: ClientKind, host: Option<&Host>) -> Option<&BootAnswer> {
         let secure = self
             .secure_boot
             .as_ref()
-            .filter(|_| self.is_secure_boot(mac))
+            .filter(|_| self.is_secure_boot_host(host))
             .and_then(|sb| sb.dhcp.get(&kind));
         secure.or_else(|| self.dhcp.get(&kind))
     }

@@ -15,11 +15,12 @@ use crate::console::Console;
 use crate::report_format::Format;
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::settings::{self, ServerBlock, DHCP_PORT, PXE_PORT};
-use netboot_manifest::{DhcpMode, MacAddr};
+use netboot_manifest::{ClientKind, DhcpMode, MacAddr, Manifest};
 use netboot_runtime::dhcp::Offer;
 
 mod ports;
 mod probe;
+mod router;
 
 /// What to check, and how to report it.
 #[derive(Debug, Clone)]
@@ -38,6 +39,9 @@ pub struct DoctorOptions {
     pub no_dhcp: bool,
     /// Check the interface and ports only; send nothing on the network.
     pub no_discover: bool,
+    /// The LAN's DHCP server hands out the boot answers (`netboot dhcp-config`): send one
+    /// DISCOVER per client kind the fleet serves and check each answer against the fleet.
+    pub router: bool,
     /// `human`: one line per check as it runs; `json`: one object at the end.
     pub format: Format,
 }
@@ -155,6 +159,10 @@ struct Settings {
     http_port: u16,
     tftp_port: u16,
     dhcp: bool,
+    /// The compiled fleet, when one was given.
+    manifest: Option<Manifest>,
+    /// Check the router's boot answers against `manifest`.
+    router: bool,
 }
 
 /// Runs every check, reporting on `console`.
@@ -176,6 +184,13 @@ pub fn doctor(options: &DoctorOptions, console: &mut Console) -> Result<Verdict,
             report.add(Level::Fail, message);
             return Ok(report.finish(Verdict::CouldNotProbe));
         }
+        if let (true, Some(manifest)) = (settings.router, &settings.manifest) {
+            let seconds = options.listen_seconds;
+            if let Err(message) = router::check(&settings, manifest, mac, seconds, &mut report) {
+                report.add(Level::Fail, message);
+                return Ok(report.finish(Verdict::CouldNotProbe));
+            }
+        }
     } else {
         report.add(Level::Info, "no DISCOVER sent: the interface is not usable");
     }
@@ -188,7 +203,12 @@ pub fn doctor(options: &DoctorOptions, console: &mut Console) -> Result<Verdict,
 }
 
 fn settle(args: &DoctorOptions) -> Result<Settings, String> {
-    let block = match &args.fleet {
+    if args.router && args.fleet.is_none() {
+        return Err(
+            "--router checks the router's answers against a fleet: give --fleet FLEET.kdl".into(),
+        );
+    }
+    let (block, manifest) = match &args.fleet {
         Some(fleet) => {
             let overrides = ServerOverrides {
                 interface: args.interface.clone(),
@@ -201,9 +221,12 @@ fn settle(args: &DoctorOptions) -> Result<Settings, String> {
                     fleet.display()
                 )
             })?;
-            ServerBlock::from(&compiled.manifest.server)
+            (
+                ServerBlock::from(&compiled.manifest.server),
+                Some(compiled.manifest),
+            )
         }
-        None => ServerBlock::default(),
+        None => (ServerBlock::default(), None),
     };
     let settled = settings::settle(
         &block,
@@ -224,6 +247,8 @@ fn settle(args: &DoctorOptions) -> Result<Settings, String> {
         http_port: settled.http_port,
         tftp_port: settled.tftp_port,
         dhcp: settled.dhcp != DhcpMode::Off,
+        manifest,
+        router: args.router,
     })
 }
 
@@ -411,7 +436,13 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
             s.interface
         ),
     );
-    let heard = probe::probe(&s.interface, mac, xid, Duration::from_secs(seconds))?;
+    let heard = probe::probe(
+        &s.interface,
+        ClientKind::Bios,
+        mac,
+        xid,
+        Duration::from_secs(seconds),
+    )?;
     let local = ipv4_of(&s.interface);
     let mut dhcp_servers = 0;
     for h in &heard {
@@ -466,6 +497,14 @@ fn listen(s: &Settings, mac: MacAddr, seconds: u64, report: &mut Report) -> Resu
             report.add(
                 Level::Info,
                 format!("{id} is this machine's own address: that answer is netboot's"),
+            );
+        } else if competitor.is_some() && s.router && !o.yiaddr.is_unspecified() {
+            report.add(
+                Level::Info,
+                format!(
+                    "{} hands out boot answers (--router): checked per client kind below",
+                    h.from
+                ),
             );
         } else if let Some(what) = competitor {
             report.add(

@@ -11,6 +11,7 @@
 pub mod build;
 pub mod check;
 pub mod console;
+pub mod dhcp_config;
 pub mod diff;
 pub mod doctor;
 pub mod explain;

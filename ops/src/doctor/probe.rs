@@ -34,10 +34,11 @@ pub fn random_xid() -> u32 {
     h.finish() as u32
 }
 
-/// Sends one BIOS PXE DISCOVER from `mac` on `interface` and collects the replies to it for
-/// `listen`.
+/// Sends one PXE DISCOVER of a `kind` client from `mac` on `interface` and collects the
+/// replies to it for `listen`.
 pub fn probe(
     interface: &str,
+    kind: ClientKind,
     mac: MacAddr,
     xid: u32,
     listen: Duration,
@@ -51,7 +52,7 @@ pub fn probe(
         .map_err(|e| format!("cannot bind to interface {interface}: {e}"))?;
     udp.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into())
         .map_err(|e| format!("cannot bind UDP port 68 (a DHCP client's port): {e}"))?;
-    let request = discover(ClientKind::Bios, mac, xid, 0);
+    let request = discover(kind, mac, xid, 0);
     udp.send_to(&request, &SocketAddrV4::new(Ipv4Addr::BROADCAST, 67).into())
         .map_err(|e| format!("cannot send the DISCOVER on {interface}: {e}"))?;
 

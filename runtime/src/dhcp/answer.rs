@@ -91,11 +91,7 @@ fn decide(
         }
     };
     let client = classify(&request.options)?;
-    let (protocol, path) = boot_target(manifest, &client, request.mac)?;
-    let file = match protocol {
-        Protocol::Tftp => path.to_string(),
-        Protocol::Http => http_url(server, path),
-    };
+    let (protocol, file) = boot_file(manifest, &client, request.mac, server)?;
     // Boot information only: a proxy never gives an address, and echoes the client's own.
     let out = Outgoing {
         request: &request,
@@ -122,33 +118,16 @@ fn decide(
     })
 }
 
-/// The manifest's answer for this client: its kind's loader (the Secure Boot chain's for a
-/// machine the fleet says boots through it), except that an iPXE client the fleet names by
-/// MAC gets its own host script.
-pub(super) fn boot_target<'m>(
-    manifest: &'m Manifest,
+/// The manifest's answer for this client ([`Manifest::boot_target`], the rule the exported
+/// router configurations follow too), as the client will see it: a TFTP path or an HTTP URL.
+pub(super) fn boot_file(
+    manifest: &Manifest,
     client: &Client,
     mac: MacAddr,
-) -> Result<(Protocol, &'m str), Ignored> {
-    let entry = manifest
-        .loader(client.kind, mac)
+    server: &ServerIdentity,
+) -> Result<(Protocol, String), Ignored> {
+    let target = manifest
+        .boot_target(client.kind, Some(mac))
         .ok_or(Ignored::NoAnswer(client.kind))?;
-    if client.kind == ClientKind::Ipxe {
-        if let Some(host) = manifest.hosts.get(&mac) {
-            return Ok((entry.protocol, host.script.as_str()));
-        }
-    }
-    Ok((entry.protocol, entry.path.as_str()))
-}
-
-pub(super) fn http_url(server: &ServerIdentity, path: &str) -> String {
-    let mut url = format!("http://{}:{}/", server.addr, server.http_port);
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            url.push(char::from(b));
-        } else {
-            url.push_str(&format!("%{b:02X}"));
-        }
-    }
-    url
+    Ok((target.protocol, target.file(server.addr, server.http_port)))
 }

@@ -75,15 +75,11 @@ pub fn classify(options: &Options) -> Result<Client, NotOurs> {
     }
     let number = arch.ok_or(NotOurs::NoArch)?;
     let http = class == VendorClass::HttpClient;
-    let kind = match (number, http) {
-        (0, false) => ClientKind::Bios,
-        (7 | 9, false) => ClientKind::EfiX64,
-        (11, false) => ClientKind::EfiArm64,
-        // HTTP Boot firmware announces 16/19, but some x64 firmware keeps 7 with HTTPClient.
-        (16 | 7 | 9, true) => ClientKind::HttpX64,
-        (19 | 11, true) => ClientKind::HttpArm64,
-        (n, _) => return Err(NotOurs::UnsupportedArch(n)),
-    };
+    // The table is the manifest's, which the exported router configurations match on too.
+    let kind = ClientKind::ALL
+        .into_iter()
+        .find(|k| k.is_http() == http && k.architectures().contains(&number))
+        .ok_or(NotOurs::UnsupportedArch(number))?;
     Ok(Client { kind, class, arch })
 }
 

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use dhcproto::v4::MessageType as WireType;
 use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol};
 
-use super::answer::{boot_target, http_url, ServerIdentity};
+use super::answer::{boot_file, ServerIdentity};
 use super::classify::{classify, Client};
 use super::destination::Sender;
 use super::lease::{Exhausted, LeaseTable, Refusal};
@@ -186,11 +186,7 @@ struct Boot {
 
 fn boot(request: &Request, manifest: &Manifest, server: &ServerIdentity) -> Option<Boot> {
     let client = classify(&request.options).ok()?;
-    let (protocol, path) = boot_target(manifest, &client, request.mac).ok()?;
-    let file = match protocol {
-        Protocol::Tftp => path.to_string(),
-        Protocol::Http => http_url(server, path),
-    };
+    let (protocol, file) = boot_file(manifest, &client, request.mac, server).ok()?;
     Some(Boot {
         client,
         protocol,

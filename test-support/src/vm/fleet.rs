@@ -68,7 +68,23 @@ pub fn edit(path: &std::path::Path, from: &str, to: &str, save: Save) {
 /// Starts `netboot serve FLEET --interface eth0 --address <server> --http-port 8080` in the
 /// server namespace and waits until its DHCP, TFTP and HTTP sockets are open.
 pub fn serve(lab: &mut Lab, fleet: &std::path::Path) {
-    let args = vec![
+    start(lab, fleet, &[]);
+    lab.wait_listening(Role::Server, "udp", 67);
+    lab.wait_listening(Role::Server, "udp", 4011);
+    lab.wait_listening(Role::Server, "udp", 69);
+    lab.wait_listening(Role::Server, "tcp", 8080);
+}
+
+/// [`serve`] with `--no-dhcp`, for a LAN whose router hands out the boot answers: waits for
+/// TFTP and HTTP only.
+pub fn serve_without_dhcp(lab: &mut Lab, fleet: &std::path::Path) {
+    start(lab, fleet, &["--no-dhcp"]);
+    lab.wait_listening(Role::Server, "udp", 69);
+    lab.wait_listening(Role::Server, "tcp", 8080);
+}
+
+fn start(lab: &mut Lab, fleet: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
         "serve".to_string(),
         fleet.display().to_string(),
         "--interface".into(),
@@ -78,13 +94,10 @@ pub fn serve(lab: &mut Lab, fleet: &std::path::Path) {
         "--http-port".into(),
         "8080".into(),
     ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     let mut cmd = lab.netns(Role::Server).command(crate::netboot_bin());
     cmd.args(&args)
         .env("RUST_LOG", "debug")
         .env("NO_COLOR", "1");
     lab.spawn_command("netboot", cmd);
-    lab.wait_listening(Role::Server, "udp", 67);
-    lab.wait_listening(Role::Server, "udp", 4011);
-    lab.wait_listening(Role::Server, "udp", 69);
-    lab.wait_listening(Role::Server, "tcp", 8080);
 }
