@@ -56,18 +56,20 @@ for t in "${targets[@]}"; do
     rc=$?
     set -e
     took=$(($(date +%s) - start))
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    # A target killed by a signal prints no final stats: no count then, and the report goes on.
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
     if [ $rc -eq 0 ]; then
         result=ok
     else
         status=1
-        crash=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //')
+        crash=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //' || true)
         result="CRASH ${crash:-(no input written, see below)}"
     fi
     printf '%-14s %8s %12s  %s\n' "$t" "$took" "${execs:-?}" "$result"
     if [ $rc -ne 0 ]; then
         # The panic message and the top of the stack, for the report.
-        grep -E "panicked at|^thread '|assertion|ERROR: libFuzzer|SUMMARY" "$log" | head -20 | sed 's/^/    /'
+        grep -E "panicked at|^thread '|overflowed|assertion|ERROR: libFuzzer|SUMMARY" "$log" | head -20 | sed 's/^/    /' || true
+        tail -5 "$log" | sed 's/^/    /'
     fi
 done
 exit $status
