@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod boot_test;
 mod build;
 mod check;
 mod completions;
@@ -50,6 +51,9 @@ enum Command {
     Reinstall(reinstall::ReinstallArgs),
     /// Check the interface, address and ports, and find other DHCP/PXE servers on the segment.
     Doctor(doctor::DoctorArgs),
+    /// Boot the fleet's machines in throwaway VMs on a private network and check that each
+    /// gets everything the fleet says.
+    Test(boot_test::TestArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff) for netboot or one of its commands.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::State(args) => state::run(args),
         Command::Reinstall(args) => reinstall::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Test(args) => boot_test::run(args),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),
     }
