@@ -58,7 +58,8 @@ pub struct TestArgs {
     /// Seconds each VM may take [default: 180 BIOS, 300 UEFI].
     #[arg(long, value_name = "S")]
     pub timeout: Option<u64>,
-    /// Write the result, each VM's serial log and a PNG of its screen into DIR.
+    /// Write the result (result.txt, result.json, junit.xml), each VM's serial log and a PNG
+    /// of its screen into DIR.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
@@ -92,7 +93,6 @@ pub fn run(args: TestArgs) -> ExitCode {
         firmware: args.firmware,
         timeout: args.timeout.map(Duration::from_secs),
         report: args.report,
-        format,
         expect_console: args.expect_console,
         accel: args.accel.choice(),
         user_namespace: args.userns,

@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::firmware::{Accel, Firmware};
-use crate::qemu::{self, Spec};
+use crate::qemu::{self, Serial, Spec};
 use crate::qmp::{Qmp, QmpError};
 
 /// A VM started by [`Vm::start`], its files named `<dir>/<name>-*`.
@@ -59,6 +59,19 @@ impl Vm {
             qmp,
             log,
         })
+    }
+
+    /// Runs QEMU with the guest's serial console on this terminal (Ctrl-A X quits) until it
+    /// ends; for a person walking menus by hand.
+    pub fn attached(o: &VmOptions) -> io::Result<ExitStatus> {
+        let scratch = o.dir.join(o.name);
+        let spec = Spec {
+            serial: Serial::Stdio,
+            reboot: true,
+            accel: o.accel,
+            ..Spec::headless(o.firmware, o.tap, o.mac, Path::new("-"), &scratch)
+        };
+        Command::new(qemu::QEMU).args(qemu::args(&spec)?).status()
     }
 
     /// The serial console so far (lossy UTF-8: firmware writes escape codes).

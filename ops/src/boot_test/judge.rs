@@ -97,10 +97,13 @@ pub fn judge(steps: &[Expect], end: End, seen: Seen, rules: &Rules) -> Judgement
 
     if let Some(step) = next {
         let missing = &steps[done];
-        let after = last_file.map_or(&events[at..], |j| &events[j + 1..]);
         let trouble = trouble_with(missing, &events[at..]);
-        if last_file.is_some() {
-            if let Some((t, _)) = after.iter().find(|(_, e)| matches!(e, Event::Dhcp(_))) {
+        // DHCP after a file means the machine started over; after a DHCP step it is the rest
+        // of the same exchange (OFFER then ACK, a UEFI client's port 4011 request).
+        let after_file = done > 0 && last_file == at.checked_sub(1);
+        if after_file {
+            let again = events[at..].iter().find(|(_, e)| matches!(e, Event::Dhcp(_)));
+            if let Some((t, _)) = again {
                 return failed(
                     step,
                     format!("the machine started over instead: DHCP again at {}{trouble}", secs(*t)),
@@ -392,6 +395,17 @@ mod tests {
         };
         assert_eq!(f.step, "a DHCP answer for its ipxe client");
         assert!(f.why.contains("iPXE never asked"), "{}", f.why);
+    }
+
+    #[test]
+    fn the_rest_of_a_dhcp_exchange_is_not_starting_over() {
+        let mut events = full_boot();
+        events.truncate(4);
+        // iPXE's OFFER, then its ACK: both recorded, neither a restart.
+        events.push((s(8.1), dhcp(ClientKind::Ipxe)));
+        let j = judge(&uefi_kernel(), End::Boots, seen(&events, 9.0), &rules());
+        assert_eq!(j.verdict, Verdict::Running);
+        assert_eq!(j.done, 3);
     }
 
     #[test]

@@ -43,9 +43,8 @@ pub struct TestOptions {
     pub firmware: Vec<Firmware>,
     /// Per VM; `None`: the firmware's own bound.
     pub timeout: Option<Duration>,
-    /// Where the result, each VM's serial log and screenshot are written.
+    /// Where the result (in every format), each VM's serial log and screenshot are written.
     pub report: Option<PathBuf>,
-    pub format: TestFormat,
     pub expect_console: Option<String>,
     /// `None`: KVM when /dev/kvm is usable, else TCG.
     pub accel: Option<Accel>,
@@ -83,40 +82,8 @@ fn list(missing: &[Missing]) -> String {
 /// Runs the test; `Ok` whether or not the machines booted (see [`TestRun::all_passed`]).
 /// Must be called before the process starts any thread.
 pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
-    let uid = nix::unistd::geteuid().as_raw();
-    let missing = preflight::check(&options.firmware, uid);
-    if !missing.is_empty() {
-        return Err(TestError::Missing(missing));
-    }
-    let fleet = std::path::absolute(&options.fleet)
-        .map_err(|e| TestError::Setup(format!("cannot resolve {}: {e}", options.fleet.display())))?;
-    let entered = private_net::enter(options.user_namespace)?;
-    tracing::info!(target: "netboot::test", namespace = ?entered, "private network");
-
-    let is_manifest = fleet.extension().is_some_and(|e| e == "json");
-    let address = if is_manifest {
-        Loaded::manifest(&fleet)?.manifest.server.address.unwrap_or(DEFAULT_ADDRESS)
-    } else {
-        DEFAULT_ADDRESS
-    };
-    let overrides = ServerOverrides {
-        interface: Some(BRIDGE.into()),
-        address: Some(address),
-        ..ServerOverrides::default()
-    };
-    let loaded = Loaded::load(&fleet, &overrides)?;
-    let cases = cases(&loaded, options)?;
-    let bridge = Bridge::create(address, 24)?;
-    let snapshot = if is_manifest {
-        Snapshot::load(&fleet).map_err(|e| TestError::Setup(e.to_string()))?
-    } else {
-        loaded.snapshot(fleet.parent().unwrap_or(Path::new("/")))
-    };
-
-    let work = tempfile::Builder::new()
-        .prefix("netboot-test-")
-        .tempdir()
-        .map_err(|e| TestError::Setup(format!("cannot create a work directory: {e}")))?;
+    let private = Private::start(&options.fleet, &options.firmware, options.user_namespace)?;
+    let cases = cases(&private.loaded, options)?;
     if let Some(dir) = &options.report {
         std::fs::create_dir_all(dir)
             .map_err(|e| TestError::Setup(format!("cannot create {}: {e}", dir.display())))?;
@@ -124,26 +91,14 @@ pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
     let accel = options.accel.unwrap_or_else(Accel::detect);
     let started = SystemTime::now();
     let clock = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| TestError::Setup(format!("cannot start the async runtime: {e}")))?;
-    let m = snapshot.manifest().clone();
-    let config = ServeConfig {
-        address,
-        interface: Some(BRIDGE.into()),
-        http_port: m.server.http_port,
-        tftp_port: m.server.tftp_port,
-        dhcp: true,
-        dhcp_port: netboot_manifest::settings::DHCP_PORT,
-        pxe_port: netboot_manifest::settings::PXE_PORT,
-        status: true,
-        install_state: Some(work.path().join(netboot_runtime::install::STATE_FILE)),
-    };
-    let full = full_dhcp(&config, work.path())?;
-    let server = runtime
-        .block_on(Runtime::start_with(&config, snapshot, Some(full)))
-        .map_err(|e| TestError::Setup(format!("cannot serve on the private network: {e}")))?;
+    let Private {
+        fleet,
+        bridge,
+        work,
+        runtime,
+        server,
+        ..
+    } = private;
     let lab = Arc::new(run::Lab {
         events: server.reloader().events().clone(),
         in_flight: server.in_flight().clone(),
@@ -176,9 +131,12 @@ pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
         started,
     };
     if let Some(dir) = &options.report {
-        let path = dir.join(options.format.file_name());
-        std::fs::write(&path, render(&run, options.format))
-            .map_err(|e| TestError::Setup(format!("cannot write {}: {e}", path.display())))?;
+        // Every format: CI attaches the JUnit file, a person reads the text, a script the JSON.
+        for format in [TestFormat::Human, TestFormat::Json, TestFormat::Junit] {
+            let path = dir.join(format.file_name());
+            std::fs::write(&path, render(&run, format))
+                .map_err(|e| TestError::Setup(format!("cannot write {}: {e}", path.display())))?;
+        }
     }
     Ok(run)
 }
@@ -238,4 +196,114 @@ fn full_dhcp(config: &ServeConfig, work: &Path) -> Result<FullDhcp, TestError> {
     )
     .map(|(full, _)| full)
     .map_err(|e| TestError::Setup(e.to_string()))
+}
+
+/// The private network with the fleet served on it: what `netboot test` and `netboot try`
+/// both start from.
+struct Private {
+    fleet: PathBuf,
+    loaded: Loaded,
+    bridge: Bridge,
+    work: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+    server: Runtime,
+}
+
+impl Private {
+    /// Checks the machine, enters the private network (before any thread), compiles the fleet
+    /// against the bridge's address and serves it there with full DHCP.
+    fn start(fleet: &Path, firmware: &[Firmware], user_namespace: bool) -> Result<Private, TestError> {
+        let uid = nix::unistd::geteuid().as_raw();
+        let missing = preflight::check(firmware, uid);
+        if !missing.is_empty() {
+            return Err(TestError::Missing(missing));
+        }
+        let fleet = std::path::absolute(fleet)
+            .map_err(|e| TestError::Setup(format!("cannot resolve {}: {e}", fleet.display())))?;
+        let entered = private_net::enter(user_namespace)?;
+        tracing::info!(target: "netboot::test", namespace = ?entered, "private network");
+
+        let is_manifest = fleet.extension().is_some_and(|e| e == "json");
+        let address = if is_manifest {
+            Loaded::manifest(&fleet)?.manifest.server.address.unwrap_or(DEFAULT_ADDRESS)
+        } else {
+            DEFAULT_ADDRESS
+        };
+        let overrides = ServerOverrides {
+            interface: Some(BRIDGE.into()),
+            address: Some(address),
+            ..ServerOverrides::default()
+        };
+        let loaded = Loaded::load(&fleet, &overrides)?;
+        let bridge = Bridge::create(address, 24)?;
+        let snapshot = if is_manifest {
+            Snapshot::load(&fleet).map_err(|e| TestError::Setup(e.to_string()))?
+        } else {
+            loaded.snapshot(fleet.parent().unwrap_or(Path::new("/")))
+        };
+        let work = tempfile::Builder::new()
+            .prefix("netboot-test-")
+            .tempdir()
+            .map_err(|e| TestError::Setup(format!("cannot create a work directory: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| TestError::Setup(format!("cannot start the async runtime: {e}")))?;
+        let m = snapshot.manifest().clone();
+        let config = ServeConfig {
+            address,
+            interface: Some(BRIDGE.into()),
+            http_port: m.server.http_port,
+            tftp_port: m.server.tftp_port,
+            dhcp: true,
+            dhcp_port: netboot_manifest::settings::DHCP_PORT,
+            pxe_port: netboot_manifest::settings::PXE_PORT,
+            status: true,
+            install_state: Some(work.path().join(netboot_runtime::install::STATE_FILE)),
+        };
+        let full = full_dhcp(&config, work.path())?;
+        let server = runtime
+            .block_on(Runtime::start_with(&config, snapshot, Some(full)))
+            .map_err(|e| TestError::Setup(format!("cannot serve on the private network: {e}")))?;
+        Ok(Private {
+            fleet,
+            loaded,
+            bridge,
+            work,
+            runtime,
+            server,
+        })
+    }
+}
+
+/// What `netboot try` boots.
+#[derive(Debug, Clone)]
+pub struct TryOptions {
+    pub fleet: PathBuf,
+    /// `None`: the unknown machine the fleet's default serves.
+    pub mac: Option<MacAddr>,
+    pub firmware: Firmware,
+    pub accel: Option<Accel>,
+    pub user_namespace: bool,
+}
+
+/// `netboot try`: the same private network with one VM whose console is this terminal, until
+/// QEMU ends (Ctrl-A X); everything is gone afterwards.
+pub fn try_one(options: &TryOptions) -> Result<std::process::ExitStatus, TestError> {
+    let mut private = Private::start(&options.fleet, &[options.firmware], options.user_namespace)?;
+    let mac = options
+        .mac
+        .unwrap_or_else(|| plan::unknown_mac(&private.loaded.manifest));
+    let tap = private.bridge.add_tap()?;
+    let status = netboot_lab::vm::Vm::attached(&netboot_lab::vm::VmOptions {
+        firmware: options.firmware,
+        tap: &tap,
+        mac: &mac.to_string(),
+        accel: options.accel.unwrap_or_else(Accel::detect),
+        dir: private.work.path(),
+        name: "try",
+    })
+    .map_err(|e| TestError::Setup(format!("cannot start QEMU: {e}")));
+    private.runtime.block_on(private.server.shutdown());
+    status
 }
