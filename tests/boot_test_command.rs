@@ -46,17 +46,32 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read result.json")).expect("result.json is JSON")
+    serde_json::from_slice(&std::fs::read(path).expect("read result.json"))
+        .expect("result.json is JSON")
 }
 
 /// The PNG signature, then the IHDR chunk first with a non-zero width and height.
 fn assert_png(path: &Path) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
-    assert_eq!(&bytes[12..16], b"IHDR", "{}: first chunk is not IHDR", path.display());
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(
+        &bytes[12..16],
+        b"IHDR",
+        "{}: first chunk is not IHDR",
+        path.display()
+    );
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    assert!(width >= 320 && height >= 200, "{}: {width}x{height}", path.display());
+    assert!(
+        width >= 320 && height >= 200,
+        "{}: {width}x{height}",
+        path.display()
+    );
 }
 
 /// The JUnit schema's required structure (the Ant junit-4 XSD): `testsuite` with name,
@@ -71,17 +86,47 @@ fn assert_junit(xml: &str, cases: &[(&str, bool)]) {
     assert_eq!(suites.len(), 1);
     let suite = suites[0];
     assert_eq!(suite.tag_name().name(), "testsuite");
-    for attr in ["package", "id", "name", "timestamp", "hostname", "tests", "failures", "errors", "time"] {
+    for attr in [
+        "package",
+        "id",
+        "name",
+        "timestamp",
+        "hostname",
+        "tests",
+        "failures",
+        "errors",
+        "time",
+    ] {
         assert!(suite.attribute(attr).is_some(), "testsuite lacks {attr}");
     }
     let stamp = suite.attribute("timestamp").unwrap();
-    assert!(stamp.len() == 19 && stamp.as_bytes()[10] == b'T', "timestamp {stamp}");
-    suite.attribute("time").unwrap().parse::<f64>().expect("time is a number");
-    let children: Vec<&str> = suite.children().filter(|n| n.is_element()).map(|n| n.tag_name().name()).collect();
+    assert!(
+        stamp.len() == 19 && stamp.as_bytes()[10] == b'T',
+        "timestamp {stamp}"
+    );
+    suite
+        .attribute("time")
+        .unwrap()
+        .parse::<f64>()
+        .expect("time is a number");
+    let children: Vec<&str> = suite
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
     assert_eq!(children.first(), Some(&"properties"));
-    assert_eq!(&children[children.len() - 2..], ["system-out", "system-err"]);
-    let testcases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
-    assert_eq!(suite.attribute("tests"), Some(testcases.len().to_string().as_str()));
+    assert_eq!(
+        &children[children.len() - 2..],
+        ["system-out", "system-err"]
+    );
+    let testcases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(
+        suite.attribute("tests"),
+        Some(testcases.len().to_string().as_str())
+    );
     for (name, passed) in cases {
         let tc = testcases
             .iter()
@@ -105,11 +150,18 @@ fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
     let out = netboot_test(
         &fleet,
         &[
-            "--machine", "known", "--machine", "default",
-            "--firmware", "bios,uefi",
-            "--expect-console", "NETBOOT-E2E-OK",
-            "--format", "junit",
-            "--report", report.to_str().unwrap(),
+            "--machine",
+            "known",
+            "--machine",
+            "default",
+            "--firmware",
+            "bios,uefi",
+            "--expect-console",
+            "NETBOOT-E2E-OK",
+            "--format",
+            "junit",
+            "--report",
+            report.to_str().unwrap(),
         ],
     );
     assert_eq!(out.status.code(), Some(0), "every machine boots");
@@ -121,7 +173,10 @@ fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
         ("default-uefi", true),
     ];
     assert_junit(&junit, &cases);
-    assert_eq!(std::fs::read_to_string(report.join("junit.xml")).unwrap(), junit);
+    assert_eq!(
+        std::fs::read_to_string(report.join("junit.xml")).unwrap(),
+        junit
+    );
     let result = json(&report.join("result.json"));
     assert_eq!(result["passed"], 4);
     assert_eq!(result["failed"], 0);
@@ -138,11 +193,18 @@ fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["dhcp", "file", "dhcp", "file", "file", "file"], "loader, iPXE, script, kernel, initrd");
+    assert_eq!(
+        steps,
+        ["dhcp", "file", "dhcp", "file", "file", "file"],
+        "loader, iPXE, script, kernel, initrd"
+    );
     for (name, _) in cases {
         assert_png(&report.join(format!("{name}.png")));
         let serial = std::fs::read_to_string(report.join(format!("{name}-serial.log"))).unwrap();
-        assert!(serial.contains("NETBOOT-E2E-OK"), "{name}: marker in its serial log");
+        assert!(
+            serial.contains("NETBOOT-E2E-OK"),
+            "{name}: marker in its serial log"
+        );
     }
 }
 
@@ -155,12 +217,24 @@ fn a_kernel_artifact_that_is_not_a_kernel_fails_after_it_was_delivered() {
     let initrd = Assets::get().initrd.display().to_string();
     let fleet = fleet(dir.path(), |t| {
         let kernel = Assets::get().kernel.display().to_string();
-        t.replace(&format!("artifact \"kernel\" path=\"{kernel}\""), &format!("artifact \"kernel\" path=\"{initrd}\""))
+        t.replace(
+            &format!("artifact \"kernel\" path=\"{kernel}\""),
+            &format!("artifact \"kernel\" path=\"{initrd}\""),
+        )
     });
     let report = dir.path().join("report");
     let out = netboot_test(
         &fleet,
-        &["--machine", "known", "--firmware", "bios", "--format", "json", "--report", report.to_str().unwrap()],
+        &[
+            "--machine",
+            "known",
+            "--firmware",
+            "bios",
+            "--format",
+            "json",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let result = json(&report.join("result.json"));
@@ -189,10 +263,23 @@ fn a_menu_default_that_chains_a_dead_url_names_that_url() {
             "profile \"dead\" { chain \"http://192.0.2.1/gone.ipxe\"; }\ndefault profile=\"dead\"",
         )
     });
-    let out = netboot_test(&fleet, &["--machine", "default", "--firmware", "bios", "--format", "json"]);
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "default",
+            "--firmware",
+            "bios",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let failure = &result["cases"][0]["failure"];
     let step = failure["step"].as_str().unwrap();
-    assert!(step.starts_with("the chain http://192.0.2.1/gone.ipxe"), "{step}");
+    assert!(
+        step.starts_with("the chain http://192.0.2.1/gone.ipxe"),
+        "{step}"
+    );
 }

@@ -562,7 +562,10 @@ mod tests {
         let mut all: Vec<Diagnostic> = (0..60).map(|i| unknown_node_at(&src, 2 * i, 1)).collect();
         all[59].severity = Severity::Warning;
         let report = render_all(&all);
-        assert_eq!(report.matches("unknown node").count(), MAX_SHOWN_DIAGNOSTICS);
+        assert_eq!(
+            report.matches("unknown node").count(),
+            MAX_SHOWN_DIAGNOSTICS
+        );
         assert!(
             report.ends_with(
                 "... and 10 more not shown (9 error(s), 1 warning(s)); \

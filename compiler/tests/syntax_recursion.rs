@@ -40,7 +40,10 @@ fn stray_closing_braces_are_syntax_errors_not_a_crash() {
 fn thousands_of_unknown_nodes_make_a_short_report_that_counts_them() {
     let (codes, report) = codes_and_report(&"n;".repeat(5_000));
     assert_eq!(
-        codes.iter().filter(|&&c| c == "fleet::unknown-node").count(),
+        codes
+            .iter()
+            .filter(|&&c| c == "fleet::unknown-node")
+            .count(),
         5_000
     );
     assert!(

@@ -48,11 +48,17 @@ pub fn check(firmware: &[Firmware], uid: u32) -> Vec<Missing> {
     if firmware.contains(&Firmware::Bios) {
         need(
             Path::new(qemu::IPXE_VIRTIO_ROM).is_file(),
-            format!("{} (SeaBIOS's network boot ROM) is missing", qemu::IPXE_VIRTIO_ROM),
+            format!(
+                "{} (SeaBIOS's network boot ROM) is missing",
+                qemu::IPXE_VIRTIO_ROM
+            ),
             "install the package ipxe-qemu",
         );
     }
-    if firmware.iter().any(|f| f.is_uefi() && *f != Firmware::UefiSecureBoot) {
+    if firmware
+        .iter()
+        .any(|f| f.is_uefi() && *f != Firmware::UefiSecureBoot)
+    {
         for file in [qemu::OVMF_CODE, qemu::OVMF_VARS] {
             need(
                 Path::new(file).is_file(),

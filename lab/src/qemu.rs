@@ -165,12 +165,23 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let serial = dir.join("serial.log");
         let scratch = dir.join("vm0");
-        let spec = Spec::headless(Firmware::Bios, "tap0", "52:54:00:00:00:01", &serial, &scratch);
+        let spec = Spec::headless(
+            Firmware::Bios,
+            "tap0",
+            "52:54:00:00:00:01",
+            &serial,
+            &scratch,
+        );
         let a = args(&spec).unwrap();
         let line = a.join(" ");
         assert!(line.starts_with("-accel tcg -m 512 -smp 1 -display none -vga none -monitor none -no-reboot -nodefaults -serial file:"));
-        assert!(line.ends_with("-device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,bootindex=1"));
-        assert_eq!(std::fs::read(dir.join("vm0-sercon-port")).unwrap(), [0xf8, 0x03]);
+        assert!(
+            line.ends_with("-device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,bootindex=1")
+        );
+        assert_eq!(
+            std::fs::read(dir.join("vm0-sercon-port")).unwrap(),
+            [0xf8, 0x03]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -186,7 +197,13 @@ mod tests {
             screen: true,
             reboot: true,
             accel: Accel::Kvm,
-            ..Spec::headless(Firmware::Bios, "tap0", "52:54:00:00:00:01", &serial, &scratch)
+            ..Spec::headless(
+                Firmware::Bios,
+                "tap0",
+                "52:54:00:00:00:01",
+                &serial,
+                &scratch,
+            )
         };
         let line = args(&spec).unwrap().join(" ");
         assert!(line.contains("-accel kvm"));

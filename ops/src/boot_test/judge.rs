@@ -102,11 +102,16 @@ pub fn judge(steps: &[Expect], end: End, seen: Seen, rules: &Rules) -> Judgement
         // of the same exchange (OFFER then ACK, a UEFI client's port 4011 request).
         let after_file = done > 0 && last_file == at.checked_sub(1);
         if after_file {
-            let again = events[at..].iter().find(|(_, e)| matches!(e, Event::Dhcp(_)));
+            let again = events[at..]
+                .iter()
+                .find(|(_, e)| matches!(e, Event::Dhcp(_)));
             if let Some((t, _)) = again {
                 return failed(
                     step,
-                    format!("the machine started over instead: DHCP again at {}{trouble}", secs(*t)),
+                    format!(
+                        "the machine started over instead: DHCP again at {}{trouble}",
+                        secs(*t)
+                    ),
                 );
             }
         }
@@ -200,9 +205,9 @@ fn satisfies(step: &Expect, event: &Event) -> bool {
 fn trouble_with(step: &Expect, events: &[(Duration, Event)]) -> String {
     let route = match step {
         Expect::File { route, .. } | Expect::Ranges { route } => route,
-        Expect::Dhcp { kind: ClientKind::Ipxe } => {
-            return "; iPXE never asked (did the loader start?)".into()
-        }
+        Expect::Dhcp {
+            kind: ClientKind::Ipxe,
+        } => return "; iPXE never asked (did the loader start?)".into(),
         _ => return String::new(),
     };
     let last = events.iter().rev().find_map(|(t, e)| match e {
@@ -228,7 +233,12 @@ pub fn describe_event(e: &Event) -> String {
     match e {
         Event::Dhcp(a) => format!("DHCP answer to its {} client: {}", a.kind, a.file),
         Event::Transfer(t) => match &t.error {
-            None => format!("{} {} delivered ({} bytes)", proto(t.protocol), t.file, t.bytes),
+            None => format!(
+                "{} {} delivered ({} bytes)",
+                proto(t.protocol),
+                t.file,
+                t.bytes
+            ),
             Some(err) => format!(
                 "{} {} broke off after {} bytes: {err}",
                 proto(t.protocol),
@@ -342,7 +352,10 @@ mod tests {
             ended: true,
             ..seen(&events, 10.0)
         };
-        assert_eq!(judge(&uefi_kernel(), End::Boots, off, &rules()).verdict, Verdict::Passed);
+        assert_eq!(
+            judge(&uefi_kernel(), End::Boots, off, &rules()).verdict,
+            Verdict::Passed
+        );
     }
 
     #[test]
@@ -364,7 +377,14 @@ mod tests {
         events.truncate(5);
         events.push((
             s(9.0),
-            Event::failed(Protocol::Http, IP, "artifacts/vmlinuz", 4000, s(1.0), "connection reset"),
+            Event::failed(
+                Protocol::Http,
+                IP,
+                "artifacts/vmlinuz",
+                4000,
+                s(1.0),
+                "connection reset",
+            ),
         ));
         events.push((s(12.0), dhcp(ClientKind::EfiX64)));
         let j = judge(&uefi_kernel(), End::Boots, seen(&events, 13.0), &rules());
@@ -372,9 +392,22 @@ mod tests {
         let Verdict::Failed(f) = j.verdict else {
             panic!("{j:?}")
         };
-        assert_eq!(f.step, "the kernel artifacts/vmlinuz (8000 bytes) downloaded completely");
-        assert!(f.why.contains("started over instead: DHCP again at +12.0 s"), "{}", f.why);
-        assert!(f.why.contains("broke off after 4000 bytes: connection reset"), "{}", f.why);
+        assert_eq!(
+            f.step,
+            "the kernel artifacts/vmlinuz (8000 bytes) downloaded completely"
+        );
+        assert!(
+            f.why
+                .contains("started over instead: DHCP again at +12.0 s"),
+            "{}",
+            f.why
+        );
+        assert!(
+            f.why
+                .contains("broke off after 4000 bytes: connection reset"),
+            "{}",
+            f.why
+        );
     }
 
     #[test]
@@ -388,7 +421,10 @@ mod tests {
             busy: true,
             ..seen(&events, 60.0)
         };
-        assert_eq!(judge(&uefi_kernel(), End::Boots, busy, &rules()).verdict, Verdict::Running);
+        assert_eq!(
+            judge(&uefi_kernel(), End::Boots, busy, &rules()).verdict,
+            Verdict::Running
+        );
         let j = judge(&uefi_kernel(), End::Boots, seen(&events, 60.0), &rules());
         let Verdict::Failed(f) = j.verdict else {
             panic!("{j:?}")
@@ -443,7 +479,11 @@ mod tests {
         let Verdict::Failed(f) = j.verdict else {
             panic!("{j:?}")
         };
-        assert!(f.step.starts_with("the chain http://192.0.2.1/gone.ipxe"), "{}", f.step);
+        assert!(
+            f.step.starts_with("the chain http://192.0.2.1/gone.ipxe"),
+            "{}",
+            f.step
+        );
         assert!(f.why.contains("DHCP again at +40.0 s"), "{}", f.why);
     }
 
@@ -459,7 +499,12 @@ mod tests {
             panic!("{j:?}")
         };
         assert_eq!(f.step, "what it booted running");
-        assert!(f.why.ends_with("Kernel panic - not syncing: VFS: Unable to mount root fs"), "{}", f.why);
+        assert!(
+            f.why
+                .ends_with("Kernel panic - not syncing: VFS: Unable to mount root fs"),
+            "{}",
+            f.why
+        );
     }
 
     #[test]
@@ -483,7 +528,10 @@ mod tests {
             console: "NETBOOT-E2E-OK cmdline=x\n",
             ..seen(&events, 10.0)
         };
-        assert_eq!(judge(&uefi_kernel(), End::Boots, shown, &rules).verdict, Verdict::Passed);
+        assert_eq!(
+            judge(&uefi_kernel(), End::Boots, shown, &rules).verdict,
+            Verdict::Passed
+        );
     }
 
     #[test]

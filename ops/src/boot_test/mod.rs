@@ -175,7 +175,11 @@ fn cases(loaded: &Loaded, options: &TestOptions) -> Result<Vec<plan::Case>, Test
 /// Full DHCP on the bridge: a range of the bridge's /24 that leaves out the server's address.
 fn full_dhcp(config: &ServeConfig, work: &Path) -> Result<FullDhcp, TestError> {
     let [a, b, c, d] = config.address.octets();
-    let (first, last) = if (100..=199).contains(&d) { (20, 99) } else { (100, 199) };
+    let (first, last) = if (100..=199).contains(&d) {
+        (20, 99)
+    } else {
+        (100, 199)
+    };
     let settings = FullDhcpConfig {
         first: Ipv4Addr::new(a, b, c, first),
         last: Ipv4Addr::new(a, b, c, last),
@@ -212,7 +216,11 @@ struct Private {
 impl Private {
     /// Checks the machine, enters the private network (before any thread), compiles the fleet
     /// against the bridge's address and serves it there with full DHCP.
-    fn start(fleet: &Path, firmware: &[Firmware], user_namespace: bool) -> Result<Private, TestError> {
+    fn start(
+        fleet: &Path,
+        firmware: &[Firmware],
+        user_namespace: bool,
+    ) -> Result<Private, TestError> {
         let uid = nix::unistd::geteuid().as_raw();
         let missing = preflight::check(firmware, uid);
         if !missing.is_empty() {
@@ -225,7 +233,11 @@ impl Private {
 
         let is_manifest = fleet.extension().is_some_and(|e| e == "json");
         let address = if is_manifest {
-            Loaded::manifest(&fleet)?.manifest.server.address.unwrap_or(DEFAULT_ADDRESS)
+            Loaded::manifest(&fleet)?
+                .manifest
+                .server
+                .address
+                .unwrap_or(DEFAULT_ADDRESS)
         } else {
             DEFAULT_ADDRESS
         };

@@ -71,7 +71,9 @@ impl TestRun {
 pub fn render(run: &TestRun, format: TestFormat) -> String {
     match format {
         TestFormat::Human => human(run),
-        TestFormat::Json => serde_json::to_string_pretty(run).expect("a run always serialises") + "\n",
+        TestFormat::Json => {
+            serde_json::to_string_pretty(run).expect("a run always serialises") + "\n"
+        }
         TestFormat::Junit => junit(run),
     }
 }
@@ -211,6 +213,9 @@ mod tests {
 
     #[test]
     fn console_escape_codes_and_markup_never_break_the_xml() {
-        assert_eq!(xml("a<b>&\"c'\u{1b}[2J\u{0}\n"), "a&lt;b&gt;&amp;&quot;c&apos;[2J\n");
+        assert_eq!(
+            xml("a<b>&\"c'\u{1b}[2J\u{0}\n"),
+            "a&lt;b&gt;&amp;&quot;c&apos;[2J\n"
+        );
     }
 }

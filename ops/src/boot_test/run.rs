@@ -53,11 +53,17 @@ pub fn run_all(lab: &Arc<Lab>, cases: Vec<Case>, jobs: usize) -> Vec<CaseResult>
         .map(|_| {
             let (lab, queue, results) = (Arc::clone(lab), Arc::clone(&queue), Arc::clone(&results));
             std::thread::spawn(move || loop {
-                let group = queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+                let group = queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop_front();
                 let Some(group) = group else { return };
                 for (i, case) in group {
                     let r = run_case(&lab, case);
-                    results.lock().unwrap_or_else(PoisonError::into_inner).push((i, r));
+                    results
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((i, r));
                 }
             })
         })
@@ -77,9 +83,22 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
             step: case.steps.last().map_or("a boot".into(), |s| s.describe()),
             why: format!("not booted: {why}"),
         };
-        return finish(case, Some(failure), 0, started, Vec::new(), Vec::new(), None, None);
+        return finish(
+            case,
+            Some(failure),
+            0,
+            started,
+            Vec::new(),
+            Vec::new(),
+            None,
+            None,
+        );
     }
-    let tap = lab.bridge.lock().unwrap_or_else(PoisonError::into_inner).add_tap();
+    let tap = lab
+        .bridge
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .add_tap();
     let tap = match tap {
         Ok(t) => t,
         Err(e) => {
@@ -87,7 +106,16 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
                 step: "a VM on the private network".into(),
                 why: e.to_string(),
             };
-            return finish(case, Some(failure), 0, started, Vec::new(), Vec::new(), None, None);
+            return finish(
+                case,
+                Some(failure),
+                0,
+                started,
+                Vec::new(),
+                Vec::new(),
+                None,
+                None,
+            );
         }
     };
     tracing::info!(target: "netboot::test", case = %case.name, mac = %case.mac, firmware = %case.firmware, tap = %tap, "booting");
@@ -109,7 +137,16 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
                 step: "QEMU started".into(),
                 why: e.to_string(),
             };
-            return finish(case, Some(failure), 0, started, Vec::new(), Vec::new(), None, None);
+            return finish(
+                case,
+                Some(failure),
+                0,
+                started,
+                Vec::new(),
+                Vec::new(),
+                None,
+                None,
+            );
         }
     };
     let rules = Rules {
@@ -161,7 +198,16 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
         .collect();
     let (serial_log, screenshot) = keep_evidence(lab, &case.name, vm.serial_path(), &png);
     tracing::info!(target: "netboot::test", case = %case.name, passed = failure.is_none(), seconds = started.elapsed().as_secs_f64(), "done");
-    finish(case, failure, judgement.done, started, tail, server, serial_log, screenshot)
+    finish(
+        case,
+        failure,
+        judgement.done,
+        started,
+        tail,
+        server,
+        serial_log,
+        screenshot,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -197,15 +243,27 @@ fn remove_tap(lab: &Lab, tap: &str) {
 
 /// The server's events for `mac` since `since` (with their offset from it), and the address
 /// it was last seen at.
-fn events_of(events: &Events, mac: MacAddr, since: SystemTime) -> (Vec<(Duration, Event)>, Option<IpAddr>) {
+fn events_of(
+    events: &Events,
+    mac: MacAddr,
+    since: SystemTime,
+) -> (Vec<(Duration, Event)>, Option<IpAddr>) {
     let view = events.view();
-    let Some(log) = view.machines.iter().find(|m| m.machine == Machine::Mac(mac)) else {
+    let Some(log) = view
+        .machines
+        .iter()
+        .find(|m| m.machine == Machine::Mac(mac))
+    else {
         return (Vec::new(), None);
     };
     let list = log
         .events
         .iter()
-        .filter_map(|s| s.at.duration_since(since).ok().map(|d| (d, s.event.clone())))
+        .filter_map(|s| {
+            s.at.duration_since(since)
+                .ok()
+                .map(|d| (d, s.event.clone()))
+        })
         .collect();
     (list, log.ip)
 }
@@ -222,7 +280,12 @@ fn screenshot(vm: &Vm, png: &Path) {
     }
 }
 
-fn keep_evidence(lab: &Lab, name: &str, serial: &Path, png: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+fn keep_evidence(
+    lab: &Lab,
+    name: &str,
+    serial: &Path,
+    png: &Path,
+) -> (Option<PathBuf>, Option<PathBuf>) {
     let Some(dir) = &lab.report else {
         return (None, None);
     };
@@ -278,7 +341,8 @@ mod tests {
 
     #[test]
     fn the_console_tail_drops_firmware_escape_codes_and_blank_lines() {
-        let console = "BdsDxe: loading\r\n\u{1b}[2J\u{1b}[01;01H\r\n>>Start PXE over IPv4.\r\n\r\nok\n";
+        let console =
+            "BdsDxe: loading\r\n\u{1b}[2J\u{1b}[01;01H\r\n>>Start PXE over IPv4.\r\n\r\nok\n";
         assert_eq!(
             console_tail(console, 2),
             vec![">>Start PXE over IPv4.".to_string(), "ok".to_string()]
