@@ -158,7 +158,7 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
     let (judgement, events) = loop {
         std::thread::sleep(POLL);
         let ended = vm.exited().is_some();
-        if !ended && last_screen.map_or(true, |t| t.elapsed() >= SCREEN_EVERY) {
+        if !ended && !matches!(last_screen, Some(t) if t.elapsed() < SCREEN_EVERY) {
             screenshot(&vm, &png);
             last_screen = Some(Instant::now());
         }
