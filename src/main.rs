@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod boot_test;
 mod build;
 mod check;
 mod completions;
@@ -21,6 +22,7 @@ mod report_format;
 mod serve;
 mod state;
 mod stdout;
+mod try_boot;
 
 /// Declarative network boot: compile a fleet, then serve it over proxy-DHCP, TFTP and HTTP.
 #[derive(Parser)]
@@ -54,6 +56,12 @@ enum Command {
     /// Print the configuration that makes a router's DHCP server (dnsmasq, ISC dhcpd, Kea,
     /// RouterOS) hand out the fleet's boot answers, for `serve --no-dhcp`.
     DhcpConfig(dhcp_config::DhcpConfigArgs),
+    /// Boot the fleet's machines in throwaway VMs on a private network and check that each
+    /// gets everything the fleet says.
+    Test(boot_test::TestArgs),
+    /// Boot one VM on the same private network with its console on this terminal, to walk
+    /// the fleet's menus by hand.
+    Try(try_boot::TryArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff) for netboot or one of its commands.
@@ -84,6 +92,8 @@ fn main() -> ExitCode {
         Command::Reinstall(args) => reinstall::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::DhcpConfig(args) => dhcp_config::run(args),
+        Command::Test(args) => boot_test::run(args),
+        Command::Try(args) => try_boot::run(args),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),
     }

@@ -8,6 +8,7 @@
 //! crates they call: `netboot-compiler` (fleet → manifest), `netboot-runtime` (the servers and
 //! the DHCP packet code), `netboot-manifest` (the contract, and the server settings).
 
+pub mod boot_test;
 pub mod build;
 pub mod check;
 pub mod console;

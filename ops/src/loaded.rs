@@ -75,6 +75,12 @@ impl Loaded {
         })
     }
 
+    /// A snapshot to serve: generated files from memory (or beside a frozen build's manifest),
+    /// artifacts resolved against `base`, the fleet's directory.
+    pub fn snapshot(&self, base: &Path) -> netboot_runtime::Snapshot {
+        netboot_runtime::Snapshot::from_compiled(self.manifest.clone(), &self.generated, base)
+    }
+
     /// The bytes of a generated file (a script), or `None` for an artifact or a missing file.
     pub fn generated(&self, route: &str) -> Option<Vec<u8>> {
         let Source::Generated { file } = &self.manifest.files.get(route)?.source else {

@@ -1,0 +1,291 @@
+//! `netboot test` end to end: it boots real firmware in VMs on its own private network and its
+//! verdict must match what happened. The fleet is tests/fixtures/vm/lab.kdl with the lab's
+//! kernel and busybox initrd (whose /init prints `NETBOOT-E2E-OK cmdline=…`); the negative
+//! cases change one thing each and must fail naming the step that never happened.
+//! BIOS boots are the fastest under TCG, so the negative cases use BIOS only.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use netboot_test_support::vm::Assets;
+
+const KNOWN_MAC: &str = "52:54:00:e2:e0:01";
+
+/// lab.kdl with the cached assets in, edited by `edit`, written to `dir/fleet.kdl`.
+fn fleet(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let fixture = netboot_test_support::workspace().join("tests/fixtures/vm/lab.kdl");
+    let assets = Assets::get();
+    let text = std::fs::read_to_string(fixture)
+        .expect("read lab.kdl")
+        .replace("@KERNEL@", &assets.kernel.display().to_string())
+        .replace("@INITRD@", &assets.initrd.display().to_string());
+    let path = dir.join("fleet.kdl");
+    std::fs::write(&path, edit(text)).expect("write fleet");
+    path
+}
+
+fn netboot_test(fleet: &Path, args: &[&str]) -> Output {
+    let out = std::process::Command::new(netboot_test_support::netboot_bin())
+        .arg("test")
+        .arg(fleet)
+        .args(["--accel", "tcg"])
+        .args(args)
+        .output()
+        .expect("run netboot test");
+    eprintln!(
+        "stdout:\n{}\nstderr (last part):\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        tail(&String::from_utf8_lossy(&out.stderr), 40)
+    );
+    out
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read result.json"))
+        .expect("result.json is JSON")
+}
+
+/// The PNG signature, then the IHDR chunk first with a non-zero width and height.
+fn assert_png(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(
+        &bytes[12..16],
+        b"IHDR",
+        "{}: first chunk is not IHDR",
+        path.display()
+    );
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert!(
+        width >= 320 && height >= 200,
+        "{}: {width}x{height}",
+        path.display()
+    );
+}
+
+/// The JUnit schema's required structure (the Ant junit-4 XSD): `testsuite` with name,
+/// timestamp, hostname, tests, failures, errors, time (and package, id inside `testsuites`),
+/// `properties`, `system-out` and `system-err`; each `testcase` with name, classname, time; a
+/// `failure` with message and type.
+fn assert_junit(xml: &str, cases: &[(&str, bool)]) {
+    let doc = roxmltree::Document::parse(xml).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), 1);
+    let suite = suites[0];
+    assert_eq!(suite.tag_name().name(), "testsuite");
+    for attr in [
+        "package",
+        "id",
+        "name",
+        "timestamp",
+        "hostname",
+        "tests",
+        "failures",
+        "errors",
+        "time",
+    ] {
+        assert!(suite.attribute(attr).is_some(), "testsuite lacks {attr}");
+    }
+    let stamp = suite.attribute("timestamp").unwrap();
+    assert!(
+        stamp.len() == 19 && stamp.as_bytes()[10] == b'T',
+        "timestamp {stamp}"
+    );
+    suite
+        .attribute("time")
+        .unwrap()
+        .parse::<f64>()
+        .expect("time is a number");
+    let children: Vec<&str> = suite
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(children.first(), Some(&"properties"));
+    assert_eq!(
+        &children[children.len() - 2..],
+        ["system-out", "system-err"]
+    );
+    let testcases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(
+        suite.attribute("tests"),
+        Some(testcases.len().to_string().as_str())
+    );
+    for (name, passed) in cases {
+        let tc = testcases
+            .iter()
+            .find(|t| t.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no testcase {name}"));
+        assert!(tc.attribute("classname").is_some() && tc.attribute("time").is_some());
+        let failure = tc.children().find(|n| n.has_tag_name("failure"));
+        assert_eq!(failure.is_none(), *passed, "testcase {name}");
+        if let Some(f) = failure {
+            assert!(f.attribute("message").is_some() && f.attribute("type").is_some());
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = fleet(dir.path(), |t| t);
+    let report = dir.path().join("report");
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "known",
+            "--machine",
+            "default",
+            "--firmware",
+            "bios,uefi",
+            "--expect-console",
+            "NETBOOT-E2E-OK",
+            "--format",
+            "junit",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "every machine boots");
+    let junit = String::from_utf8(out.stdout).unwrap();
+    let cases = [
+        ("known-bios", true),
+        ("known-uefi", true),
+        ("default-bios", true),
+        ("default-uefi", true),
+    ];
+    assert_junit(&junit, &cases);
+    assert_eq!(
+        std::fs::read_to_string(report.join("junit.xml")).unwrap(),
+        junit
+    );
+    let result = json(&report.join("result.json"));
+    assert_eq!(result["passed"], 4);
+    assert_eq!(result["failed"], 0);
+    let known_uefi = result["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "known-uefi")
+        .expect("known-uefi in result.json");
+    assert_eq!(known_uefi["mac"], KNOWN_MAC);
+    let steps: Vec<&str> = known_uefi["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["dhcp", "file", "dhcp", "file", "file", "file"],
+        "loader, iPXE, script, kernel, initrd"
+    );
+    for (name, _) in cases {
+        assert_png(&report.join(format!("{name}.png")));
+        let serial = std::fs::read_to_string(report.join(format!("{name}-serial.log"))).unwrap();
+        assert!(
+            serial.contains("NETBOOT-E2E-OK"),
+            "{name}: marker in its serial log"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_kernel_artifact_that_is_not_a_kernel_fails_after_it_was_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    // The initrd (a gzip'd cpio) stands where the kernel should be: iPXE fetches both, then
+    // cannot boot it.
+    let initrd = Assets::get().initrd.display().to_string();
+    let fleet = fleet(dir.path(), |t| {
+        let kernel = Assets::get().kernel.display().to_string();
+        t.replace(
+            &format!("artifact \"kernel\" path=\"{kernel}\""),
+            &format!("artifact \"kernel\" path=\"{initrd}\""),
+        )
+    });
+    let report = dir.path().join("report");
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "known",
+            "--firmware",
+            "bios",
+            "--format",
+            "json",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let result = json(&report.join("result.json"));
+    let case = &result["cases"][0];
+    assert_eq!(case["passed"], false);
+    // iPXE fetches the "kernel" whole, refuses it at once ("Exec format error") and never
+    // asks for the initrd: that is the step named, with iPXE's own line as the reason.
+    let steps = case["steps"].as_array().unwrap();
+    assert_eq!(
+        case["steps_done"],
+        steps.len() - 1,
+        "every step but the initrd"
+    );
+    let step = case["failure"]["step"].as_str().unwrap();
+    let why = case["failure"]["why"].as_str().unwrap();
+    assert!(step.starts_with("the initrd artifacts/initrd"), "{step}");
+    assert!(
+        why.contains("Could not boot image: Exec format error"),
+        "{why}"
+    );
+    assert_png(&report.join("known-bios.png"));
+}
+
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_menu_default_that_chains_a_dead_url_names_that_url() {
+    let dir = tempfile::tempdir().unwrap();
+    // 192.0.2.0/24 is TEST-NET-1: nothing answers it, least of all in the private network.
+    let fleet = fleet(dir.path(), |t| {
+        t.replace(
+            "default menu=\"main\"",
+            "profile \"dead\" { chain \"http://192.0.2.1/gone.ipxe\"; }\ndefault profile=\"dead\"",
+        )
+    });
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "default",
+            "--firmware",
+            "bios",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failure = &result["cases"][0]["failure"];
+    let step = failure["step"].as_str().unwrap();
+    assert!(
+        step.starts_with("the chain http://192.0.2.1/gone.ipxe"),
+        "{step}"
+    );
+}
