@@ -13,6 +13,14 @@
 /// The deepest `{ … }` nesting a fleet may have. Menus of menus of menus are three levels.
 pub const MAX_NESTING: usize = 64;
 
+/// The most `{` any text may have open at once counting every brace, in strings and comments
+/// too. The scan's idea of where a string ends can differ from the parser's on broken text
+/// (for the parser a NUL ends a string; for the scan it does not), and a fuzzer found the
+/// parser descending into a few hundred braces the scan took for a string's text. Counted
+/// blindly, braces bound what the parser can see whatever it makes of them; no real fleet has
+/// this many open even in its strings, and the parser is far from its stack's end here.
+pub const MAX_RAW_BRACES: usize = 256;
+
 /// Pieces of one block comment (each `/`, each `*`, each run of other bytes) the parser may
 /// recurse through: it recurses once per piece, and a comment of 20,000 slashes overflowed the
 /// compile thread's stack in a debug build. Commented-out fleet text stays far below this.
@@ -25,6 +33,8 @@ pub enum TooDeep {
     Block(usize),
     /// The start of a block comment longer than [`MAX_COMMENT_PIECES`].
     Comment(usize),
+    /// The first `{` beyond [`MAX_RAW_BRACES`] open ones, strings and comments included.
+    Braces(usize),
 }
 
 /// The first reason the parser could recurse too deep on `text`, if any.
@@ -32,6 +42,29 @@ pub enum TooDeep {
 /// The scan fails closed: where a string or comment does not end, it carries on counting from
 /// the next byte, since the parser's error recovery carries on parsing there too.
 pub fn too_deep(text: &str) -> Option<TooDeep> {
+    blocks_too_deep(text).or_else(|| raw_braces_too_deep(text.as_bytes()))
+}
+
+/// The first `{` beyond [`MAX_RAW_BRACES`] open ones, strings and comments included.
+fn raw_braces_too_deep(bytes: &[u8]) -> Option<TooDeep> {
+    let mut open = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' => {
+                open += 1;
+                if open > MAX_RAW_BRACES {
+                    return Some(TooDeep::Braces(i));
+                }
+            }
+            b'}' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The structural bound: `{` outside strings and comments.
+fn blocks_too_deep(text: &str) -> Option<TooDeep> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
@@ -260,6 +293,16 @@ mod tests {
             "a long line // with http://x/y urls\n".repeat(100)
         );
         assert_eq!(too_deep(&commented), None);
+    }
+
+    /// Found by the compile fuzzer: the parser ends a string at a NUL and parses the braces
+    /// after it as blocks, which the scan had counted as the string's text.
+    #[test]
+    fn braces_the_parser_may_not_take_for_a_string_are_bounded_too() {
+        let text = format!("n \"{}\0{}\"", "{".repeat(200), "{".repeat(200));
+        assert_eq!(too_deep(&text), Some(TooDeep::Braces(3 + 200 + 1 + 56)));
+        let just_under = format!("n \"{}\"", "{".repeat(MAX_RAW_BRACES));
+        assert_eq!(too_deep(&just_under), None);
     }
 
     #[test]

@@ -36,6 +36,15 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
             )
             .label(Span::new(offset, 1), "this block is one level too deep")
             .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`"),
+            nesting::TooDeep::Braces(offset) => Diagnostic::new(
+                Code::TooDeep,
+                format!(
+                    "more than {} `{{` are open at once, counting those in strings and comments",
+                    nesting::MAX_RAW_BRACES
+                ),
+            )
+            .label(Span::new(offset, 1), "this one is too many")
+            .help("a fleet needs only a few levels (menus of submenus); check for a `{` without its `}`, or a string the parser ends early (a NUL or other control character in it)"),
             nesting::TooDeep::Comment(offset) => Diagnostic::new(
                 Code::TooDeep,
                 format!(
