@@ -268,15 +268,7 @@ fn follow(
         };
         ipxe_dhcp = Some(step);
         if let Some(route) = script {
-            let lookup = |r: &str| -> Option<Option<String>> {
-                m.files.get(r)?;
-                Some(
-                    loaded
-                        .generated(r)
-                        .filter(|_| r.ends_with(".ipxe"))
-                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
-                )
-            };
+            let lookup = |r: &str| loaded.script_at(r);
             let ctx = ipxe_follow::Context {
                 platform,
                 mac_hexhyp: mac.hexhyp(),

@@ -81,6 +81,17 @@ impl Loaded {
         netboot_runtime::Snapshot::from_compiled(self.manifest.clone(), &self.generated, base)
     }
 
+    /// What iPXE reads at `route`, for following scripts (`ipxe_follow`): `None` when the
+    /// fleet serves no such file, `Some(None)` for a file that is not a script, else its text.
+    pub fn script_at(&self, route: &str) -> Option<Option<String>> {
+        self.manifest.files.get(route)?;
+        Some(
+            self.generated(route)
+                .filter(|_| route.ends_with(".ipxe"))
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        )
+    }
+
     /// The bytes of a generated file (a script), or `None` for an artifact or a missing file.
     pub fn generated(&self, route: &str) -> Option<Vec<u8>> {
         let Source::Generated { file } = &self.manifest.files.get(route)?.source else {

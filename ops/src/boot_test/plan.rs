@@ -140,15 +140,7 @@ pub fn case(loaded: &Loaded, machine: &str, mac: MacAddr, firmware: Firmware) ->
         },
     };
     case.steps.push(file(m, "script", &script));
-    let lookup = |r: &str| -> Option<Option<String>> {
-        m.files.get(r)?;
-        Some(
-            loaded
-                .generated(r)
-                .filter(|_| r.ends_with(".ipxe"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned()),
-        )
-    };
+    let lookup = |r: &str| loaded.script_at(r);
     let ctx = ipxe_follow::Context {
         platform: if firmware == Firmware::Bios {
             "pcbios"
