@@ -78,6 +78,10 @@ pub fn run_all(lab: &Arc<Lab>, cases: Vec<Case>, jobs: usize) -> Vec<CaseResult>
 
 fn run_case(lab: &Lab, case: Case) -> CaseResult {
     let started = Instant::now();
+    if let Some(why) = &case.skipped {
+        tracing::warn!(target: "netboot::test", case = %case.name, reason = %why, "skipped");
+        return finish(case, None, 0, started, Vec::new(), Vec::new(), None, None);
+    }
     if let Some(why) = &case.unbootable {
         let failure = Failure {
             step: case.steps.last().map_or("a boot".into(), |s| s.describe()),
@@ -222,8 +226,8 @@ fn finish(
     screenshot: Option<PathBuf>,
 ) -> CaseResult {
     CaseResult {
+        passed: failure.is_none() && case.skipped.is_none(),
         case,
-        passed: failure.is_none(),
         failure,
         steps_done,
         seconds: started.elapsed().as_secs_f64(),
