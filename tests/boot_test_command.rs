@@ -445,3 +445,68 @@ fn the_multi_arch_example_boots_as_root() {
     );
     assert_eq!(multi["passed"], 6);
 }
+
+/// An ISO with no EFI boot image offered to UEFI machines never gets as far as a VM: the
+/// compiler refuses the fleet (fleet::unbootable-iso), and `netboot test` reports that
+/// diagnostic and exits 2, "the test could not run", before any VM starts. The build-time
+/// check is what catches this case; no boot is needed to see it.
+#[test]
+#[ignore = "needs root, qemu and grub-rescue-pc: run by .ci/run"]
+fn an_iso_without_an_efi_image_for_uefi_machines_is_refused_at_build_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.kdl");
+    std::fs::write(
+        &fleet,
+        r#"loaders {
+    bios "/usr/lib/ipxe/undionly.kpxe"
+    efi-x64 "/usr/lib/ipxe/ipxe.efi"
+}
+artifact "rescue-iso" path="/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
+profile "rescue" { sanboot "rescue-iso"; }
+default profile="rescue"
+"#,
+    )
+    .unwrap();
+    let out = netboot_test(&fleet, &["--firmware", "uefi"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fleet::unbootable-iso"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no VM was reported");
+}
+
+/// OVMF's HTTP Boot client alone (no PXE, no TFTP): the loader comes over HTTP.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_known_machine_boots_through_uefi_http_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = fleet(dir.path(), |t| t);
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "known",
+            "--firmware",
+            "uefi-http",
+            "--expect-console",
+            "NETBOOT-E2E-OK",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let case = &result["cases"][0];
+    assert_eq!(case["name"], "known-uefi-http");
+    assert_eq!(case["steps"][0]["kind"], "http-x64");
+    let lines: Vec<&str> = case["server_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("HTTP ipxe.efi delivered")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("TFTP")), "{lines:?}");
+}
