@@ -76,6 +76,9 @@ pub struct Case {
     pub skipped: Option<String>,
     /// What was chosen on the machine's behalf (a menu's default item).
     pub notes: Vec<String>,
+    /// Seconds the menus on the path wait before their default: the machine asks nothing
+    /// meanwhile, so this is no stall.
+    pub menu_seconds: u64,
 }
 
 /// The role of an installer's answer file: the installed system's kernel fetches it, so it
@@ -130,6 +133,7 @@ pub fn case(
         unbootable: None,
         skipped: None,
         notes: Vec::new(),
+        menu_seconds: 0,
     };
     let first = first_client(firmware);
     case.steps.push(Expect::Dhcp { kind: first });
@@ -302,6 +306,7 @@ impl Walker<'_> {
                         "menu \"{title}\": its default \"{}\" is chosen after {timeout} s",
                         item.label
                     ));
+                    case.menu_seconds += timeout;
                     self.walk(&item.steps, case);
                     return;
                 }
@@ -409,6 +414,7 @@ default profile="disk"
         assert_eq!(tail, ["kernel", "initrd", "answer"], "{roles:?}");
         assert_eq!(roles.last().unwrap(), "answer file m/web1/preseed.cfg");
         assert_eq!(c.end, End::Boots);
+        assert_eq!(c.menu_seconds, 0, "no menu on the way");
         assert!(c.skipped.is_none() && c.unbootable.is_none());
     }
 

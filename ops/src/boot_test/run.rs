@@ -155,6 +155,9 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
     };
     let rules = Rules {
         timeout: lab.timeout.unwrap_or_else(|| case.firmware.timeout()),
+        // A menu's countdown runs on the guest's clock, which under TCG (UEFI most of all)
+        // may run at half speed: the quiet while it counts is not the machine giving up.
+        stall: lab.rules.stall + Duration::from_secs(2 * case.menu_seconds),
         ..lab.rules.clone()
     };
     let png = lab.work.join(format!("{}.png", case.name));
