@@ -78,10 +78,14 @@ pub struct TestArgs {
     /// Take the unprivileged path (a user namespace) even as root.
     #[arg(long, hide = true)]
     pub userns: bool,
+    /// Log every server line and VM start on stderr (default: warnings only, since several
+    /// VMs' lines interleave; the report has each machine's own lines).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 pub fn run(args: TestArgs) -> ExitCode {
-    logging::init(LogFormat::Text);
+    logging::init_at(LogFormat::Text, if args.verbose { "info" } else { "warn" });
     let format = match args.format {
         FormatArg::Human => TestFormat::Human,
         FormatArg::Json => TestFormat::Json,

@@ -22,7 +22,12 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (info).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_at(format, "info");
+}
+
+/// [`init`] with another default level (`RUST_LOG` still overrides it).
+pub fn init_at(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

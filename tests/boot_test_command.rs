@@ -4,6 +4,7 @@
 //! cases change one thing each and must fail naming the step that never happened.
 //! BIOS boots are the fastest under TCG, so the negative cases use BIOS only.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -28,7 +29,6 @@ fn netboot_test(fleet: &Path, args: &[&str]) -> Output {
     let out = std::process::Command::new(netboot_test_support::netboot_bin())
         .arg("test")
         .arg(fleet)
-        .args(["--accel", "tcg"])
         .args(args)
         .output()
         .expect("run netboot test");
@@ -288,4 +288,225 @@ fn a_menu_default_that_chains_a_dead_url_names_that_url() {
         step.starts_with("the chain http://192.0.2.1/gone.ipxe"),
         "{step}"
     );
+}
+
+/// The user `.ci/run` creates for the unprivileged runs, as (uid, gid), when it exists.
+fn ci_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() > 3 && f[0] == "netboot-ci")
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
+}
+
+/// `netboot test` on an example as shipped (Debian's files, which .ci/run installs), as
+/// `as_user` (`None`: this process's user, root), under BIOS and UEFI; the JSON result.
+fn test_example(example: &str, as_user: Option<(u32, u32)>, args: &[&str]) -> serde_json::Value {
+    let fleet = netboot_test_support::workspace().join(format!("examples/{example}/fleet.kdl"));
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let mut command = match as_user {
+        Some((uid, gid)) => {
+            // The user writes the report into a directory of root's temporary one.
+            std::fs::create_dir(&report).unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o777)).unwrap();
+            let mut c = std::process::Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--clear-groups".into(),
+            ])
+            .arg(netboot_test_support::netboot_bin());
+            c
+        }
+        None => std::process::Command::new(netboot_test_support::netboot_bin()),
+    };
+    let out = command
+        .arg("test")
+        .arg(&fleet)
+        .args(["--firmware", "bios,uefi", "--format", "human", "--report"])
+        .arg(&report)
+        .args(args)
+        .output()
+        .expect("run netboot test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "{example}:\n{stdout}\nstderr (last part):\n{}",
+        tail(&String::from_utf8_lossy(&out.stderr), 40)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{example}: every runnable machine boots"
+    );
+    let result = json(&report.join("result.json"));
+    assert_eq!(result["failed"], 0, "{example}");
+    let cases = result["cases"].as_array().unwrap();
+    assert_eq!(
+        result["passed"].as_u64().unwrap() + result["skipped"].as_u64().unwrap(),
+        cases.len() as u64
+    );
+    for firmware in ["bios", "uefi"] {
+        assert!(
+            cases
+                .iter()
+                .any(|c| c["firmware"] == firmware && c["passed"] == true),
+            "{example}: a machine booted under {firmware}"
+        );
+    }
+    assert_junit(
+        &std::fs::read_to_string(report.join("junit.xml")).unwrap(),
+        &[],
+    );
+    result
+}
+
+fn case<'a>(result: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    result["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
+/// The issue asks for every example to pass as a non-root user and as root. The examples
+/// run here as the unprivileged user (the harder path: user namespace, /dev/net/tun opened
+/// by an ordinary user); root runs one example in the next test, which covers what only root
+/// does differently (no user namespace) without doubling the CI time. For the same reason
+/// the installer example boots one installing machine (web1: Debian's installer takes about
+/// two minutes per firmware under TCG) besides the spare and the unknown machine; its other
+/// three installing hosts differ only in their rendered preseed.
+#[test]
+#[ignore = "needs root, qemu and Debian's installer packages: run by .ci/run"]
+fn every_example_boots_as_a_non_root_user() {
+    let Some(user) = ci_user() else {
+        eprintln!("skipped: no user netboot-ci (.ci/run creates it; useradd --system netboot-ci)");
+        return;
+    };
+    let homelab = test_example("homelab", Some(user), &[]);
+    // Every machine's menu default is "local-disk": iPXE exits after the menu's timeout.
+    assert_eq!(case(&homelab, "desk-bios")["end"], "exits");
+
+    let installer = test_example(
+        "installer",
+        Some(user),
+        &[
+            "--machine",
+            "web1",
+            "--machine",
+            "spare",
+            "--machine",
+            "default",
+        ],
+    );
+    // Debian's installer boots and fetches its own preseed from the fleet.
+    for name in ["web1-bios", "web1-uefi"] {
+        let steps = case(&installer, name)["steps"].as_array().unwrap();
+        let last = steps.last().unwrap();
+        assert_eq!(last["role"], "answer file", "{name}");
+        assert_eq!(last["route"], "m/web1/preseed.cfg", "{name}");
+    }
+
+    let multi = test_example("multi-arch", Some(user), &[]);
+    // The arm64 boards are skipped, with the reason, and nothing else is.
+    let mut skipped: Vec<&str> = multi["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["skipped"].is_null())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    skipped.sort_unstable();
+    assert_eq!(
+        skipped,
+        [
+            "ampere-bios",
+            "ampere-uefi",
+            "rpi4-a-bios",
+            "rpi4-a-uefi",
+            "rpi4-b-bios",
+            "rpi4-b-uefi"
+        ]
+    );
+    let why = case(&multi, "ampere-uefi")["skipped"].as_str().unwrap();
+    assert!(why.contains("arm64 kernel"), "{why}");
+}
+
+#[test]
+#[ignore = "needs root, qemu and Debian's installer packages: run by .ci/run"]
+fn the_multi_arch_example_boots_as_root() {
+    let multi = test_example("multi-arch", None, &[]);
+    assert_eq!(
+        multi["skipped"], 6,
+        "the three arm64 boards, under each firmware"
+    );
+    assert_eq!(multi["passed"], 6);
+}
+
+/// An ISO with no EFI boot image offered to UEFI machines never gets as far as a VM: the
+/// compiler refuses the fleet (fleet::unbootable-iso), and `netboot test` reports that
+/// diagnostic and exits 2, "the test could not run", before any VM starts. The build-time
+/// check is what catches this case; no boot is needed to see it.
+#[test]
+#[ignore = "needs root, qemu and grub-rescue-pc: run by .ci/run"]
+fn an_iso_without_an_efi_image_for_uefi_machines_is_refused_at_build_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.kdl");
+    std::fs::write(
+        &fleet,
+        r#"loaders {
+    bios "/usr/lib/ipxe/undionly.kpxe"
+    efi-x64 "/usr/lib/ipxe/ipxe.efi"
+}
+artifact "rescue-iso" path="/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
+profile "rescue" { sanboot "rescue-iso"; }
+default profile="rescue"
+"#,
+    )
+    .unwrap();
+    let out = netboot_test(&fleet, &["--firmware", "uefi"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fleet::unbootable-iso"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no VM was reported");
+}
+
+/// OVMF's HTTP Boot client alone (no PXE, no TFTP): the loader comes over HTTP.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn a_known_machine_boots_through_uefi_http_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = fleet(dir.path(), |t| t);
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--machine",
+            "known",
+            "--firmware",
+            "uefi-http",
+            "--expect-console",
+            "NETBOOT-E2E-OK",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let case = &result["cases"][0];
+    assert_eq!(case["name"], "known-uefi-http");
+    assert_eq!(case["steps"][0]["kind"], "http-x64");
+    let lines: Vec<&str> = case["server_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("HTTP ipxe.efi delivered")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("TFTP")), "{lines:?}");
 }

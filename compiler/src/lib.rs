@@ -32,7 +32,7 @@ mod generate;
 mod grub_text;
 pub mod ipxe_follow;
 mod leftovers;
-mod linux_image;
+pub mod linux_image;
 mod methods;
 mod nesting;
 mod output;

@@ -73,17 +73,14 @@ pub enum Accel {
 }
 
 impl Accel {
-    /// KVM when /dev/kvm can be opened for reading and writing, else TCG.
+    /// KVM when it really runs a guest at hardware speed ([`crate::kvm_probe`]), else TCG.
     pub fn detect() -> Accel {
-        let usable = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-            .is_ok();
-        if usable {
-            Accel::Kvm
-        } else {
-            Accel::Tcg
+        match crate::kvm_probe::unusable_reason() {
+            None => Accel::Kvm,
+            Some(why) => {
+                tracing::info!(target: "netboot::lab", reason = %why, "KVM not used: TCG");
+                Accel::Tcg
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 //! the bridge and judge what the VMs did.
 
 pub mod firmware;
+pub mod kvm_probe;
 pub mod preflight;
 pub mod private_net;
 pub mod qemu;

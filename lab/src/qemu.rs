@@ -45,7 +45,16 @@ pub struct Spec<'a> {
     pub screen: bool,
     /// Whether the guest may reboot; `false` makes a reboot end QEMU (`-no-reboot`).
     pub reboot: bool,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
 }
+
+/// RAM for the project's own VM tests: their kernel and busybox initrd need little.
+pub const SMALL_MEMORY_MIB: u32 = 512;
+/// RAM for the machines `netboot test` and `netboot try` boot, which may run a real
+/// installer: Debian's stops at a "Low memory mode" question with 512 MiB. QEMU allocates it
+/// only as the guest touches it.
+pub const MACHINE_MEMORY_MIB: u32 = 1024;
 
 impl<'a> Spec<'a> {
     /// A headless VM as the project's VM tests start them: TCG, no monitor, no VGA, a reboot
@@ -67,6 +76,7 @@ impl<'a> Spec<'a> {
             qmp: None,
             screen: false,
             reboot: false,
+            memory_mib: SMALL_MEMORY_MIB,
         }
     }
 }
@@ -79,7 +89,8 @@ pub fn args(spec: &Spec) -> io::Result<Vec<String>> {
         PathBuf::from(path)
     };
     let mut a: Vec<String> = vec!["-accel".into(), spec.accel.name().into()];
-    a.extend(["-m", "512", "-smp", "1", "-display", "none"].map(String::from));
+    a.extend(["-m".into(), spec.memory_mib.to_string()]);
+    a.extend(["-smp", "1", "-display", "none"].map(String::from));
     a.push("-vga".into());
     a.push(if spec.screen { "std" } else { "none" }.into());
     a.extend(["-monitor", "none"].map(String::from));

@@ -43,6 +43,7 @@ impl Vm {
             screen: true,
             reboot: true,
             accel: o.accel,
+            memory_mib: qemu::MACHINE_MEMORY_MIB,
             ..Spec::headless(o.firmware, o.tap, o.mac, &serial, &scratch)
         };
         let args = qemu::args(&spec)?;
@@ -69,6 +70,7 @@ impl Vm {
             serial: Serial::Stdio,
             reboot: true,
             accel: o.accel,
+            memory_mib: qemu::MACHINE_MEMORY_MIB,
             ..Spec::headless(o.firmware, o.tap, o.mac, Path::new("-"), &scratch)
         };
         Command::new(qemu::QEMU).args(qemu::args(&spec)?).status()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use netboot_manifest::ClientKind;
 use netboot_runtime::status::Event;
 
-use super::plan::{End, Expect};
+use super::plan::{End, Expect, ANSWER_FILE};
 
 /// What the VM has done so far.
 #[derive(Debug, Clone, Copy)]
@@ -121,7 +121,11 @@ pub fn judge(steps: &[Expect], end: End, seen: Seen, rules: &Rules) -> Judgement
         if seen.now >= rules.timeout {
             return failed(step, format!("not within {}{trouble}", secs(rules.timeout)));
         }
-        if !seen.busy && quiet_for.is_some_and(|q| q >= rules.stall) {
+        // A kernel that is booting asks for nothing until its own network is up: an installer
+        // under emulation may take minutes to get to its answer file, so only the timeout
+        // ends that wait.
+        let booting = matches!(missing, Expect::File { role, .. } if role == ANSWER_FILE);
+        if !booting && !seen.busy && quiet_for.is_some_and(|q| q >= rules.stall) {
             return failed(
                 step,
                 format!(
@@ -549,5 +553,39 @@ mod tests {
         ];
         let j = judge(&steps, End::Exits, seen(&events, 9.5), &rules());
         assert_eq!(j.verdict, Verdict::Passed);
+    }
+
+    /// An installer: kernel and initrd from iPXE, then the installed kernel's own DHCP (no
+    /// boot answer, so the server records none) and its answer file, then quiet (no mirror).
+    #[test]
+    fn an_installer_is_waited_for_until_it_fetches_its_answer_file() {
+        let mut steps = uefi_kernel();
+        steps.push(file(ANSWER_FILE, "m/web1/preseed.cfg", 1300));
+        let mut events = full_boot();
+        // Minutes of a booting kernel with nothing asked: not a machine that gave up.
+        let j = judge(&steps, End::Boots, seen(&events, 150.0), &rules());
+        assert_eq!(j.verdict, Verdict::Running);
+        assert_eq!(j.done, 6);
+        events.push((s(160.0), got("m/web1/preseed.cfg", 1300)));
+        let j = judge(&steps, End::Boots, seen(&events, 165.0), &rules());
+        assert_eq!(j.verdict, Verdict::Running, "not yet quiet");
+        let j = judge(&steps, End::Boots, seen(&events, 171.0), &rules());
+        assert_eq!(j.verdict, Verdict::Passed);
+        // Never asked: the timeout names the answer file.
+        events.pop();
+        let j = judge(&steps, End::Boots, seen(&events, 300.0), &rules());
+        let Verdict::Failed(f) = j.verdict else {
+            panic!("{j:?}")
+        };
+        assert!(
+            f.step.starts_with("the answer file m/web1/preseed.cfg"),
+            "{}",
+            f.step
+        );
+        assert!(
+            f.why.contains("it never asked for m/web1/preseed.cfg"),
+            "{}",
+            f.why
+        );
     }
 }

@@ -7,16 +7,18 @@
 //! served there in-process with full DHCP (the private network has no other DHCP server), and
 //! the VMs boot on taps of that bridge.
 
+use std::io::Read as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use netboot_compiler::linux_image::{self, Arch};
 use netboot_compiler::ServerOverrides;
 use netboot_lab::preflight::{self, Missing};
 use netboot_lab::private_net::{self, Bridge, NetError, BRIDGE};
 use netboot_lab::{Accel, Firmware};
-use netboot_manifest::{FullDhcpConfig, MacAddr};
+use netboot_manifest::{FullDhcpConfig, MacAddr, Manifest, Source};
 use netboot_runtime::dhcp::{netmask_of, FullDhcp, FullSettings, ServerIdentity};
 use netboot_runtime::server::{Runtime, ServeConfig};
 use netboot_runtime::Snapshot;
@@ -83,7 +85,12 @@ fn list(missing: &[Missing]) -> String {
 /// Must be called before the process starts any thread.
 pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
     let private = Private::start(&options.fleet, &options.firmware, options.user_namespace)?;
-    let cases = cases(&private.loaded, options)?;
+    let base = private
+        .fleet
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    let cases = cases(&private.loaded, &base, options)?;
     if let Some(dir) = &options.report {
         std::fs::create_dir_all(dir)
             .map_err(|e| TestError::Setup(format!("cannot create {}: {e}", dir.display())))?;
@@ -121,11 +128,13 @@ pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
     runtime.block_on(server.shutdown());
 
     let passed = results.iter().filter(|r| r.passed).count();
+    let skipped = results.iter().filter(|r| r.case.skipped.is_some()).count();
     let run = TestRun {
         fleet: fleet.display().to_string(),
         accel: accel.name(),
         passed,
-        failed: results.len() - passed,
+        failed: results.len() - passed - skipped,
+        skipped,
         seconds: clock.elapsed().as_secs_f64(),
         cases: results,
         started,
@@ -143,7 +152,11 @@ pub fn test(options: &TestOptions) -> Result<TestRun, TestError> {
 
 /// Every (machine, firmware) pair asked for: the hosts (or those named), then the unknown
 /// machine the fleet's default serves.
-fn cases(loaded: &Loaded, options: &TestOptions) -> Result<Vec<plan::Case>, TestError> {
+fn cases(
+    loaded: &Loaded,
+    base: &Path,
+    options: &TestOptions,
+) -> Result<Vec<plan::Case>, TestError> {
     let m = &loaded.manifest;
     let mut machines: Vec<(String, MacAddr)> = Vec::new();
     let all = options.machines.is_empty();
@@ -163,13 +176,36 @@ fn cases(loaded: &Loaded, options: &TestOptions) -> Result<Vec<plan::Case>, Test
     if all || options.machines.iter().any(|w| w == "default") {
         machines.push(("default".into(), plan::unknown_mac(m)));
     }
+    let kernel_arch = |route: &str| kernel_arch(m, base, route);
+    let files = plan::Files {
+        kernel_arch: &kernel_arch,
+    };
     let mut cases = Vec::new();
     for (name, mac) in machines {
         for firmware in &options.firmware {
-            cases.push(plan::case(loaded, &name, mac, *firmware));
+            cases.push(plan::case(loaded, &files, &name, mac, *firmware));
         }
     }
     Ok(cases)
+}
+
+/// The architecture of the kernel served at `route`, from its first bytes (artifacts are
+/// found as the server finds them: under the artifact root, from the fleet's directory).
+pub(crate) fn kernel_arch(m: &Manifest, base: &Path, route: &str) -> Option<Arch> {
+    let Source::Artifact { path } = &m.files.get(route)?.source else {
+        return None;
+    };
+    let path = base.join(&m.artifact_root).join(path);
+    let mut head = Vec::with_capacity(linux_image::HEAD_LEN);
+    std::fs::File::open(path)
+        .ok()?
+        .take(linux_image::HEAD_LEN as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    match linux_image::inspect(&head) {
+        linux_image::LinuxImage::Kernel(arch) => Some(arch),
+        _ => None,
+    }
 }
 
 /// Full DHCP on the bridge: a range of the bridge's /24 that leaves out the server's address.
@@ -184,8 +220,13 @@ fn full_dhcp(config: &ServeConfig, work: &Path) -> Result<FullDhcp, TestError> {
         first: Ipv4Addr::new(a, b, c, first),
         last: Ipv4Addr::new(a, b, c, last),
         lease_time: 3600,
-        router: None,
-        dns: Vec::new(),
+        // The bridge as the router, as on a LAN: Debian's installer stops at "Continue
+        // without a default route?" before it fetches its answers when there is none; the
+        // namespace has no other interface, so nothing routed there leaves it.
+        router: Some(config.address),
+        // Likewise it asks for name servers when DHCP names none (nothing answers DNS here;
+        // the answer file's URL is an address).
+        dns: vec![config.address],
     };
     let netmask = netmask_of(config.address).map_err(|e| TestError::Setup(e.to_string()))?;
     let identity = ServerIdentity {

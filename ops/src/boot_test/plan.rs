@@ -4,6 +4,7 @@
 //! Pure over a loaded fleet, so it needs no network.
 
 use netboot_compiler::ipxe_follow::{self, Step};
+use netboot_compiler::linux_image::Arch;
 use netboot_lab::Firmware;
 use netboot_manifest::{ClientKind, MacAddr, Manifest};
 
@@ -70,8 +71,24 @@ pub struct Case {
     /// Why the chain cannot be booted at all (no loader for this firmware, a menu that waits
     /// for a key...): the case fails without a VM.
     pub unbootable: Option<String>,
+    /// Why the case is not booted though nothing is wrong with it (an arm64 machine, and
+    /// this lab boots x86 VMs only): reported as skipped, never as passed.
+    pub skipped: Option<String>,
     /// What was chosen on the machine's behalf (a menu's default item).
     pub notes: Vec<String>,
+    /// Seconds the menus on the path wait before their default: the machine asks nothing
+    /// meanwhile, so this is no stall.
+    pub menu_seconds: u64,
+}
+
+/// The role of an installer's answer file: the installed system's kernel fetches it, so it
+/// comes only once that kernel has booted and found its network.
+pub const ANSWER_FILE: &str = "answer file";
+
+/// What the plan asks of the fleet's files beyond the manifest.
+pub struct Files<'a> {
+    /// The architecture of a served kernel, from its first bytes; `None` when unknown.
+    pub kernel_arch: &'a dyn Fn(&str) -> Option<Arch>,
 }
 
 fn firmware_name<S: serde::Serializer>(f: &Firmware, s: S) -> Result<S::Ok, S::Error> {
@@ -98,7 +115,13 @@ pub fn first_client(firmware: Firmware) -> ClientKind {
 }
 
 /// The case for `machine` (`mac`) on `firmware`.
-pub fn case(loaded: &Loaded, machine: &str, mac: MacAddr, firmware: Firmware) -> Case {
+pub fn case(
+    loaded: &Loaded,
+    files: &Files,
+    machine: &str,
+    mac: MacAddr,
+    firmware: Firmware,
+) -> Case {
     let m = &loaded.manifest;
     let mut case = Case {
         name: format!("{machine}-{firmware}"),
@@ -108,7 +131,9 @@ pub fn case(loaded: &Loaded, machine: &str, mac: MacAddr, firmware: Firmware) ->
         steps: Vec::new(),
         end: End::Boots,
         unbootable: None,
+        skipped: None,
         notes: Vec::new(),
+        menu_seconds: 0,
     };
     let first = first_client(firmware);
     case.steps.push(Expect::Dhcp { kind: first });
@@ -151,8 +176,43 @@ pub fn case(loaded: &Loaded, machine: &str, mac: MacAddr, firmware: Firmware) ->
         script: &lookup,
     };
     let steps = ipxe_follow::follow(&script, &ctx);
-    walk(&steps, m, &mut case);
+    let mut walker = Walker {
+        m,
+        files,
+        answers: None,
+    };
+    walker.walk(&steps, &mut case);
+    // The installer asks for its answers once its kernel runs, after the initrd: the last
+    // step the server can see.
+    if let Some(answers) = walker.answers {
+        if case.end == End::Boots {
+            case.steps.push(answers);
+        }
+    }
     case
+}
+
+/// The answer file an installer's kernel command line names on this server (Debian's
+/// `url=` / `preseed/url=`, a kickstart's `inst.ks=` / `ks=`), as a route the fleet serves.
+fn answer_file(args: &str, m: &Manifest) -> Option<String> {
+    let address = m.server.address?;
+    let port = m.server.http_port;
+    let prefixes = if port == 80 {
+        vec![
+            format!("http://{address}:80/"),
+            format!("http://{address}/"),
+        ]
+    } else {
+        vec![format!("http://{address}:{port}/")]
+    };
+    args.split_whitespace().find_map(|word| {
+        let (key, url) = word.split_once('=')?;
+        if !["url", "preseed/url", "inst.ks", "ks"].contains(&key) {
+            return None;
+        }
+        let route = prefixes.iter().find_map(|p| url.strip_prefix(p.as_str()))?;
+        m.files.contains_key(route).then(|| route.to_string())
+    })
 }
 
 fn file(m: &Manifest, role: &str, route: &str) -> Expect {
@@ -163,74 +223,207 @@ fn file(m: &Manifest, role: &str, route: &str) -> Expect {
     }
 }
 
-/// Appends what the machine does along `steps`; a menu goes down its default item.
-fn walk(steps: &[Step], m: &Manifest, case: &mut Case) {
-    for step in steps {
-        match step {
-            Step::Script { route } => case.steps.push(file(m, "script", route)),
-            Step::Fetch {
-                role,
-                route,
-                served: true,
-                ..
-            } if *role == "sanboot" => case.steps.push(Expect::Ranges {
-                route: route.clone(),
-            }),
-            Step::Fetch {
-                role,
-                route,
-                served: true,
-                ..
-            } => case.steps.push(file(m, role, route)),
-            Step::Fetch {
-                role,
-                route,
-                served: false,
-                ..
-            } => case.steps.push(Expect::Outside {
-                role: role.to_string(),
-                url: route.clone(),
-            }),
-            Step::Menu {
-                title,
-                timeout_seconds,
-                items,
-                ..
-            } => {
-                let Some(timeout) = timeout_seconds else {
-                    case.unbootable = Some(format!(
+/// Follows a machine's chain down a menu's default items.
+struct Walker<'a> {
+    m: &'a Manifest,
+    files: &'a Files<'a>,
+    /// The installer's answer file, fetched once its kernel runs.
+    answers: Option<Expect>,
+}
+
+impl Walker<'_> {
+    /// Appends what the machine does along `steps`; a menu goes down its default item.
+    fn walk(&mut self, steps: &[Step], case: &mut Case) {
+        let m = self.m;
+        for step in steps {
+            match step {
+                Step::Fetch {
+                    role: "kernel",
+                    route,
+                    args,
+                    served: true,
+                } => {
+                    if (self.files.kernel_arch)(route) == Some(Arch::Arm64) {
+                        case.skipped = Some(format!(
+                        "it boots the arm64 kernel {route}, and netboot test boots x86 VMs only"
+                    ));
+                        return;
+                    }
+                    case.steps.push(file(m, "kernel", route));
+                    if let Some(route) = args.as_deref().and_then(|a| answer_file(a, m)) {
+                        self.answers = Some(file(m, ANSWER_FILE, &route));
+                    }
+                }
+                Step::Script { route } => case.steps.push(file(m, "script", route)),
+                Step::Fetch {
+                    role,
+                    route,
+                    served: true,
+                    ..
+                } if *role == "sanboot" => case.steps.push(Expect::Ranges {
+                    route: route.clone(),
+                }),
+                Step::Fetch {
+                    role,
+                    route,
+                    served: true,
+                    ..
+                } => case.steps.push(file(m, role, route)),
+                Step::Fetch {
+                    role,
+                    route,
+                    served: false,
+                    ..
+                } => case.steps.push(Expect::Outside {
+                    role: role.to_string(),
+                    url: route.clone(),
+                }),
+                Step::Menu {
+                    title,
+                    timeout_seconds,
+                    items,
+                    ..
+                } => {
+                    let Some(timeout) = timeout_seconds else {
+                        case.unbootable = Some(format!(
                         "menu \"{title}\" has no timeout: it waits for a key, so no item is chosen (use `netboot try` to walk it by hand)"
                     ));
+                        return;
+                    };
+                    let Some(item) = items.iter().find(|i| i.default).or(items.first()) else {
+                        case.unbootable = Some(format!("menu \"{title}\" has no items"));
+                        return;
+                    };
+                    case.notes.push(format!(
+                        "menu \"{title}\": its default \"{}\" is chosen after {timeout} s",
+                        item.label
+                    ));
+                    case.menu_seconds += timeout;
+                    self.walk(&item.steps, case);
                     return;
-                };
-                let Some(item) = items.iter().find(|i| i.default).or(items.first()) else {
-                    case.unbootable = Some(format!("menu \"{title}\" has no items"));
+                }
+                Step::Exit => {
+                    case.end = End::Exits;
                     return;
-                };
-                case.notes.push(format!(
-                    "menu \"{title}\": its default \"{}\" is chosen after {timeout} s",
-                    item.label
-                ));
-                walk(&item.steps, m, case);
-                return;
+                }
+                Step::Back { .. } => return,
+                Step::Missing { route } => {
+                    case.unbootable = Some(format!(
+                        "a script fetches {route}, which the fleet does not serve"
+                    ));
+                    return;
+                }
+                Step::Unknown { route, command } => {
+                    case.unbootable = Some(format!(
+                        "{route} runs `{command}`, which netboot cannot follow"
+                    ));
+                    return;
+                }
             }
-            Step::Exit => {
-                case.end = End::Exits;
-                return;
-            }
-            Step::Back { .. } => return,
-            Step::Missing { route } => {
-                case.unbootable = Some(format!(
-                    "a script fetches {route}, which the fleet does not serve"
-                ));
-                return;
-            }
-            Step::Unknown { route, command } => {
-                case.unbootable = Some(format!(
-                    "{route} runs `{command}`, which netboot cannot follow"
-                ));
-                return;
-            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netboot_compiler::ServerOverrides;
+    use std::path::Path;
+
+    /// A fleet with an installer (its answer file on this server), an arm64 board and an
+    /// `exit` default, over the first bytes of real files (all the plan reads of them; the
+    /// arm64 kernel's EFI stub stands in for arm64 iPXE).
+    fn fleet(dir: &Path) -> Loaded {
+        let pe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/pe");
+        for (from, to) in [
+            ("ipxe.efi.head", "ipxe.efi"),
+            ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz"),
+            ("linux-arm64.head", "linux-arm64"),
+            ("initrd.img.head", "initrd.img"),
+        ] {
+            std::fs::copy(pe.join(from), dir.join(to)).unwrap();
+        }
+        std::fs::write(dir.join("preseed.cfg"), "d-i x string {{ host }}\n").unwrap();
+        let text = r#"
+server { address "10.77.0.1"; http-port 8080; }
+loaders { efi-x64 "ipxe.efi"; efi-arm64 "linux-arm64"; }
+artifact "k" path="vmlinuz"
+artifact "i" path="initrd.img"
+artifact "arm" path="linux-arm64"
+profile "inst" {
+    kernel "k"
+    initrd "i"
+    cmdline "auto=true url=http://{{ server }}/m/{{ host }}/preseed.cfg priority=critical"
+    file "preseed.cfg" template="preseed.cfg"
+}
+profile "arm" { kernel "arm"; initrd "i"; }
+profile "disk" { exit; }
+host "web1" mac="52:54:00:20:00:01" profile="inst"
+host "pi" mac="dc:a6:32:00:00:01" profile="arm"
+default profile="disk"
+"#;
+        match Loaded::compile_text(
+            &dir.join("fleet.kdl"),
+            text.into(),
+            dir,
+            &ServerOverrides::default(),
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn plan(loaded: &Loaded, dir: &Path, machine: &str, firmware: Firmware) -> Case {
+        let m = &loaded.manifest;
+        let arch = |route: &str| super::super::kernel_arch(m, dir, route);
+        let files = Files { kernel_arch: &arch };
+        let mac = match m.hosts.iter().find(|(_, h)| h.name == machine) {
+            Some((mac, _)) => *mac,
+            None => unknown_mac(m),
+        };
+        case(loaded, &files, machine, mac, firmware)
+    }
+
+    #[test]
+    fn an_installer_is_expected_to_fetch_its_answer_file_after_its_initrd() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = fleet(dir.path());
+        let c = plan(&loaded, dir.path(), "web1", Firmware::UefiPxe);
+        let roles: Vec<String> = c
+            .steps
+            .iter()
+            .map(|s| match s {
+                Expect::Dhcp { kind } => format!("dhcp {kind}"),
+                Expect::File { role, route, .. } => format!("{role} {route}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(roles[..3], ["dhcp efi-x64", "loader ipxe.efi", "dhcp ipxe"]);
+        let tail: Vec<&str> = roles[roles.len() - 3..]
+            .iter()
+            .map(|r| &r[..r.find(' ').unwrap()])
+            .collect();
+        assert_eq!(tail, ["kernel", "initrd", "answer"], "{roles:?}");
+        assert_eq!(roles.last().unwrap(), "answer file m/web1/preseed.cfg");
+        assert_eq!(c.end, End::Boots);
+        assert_eq!(c.menu_seconds, 0, "no menu on the way");
+        assert!(c.skipped.is_none() && c.unbootable.is_none());
+    }
+
+    #[test]
+    fn an_arm64_machine_is_skipped_with_the_reason_and_an_x86_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = fleet(dir.path());
+        for firmware in [Firmware::Bios, Firmware::UefiPxe] {
+            let c = plan(&loaded, dir.path(), "pi", firmware);
+            let why = c.skipped.unwrap_or_default();
+            assert!(
+                why.contains("arm64 kernel") && why.contains("x86 VMs only"),
+                "{why}"
+            );
+            assert!(plan(&loaded, dir.path(), "default", firmware)
+                .skipped
+                .is_none());
         }
     }
 }

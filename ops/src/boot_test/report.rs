@@ -56,6 +56,9 @@ pub struct TestRun {
     pub accel: &'static str,
     pub passed: usize,
     pub failed: usize,
+    /// Cases that could not be booted here though nothing is wrong with them
+    /// ([`Case::skipped`]); they do not fail the run.
+    pub skipped: usize,
     pub seconds: f64,
     pub cases: Vec<CaseResult>,
     #[serde(skip)]
@@ -63,6 +66,7 @@ pub struct TestRun {
 }
 
 impl TestRun {
+    /// Every case that could run here booted (skipped ones aside).
     pub fn all_passed(&self) -> bool {
         self.failed == 0
     }
@@ -81,6 +85,14 @@ pub fn render(run: &TestRun, format: TestFormat) -> String {
 fn human(run: &TestRun) -> String {
     let mut out = String::new();
     for c in &run.cases {
+        if let Some(why) = &c.case.skipped {
+            let _ = writeln!(
+                out,
+                "SKIP {} ({}, {}): {why}",
+                c.case.name, c.case.mac, c.case.firmware
+            );
+            continue;
+        }
         let mark = if c.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(
             out,
@@ -117,11 +129,18 @@ fn human(run: &TestRun) -> String {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "{} passed, {} failed ({:.0} s, {})",
-        run.passed, run.failed, run.seconds, run.accel
-    );
+    let _ = write!(out, "{} passed, {} failed", run.passed, run.failed);
+    if run.skipped > 0 {
+        let _ = write!(out, ", {} skipped", run.skipped);
+    }
+    let _ = writeln!(out, " ({:.0} s, {})", run.seconds, run.accel);
+    if run.skipped > 0 && run.all_passed() {
+        // Said outright: exit code 0 here means "everything that could run here booted".
+        let _ = writeln!(
+            out,
+            "every machine that can boot here booted; the skipped ones were not tried (exit code 0)"
+        );
+    }
     out
 }
 
@@ -131,7 +150,7 @@ fn junit(run: &TestRun) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
-    let (tests, failures, time) = (run.cases.len(), run.failed, run.seconds);
+    let (tests, failures, skipped, time) = (run.cases.len(), run.failed, run.skipped, run.seconds);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -139,7 +158,7 @@ fn junit(run: &TestRun) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite package=\"netboot\" id=\"0\" name=\"{name}\" timestamp=\"{stamp}\" hostname=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time:.3}\">",
+        "  <testsuite package=\"netboot\" id=\"0\" name=\"{name}\" timestamp=\"{stamp}\" hostname=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time:.3}\">",
         xml(&host)
     );
     out.push_str("    <properties>\n");
@@ -157,6 +176,14 @@ fn junit(run: &TestRun) -> String {
             xml(&c.case.firmware.to_string()),
             c.seconds
         );
+        if let Some(why) = &c.case.skipped {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                xml(why)
+            );
+            continue;
+        }
         match &c.failure {
             None => out.push_str("/>\n"),
             Some(f) => {
