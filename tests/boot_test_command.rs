@@ -212,16 +212,31 @@ fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
 #[ignore = "needs root and qemu: run by .ci/run"]
 fn a_kernel_artifact_that_is_not_a_kernel_fails_after_it_was_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    // The initrd (a gzip'd cpio) stands where the kernel should be: iPXE fetches both, then
-    // cannot boot it.
-    let initrd = Assets::get().initrd.display().to_string();
-    let fleet = fleet(dir.path(), |t| {
-        let kernel = Assets::get().kernel.display().to_string();
-        t.replace(
-            &format!("artifact \"kernel\" path=\"{kernel}\""),
-            &format!("artifact \"kernel\" path=\"{initrd}\""),
-        )
-    });
+    // `netboot build` refuses a fleet whose kernel is not one (fleet::not-a-kernel), so the
+    // wrong file goes into a hand-written manifest, as a build edited after the fact would:
+    // the kernel's route serves the initrd (a gzip'd cpio), with its size and sha256.
+    let fleet = fleet(dir.path(), |t| t);
+    let out_dir = dir.path().join("out");
+    let built = std::process::Command::new(netboot_test_support::netboot_bin())
+        .arg("build")
+        .arg(&fleet)
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--address", "10.77.0.1"])
+        .output()
+        .expect("run netboot build");
+    assert!(built.status.success(), "{built:?}");
+    let manifest_path = out_dir.join("manifest.json");
+    let mut manifest = json(&manifest_path);
+    let initrd = manifest["files"]["artifacts/initrd"].clone();
+    assert!(initrd.is_object(), "the lab fleet serves artifacts/initrd");
+    manifest["files"]["artifacts/kernel"] = initrd;
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let fleet = manifest_path;
     let report = dir.path().join("report");
     let out = netboot_test(
         &fleet,
