@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -48,12 +49,24 @@ impl Vm {
         };
         let args = qemu::args(&spec)?;
         let out = File::create(&log)?;
-        let child = Command::new(qemu::QEMU)
+        let mut command = Command::new(qemu::QEMU);
+        command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()?;
+            .stderr(out);
+        // A `netboot test` killed outright (a CI timeout's SIGKILL) runs no Drop: the kernel
+        // then kills QEMU with it, so no VM outlives the run and keeps its network alive.
+        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
         Ok(Vm {
             child,
             serial,
