@@ -133,6 +133,9 @@ head -c "$T1" /dev/urandom > "$FILES/big32.bin"
 head -c "$T2" /dev/urandom > "$FILES/mid8.bin"
 head -c "$H1" /dev/urandom > "$FILES/big256.bin"
 head -c "$H2" /dev/urandom > "$FILES/mid64.bin"
+# The fleet boots big256.bin as a kernel, and `netboot build` checks that a kernel is one:
+# the x86 boot protocol's "HdrS" at 0x202 makes the random bytes a bzImage as far as it looks.
+printf 'HdrS' | dd of="$FILES/big256.bin" bs=1 seek=$((0x202)) conv=notrunc status=none
 {
     printf '#!ipxe\n# netboot bench: a 300-byte script, the size of a per-host boot script\n'
     printf 'kernel artifacts/kernel console=ttyS0 initrd=initrd\ninitrd artifacts/initrd\nboot\n'
