@@ -74,11 +74,15 @@ fn assert_png(path: &Path) {
     );
 }
 
-/// The JUnit schema's required structure (the Ant junit-4 XSD): `testsuite` with name,
-/// timestamp, hostname, tests, failures, errors, time (and package, id inside `testsuites`),
-/// `properties`, `system-out` and `system-err`; each `testcase` with name, classname, time; a
-/// `failure` with message and type.
+/// Valid against the JUnit schema (tests/fixtures/junit/junit.xsd, by xmllint), and beyond
+/// what a schema can say: `testsuite` with name, timestamp, hostname, tests, failures, errors,
+/// time (and package, id inside `testsuites`), `properties`, `system-out` and `system-err`;
+/// each `testcase` with name, classname, time; a `failure` with message and type; the counts
+/// and each case's verdict as expected.
 fn assert_junit(xml: &str, cases: &[(&str, bool)]) {
+    if let Err(e) = netboot_test_support::junit::validate(xml, "junit.xml of a VM run") {
+        panic!("{e}");
+    }
     let doc = roxmltree::Document::parse(xml).expect("junit.xml is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");

@@ -15,6 +15,7 @@ pub mod examples;
 pub mod fleet_dir;
 pub mod golden;
 pub mod http;
+pub mod junit;
 pub mod lab;
 pub mod log_events;
 pub mod loopback;
