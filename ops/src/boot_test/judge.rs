@@ -91,7 +91,7 @@ pub fn judge(steps: &[Expect], end: End, seen: Seen, rules: &Rules) -> Judgement
     let quiet_for = last_event.map(|t| seen.now.saturating_sub(t));
 
     if let Some(line) = fatal_line(seen.console) {
-        let step = next.unwrap_or_else(|| "what it booted running".into());
+        let step = next.unwrap_or_else(|| after_the_last_file(steps, line));
         return failed(step, format!("the console shows: {line}"));
     }
 
@@ -222,6 +222,22 @@ fn trouble_with(step: &Expect, events: &[(Duration, Event)]) -> String {
     match last {
         Some((t, e)) => format!("; at {} {}", secs(t), describe_event(e)),
         None => format!("; it never asked for {route}"),
+    }
+}
+
+/// The step the server cannot see that a fatal console line says never happened, once every
+/// file was delivered: a kernel that looked for a root file system did not get its initrd
+/// (under UEFI, the usual cause is a kernel line without `initrd=`).
+fn after_the_last_file(steps: &[Expect], line: &str) -> String {
+    let initrd = steps.iter().rev().find_map(|s| match s {
+        Expect::File { role, route, .. } if role == "initrd" => Some(route),
+        _ => None,
+    });
+    match initrd {
+        Some(route) if line.contains("Unable to mount root fs") => {
+            format!("the kernel using its initrd {route}")
+        }
+        _ => "what it booted running".into(),
     }
 }
 
@@ -502,13 +518,23 @@ mod tests {
         let Verdict::Failed(f) = j.verdict else {
             panic!("{j:?}")
         };
-        assert_eq!(f.step, "what it booted running");
+        // No root file system: the kernel never got the initrd the server delivered.
+        assert_eq!(f.step, "the kernel using its initrd artifacts/initrd.img");
         assert!(
             f.why
                 .ends_with("Kernel panic - not syncing: VFS: Unable to mount root fs"),
             "{}",
             f.why
         );
+        // Any other panic is no more precise than "it did not run".
+        let oops = Seen {
+            console: "Kernel panic - not syncing: Attempted to kill init!\n",
+            ..seen(&events, 20.0)
+        };
+        let Verdict::Failed(f) = judge(&uefi_kernel(), End::Boots, oops, &rules()).verdict else {
+            panic!("a panic is a failure")
+        };
+        assert_eq!(f.step, "what it booted running");
     }
 
     #[test]

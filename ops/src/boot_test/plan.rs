@@ -180,6 +180,7 @@ pub fn case(
         m,
         files,
         answers: None,
+        kernel_names_initrd: false,
     };
     walker.walk(&steps, &mut case);
     // The installer asks for its answers once its kernel runs, after the initrd: the last
@@ -229,6 +230,8 @@ struct Walker<'a> {
     files: &'a Files<'a>,
     /// The installer's answer file, fetched once its kernel runs.
     answers: Option<Expect>,
+    /// The last kernel line names an initrd (`initrd=`).
+    kernel_names_initrd: bool,
 }
 
 impl Walker<'_> {
@@ -252,6 +255,26 @@ impl Walker<'_> {
                     case.steps.push(file(m, "kernel", route));
                     if let Some(route) = args.as_deref().and_then(|a| answer_file(a, m)) {
                         self.answers = Some(file(m, ANSWER_FILE, &route));
+                    }
+                    self.kernel_names_initrd = args
+                        .as_deref()
+                        .is_some_and(|a| a.split_whitespace().any(|w| w.starts_with("initrd=")));
+                }
+                Step::Fetch {
+                    role: "initrd",
+                    route,
+                    served: true,
+                    ..
+                } => {
+                    case.steps.push(file(m, "initrd", route));
+                    // Verified with Debian 12's ipxe.efi: without `initrd=` the kernel boots
+                    // with no initrd and panics looking for a root file system, though the
+                    // server delivered every byte. Only the console can show it, so the
+                    // failure needs this note to point at the cause.
+                    if case.firmware != Firmware::Bios && !self.kernel_names_initrd {
+                        case.notes.push(format!(
+                            "its kernel line has no `initrd=`: under UEFI the kernel finds the initrd iPXE loaded ({route}) only when its command line names it"
+                        ));
                     }
                 }
                 Step::Script { route } => case.steps.push(file(m, "script", route)),
@@ -407,6 +430,8 @@ default profile="disk"
         assert_eq!(roles.last().unwrap(), "answer file m/web1/preseed.cfg");
         assert_eq!(c.end, End::Boots);
         assert_eq!(c.menu_seconds, 0, "no menu on the way");
+        // The compiler's kernel line names its initrd: no warning about `initrd=`.
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
         assert!(c.skipped.is_none() && c.unbootable.is_none());
     }
 
