@@ -452,27 +452,18 @@ fn case<'a>(result: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
         .unwrap_or_else(|| panic!("no case {name}"))
 }
 
-/// The issue asks for every example to pass as a non-root user and as root. The examples
-/// run here as the unprivileged user (the harder path: user namespace, /dev/net/tun opened
-/// by an ordinary user); root runs one example in the next test, which covers what only root
-/// does differently (no user namespace) without doubling the CI time. For the same reason
-/// the installer example boots one installing machine (web1: Debian's installer takes about
-/// two minutes per firmware under TCG) besides the spare and the unknown machine; its other
-/// three installing hosts differ only in their rendered preseed.
-#[test]
-#[ignore = "needs root, qemu and Debian's installer packages: run by .ci/run"]
-fn every_example_boots_as_a_non_root_user() {
-    let Some(user) = ci_user() else {
-        eprintln!("skipped: no user netboot-ci (.ci/run creates it; useradd --system netboot-ci)");
-        return;
-    };
-    let homelab = test_example("homelab", Some(user), &[]);
+/// Every example boots as `as_user` (`None`: root), under BIOS and UEFI. The installer
+/// example boots one installing machine (web1: Debian's installer takes about two minutes per
+/// firmware under TCG) besides the spare and the unknown machine; its other three installing
+/// hosts differ only in their rendered preseed.
+fn every_example_boots(as_user: Option<(u32, u32)>) {
+    let homelab = test_example("homelab", as_user, &[]);
     // Every machine's menu default is "local-disk": iPXE exits after the menu's timeout.
     assert_eq!(case(&homelab, "desk-bios")["end"], "exits");
 
     let installer = test_example(
         "installer",
-        Some(user),
+        as_user,
         &[
             "--machine",
             "web1",
@@ -490,7 +481,7 @@ fn every_example_boots_as_a_non_root_user() {
         assert_eq!(last["route"], "m/web1/preseed.cfg", "{name}");
     }
 
-    let multi = test_example("multi-arch", Some(user), &[]);
+    let multi = test_example("multi-arch", as_user, &[]);
     // The arm64 boards are skipped, with the reason, and nothing else is.
     let mut skipped: Vec<&str> = multi["cases"]
         .as_array()
@@ -513,17 +504,25 @@ fn every_example_boots_as_a_non_root_user() {
     );
     let why = case(&multi, "ampere-uefi")["skipped"].as_str().unwrap();
     assert!(why.contains("arm64 kernel"), "{why}");
+    assert_eq!(multi["passed"], 6);
 }
 
+/// The unprivileged path: a user namespace, /dev/net/tun opened by an ordinary user.
 #[test]
 #[ignore = "needs root, qemu and Debian's installer packages: run by .ci/run"]
-fn the_multi_arch_example_boots_as_root() {
-    let multi = test_example("multi-arch", None, &[]);
-    assert_eq!(
-        multi["skipped"], 6,
-        "the three arm64 boards, under each firmware"
-    );
-    assert_eq!(multi["passed"], 6);
+fn every_example_boots_as_a_non_root_user() {
+    let Some(user) = ci_user() else {
+        eprintln!("skipped: no user netboot-ci (.ci/run creates it; useradd --system netboot-ci)");
+        return;
+    };
+    every_example_boots(Some(user));
+}
+
+/// Root's path: no user namespace, the network namespace made directly.
+#[test]
+#[ignore = "needs root, qemu and Debian's installer packages: run by .ci/run"]
+fn every_example_boots_as_root() {
+    every_example_boots(None);
 }
 
 /// An ISO with no EFI boot image offered to UEFI machines never gets as far as a VM: the
