@@ -553,6 +553,73 @@ default profile="rescue"
     assert!(out.stdout.is_empty(), "no VM was reported");
 }
 
+/// Secure Boot firmware (OVMF enforcing, Microsoft's keys) on tests/fixtures/vm/secure-boot.kdl:
+/// the Secure Boot host and the unknown machine boot Debian's signed shim, GRUB and kernel,
+/// and the kernel itself reports enforcement; the host the fleet boots through iPXE is
+/// skipped with the reason rather than refused.
+#[test]
+#[ignore = "needs root, qemu, OVMF's Secure Boot build, shim-signed and grub-efi-amd64-signed: run by .ci/run"]
+fn secure_boot_machines_boot_through_shim_and_grub_and_a_plain_one_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let assets = Assets::get();
+    let text = std::fs::read_to_string(
+        netboot_test_support::workspace().join("tests/fixtures/vm/secure-boot.kdl"),
+    )
+    .unwrap()
+    .replace("@KERNEL@", &assets.kernel.display().to_string())
+    .replace("@INITRD@", &assets.initrd.display().to_string());
+    let fleet = dir.path().join("fleet.kdl");
+    std::fs::write(&fleet, text).unwrap();
+    let report = dir.path().join("report");
+    let out = netboot_test(
+        &fleet,
+        &[
+            "--firmware",
+            "uefi-secure-boot",
+            "--expect-console",
+            "Secure boot enabled",
+            "--format",
+            "junit",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let junit = String::from_utf8(out.stdout).unwrap();
+    assert_junit(
+        &junit,
+        &[
+            ("secure-uefi-secure-boot", true),
+            ("default-uefi-secure-boot", true),
+        ],
+    );
+    let result = json(&report.join("result.json"));
+    assert_eq!(result["passed"], 2);
+    let plain = case(&result, "plain-uefi-secure-boot");
+    let why = plain["skipped"].as_str().unwrap_or_default();
+    assert!(why.contains("iPXE"), "{why}");
+    let steps: Vec<String> = case(&result, "secure-uefi-secure-boot")["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["route"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "sb/shimx64.efi",
+            "sb/grubx64.efi",
+            "grub/grub.cfg",
+            "grub/hosts/52:54:00:5b:00:01.cfg",
+            "artifacts/kernel",
+            "artifacts/initrd"
+        ]
+    );
+    let serial =
+        std::fs::read_to_string(report.join("secure-uefi-secure-boot-serial.log")).unwrap();
+    assert!(serial.contains("netboot-profile=signed"), "{serial}");
+}
+
 /// OVMF's HTTP Boot client alone (no PXE, no TFTP): the loader comes over HTTP.
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]

@@ -29,6 +29,7 @@ mod file_kind;
 mod files;
 mod fleet;
 mod generate;
+pub mod grub_follow;
 mod grub_text;
 pub mod ipxe_follow;
 mod leftovers;

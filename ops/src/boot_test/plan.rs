@@ -3,6 +3,7 @@
 //! `netboot explain` follows them), with a menu's default item standing in for the whole menu.
 //! Pure over a loaded fleet, so it needs no network.
 
+use netboot_compiler::grub_follow;
 use netboot_compiler::ipxe_follow::{self, Step};
 use netboot_compiler::linux_image::Arch;
 use netboot_lab::Firmware;
@@ -137,6 +138,22 @@ pub fn case(
     };
     let first = first_client(firmware);
     case.steps.push(Expect::Dhcp { kind: first });
+    let secure_loader = m
+        .secure_boot
+        .as_ref()
+        .filter(|_| m.is_secure_boot(mac))
+        .and_then(|sb| sb.dhcp.get(&first));
+    if let Some(shim) = secure_loader {
+        secure_boot_chain(loaded, files, mac, &shim.path, &mut case);
+        return case;
+    }
+    if firmware == Firmware::UefiSecureBoot {
+        case.skipped = Some(
+            "the fleet boots it through iPXE, which Secure Boot firmware refuses (`secure-boot=#true` gives it shim and GRUB)"
+                .into(),
+        );
+        return case;
+    }
     if first != ClientKind::Ipxe {
         let Some(loader) = m.loader(first, mac) else {
             case.unbootable = Some(format!(
@@ -181,16 +198,65 @@ pub fn case(
         files,
         answers: None,
         kernel_names_initrd: false,
+        grub: false,
     };
     walker.walk(&steps, &mut case);
-    // The installer asks for its answers once its kernel runs, after the initrd: the last
-    // step the server can see.
-    if let Some(answers) = walker.answers {
-        if case.end == End::Boots {
-            case.steps.push(answers);
-        }
-    }
+    walker.finish(&mut case);
     case
+}
+
+/// A machine the fleet boots through Secure Boot: shim, the signed GRUB shim loads from its
+/// own directory, `grub/grub.cfg`, and what GRUB's configs boot (followed by the compiler's
+/// `grub_follow`). Shim and GRUB run with Secure Boot off too, so any UEFI PXE firmware takes
+/// this chain.
+fn secure_boot_chain(loaded: &Loaded, files: &Files, mac: MacAddr, shim: &str, case: &mut Case) {
+    let m = &loaded.manifest;
+    case.steps.push(file(m, "loader", shim));
+    let dir = shim.rsplit_once('/').map_or("", |(d, _)| d);
+    let grub = if dir.is_empty() {
+        "grubx64.efi".to_string()
+    } else {
+        format!("{dir}/grubx64.efi")
+    };
+    if !m.files.contains_key(&grub) {
+        case.unbootable = Some(format!(
+            "shim loads {grub} from its own directory, and the fleet does not serve it"
+        ));
+        return;
+    }
+    case.steps.push(file(m, "GRUB", &grub));
+    const GRUB_CFG: &str = "grub/grub.cfg";
+    if !m.files.contains_key(GRUB_CFG) {
+        case.unbootable = Some(format!(
+            "signed GRUB reads {GRUB_CFG}, which the fleet does not serve"
+        ));
+        return;
+    }
+    case.steps.push(file(m, "script", GRUB_CFG));
+    let config = |r: &str| -> Option<Option<String>> {
+        m.files.get(r)?;
+        Some(
+            loaded
+                .generated(r)
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        )
+    };
+    let steps = grub_follow::follow(
+        GRUB_CFG,
+        &grub_follow::Context {
+            mac: mac.to_string(),
+            config: &config,
+        },
+    );
+    let mut walker = Walker {
+        m,
+        files,
+        answers: None,
+        kernel_names_initrd: false,
+        grub: true,
+    };
+    walker.walk(&steps, case);
+    walker.finish(case);
 }
 
 /// The answer file an installer's kernel command line names on this server (Debian's
@@ -232,9 +298,21 @@ struct Walker<'a> {
     answers: Option<Expect>,
     /// The last kernel line names an initrd (`initrd=`).
     kernel_names_initrd: bool,
+    /// GRUB, not iPXE, loads the kernel (it hands the initrd over itself).
+    grub: bool,
 }
 
 impl Walker<'_> {
+    /// The installer asks for its answers once its kernel runs, after the initrd: the last
+    /// step the server can see.
+    fn finish(self, case: &mut Case) {
+        if let Some(answers) = self.answers {
+            if case.end == End::Boots {
+                case.steps.push(answers);
+            }
+        }
+    }
+
     /// Appends what the machine does along `steps`; a menu goes down its default item.
     fn walk(&mut self, steps: &[Step], case: &mut Case) {
         let m = self.m;
@@ -271,7 +349,7 @@ impl Walker<'_> {
                     // with no initrd and panics looking for a root file system, though the
                     // server delivered every byte. Only the console can show it, so the
                     // failure needs this note to point at the cause.
-                    if case.firmware != Firmware::Bios && !self.kernel_names_initrd {
+                    if !self.grub && case.firmware != Firmware::Bios && !self.kernel_names_initrd {
                         case.notes.push(format!(
                             "its kernel line has no `initrd=`: under UEFI the kernel finds the initrd iPXE loaded ({route}) only when its command line names it"
                         ));
@@ -433,6 +511,107 @@ default profile="disk"
         // The compiler's kernel line names its initrd: no warning about `initrd=`.
         assert!(c.notes.is_empty(), "{:?}", c.notes);
         assert!(c.skipped.is_none() && c.unbootable.is_none());
+    }
+
+    /// A Secure Boot host, a plain one, and an unknown machine through Secure Boot's menu.
+    fn secure_boot_fleet(dir: &Path) -> Loaded {
+        let pe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/pe");
+        // The heads of real files at their real lengths, so a signature's certificate table
+        // is inside the file (shim's head stands in for signed GRUB too).
+        for (from, to, len) in [
+            ("ipxe.efi.head", "ipxe.efi", 850_528),
+            ("shimx64.efi.signed.head", "shimx64.efi", 1_048_504),
+            ("shimx64.efi.signed.head", "grubx64.efi", 1_048_504),
+            ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz", 8_247_232),
+            ("initrd.img.head", "initrd.img", 1_028_285),
+        ] {
+            std::fs::copy(pe.join(from), dir.join(to)).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(dir.join(to))
+                .and_then(|f| f.set_len(len))
+                .unwrap();
+        }
+        let text = r#"
+server { address "10.77.0.1"; }
+loaders {
+    efi-x64 "ipxe.efi"
+    secure-boot { shim "shimx64.efi"; grub "grubx64.efi"; }
+}
+artifact "k" path="vmlinuz"
+artifact "i" path="initrd.img"
+profile "signed" { kernel "k"; initrd "i"; cmdline "console=ttyS0"; }
+profile "disk" { exit; }
+menu "main" {
+    timeout 2
+    default "disk"
+    item "signed" "Signed kernel"
+    item "disk" "Local disk"
+}
+host "secure" mac="52:54:00:5b:00:01" profile="signed" secure-boot=#true
+host "plain" mac="52:54:00:5b:00:02" profile="signed"
+default menu="main" secure-boot=#true
+"#;
+        match Loaded::compile_text(
+            &dir.join("fleet.kdl"),
+            text.into(),
+            dir,
+            &ServerOverrides::default(),
+        ) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn routes(c: &Case) -> Vec<String> {
+        c.steps
+            .iter()
+            .map(|s| match s {
+                Expect::Dhcp { kind } => format!("dhcp {kind}"),
+                Expect::File { role, route, .. } => format!("{role} {route}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_secure_boot_machine_is_expected_through_shim_grub_and_its_grub_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = secure_boot_fleet(dir.path());
+        for firmware in [Firmware::UefiSecureBoot, Firmware::UefiPxe] {
+            let c = plan(&loaded, dir.path(), "secure", firmware);
+            assert_eq!(
+                routes(&c),
+                [
+                    "dhcp efi-x64",
+                    "loader sb/shimx64.efi",
+                    "GRUB sb/grubx64.efi",
+                    "script grub/grub.cfg",
+                    "script grub/hosts/52:54:00:5b:00:01.cfg",
+                    "kernel artifacts/k",
+                    "initrd artifacts/i",
+                ],
+                "{firmware}"
+            );
+            assert_eq!(c.end, End::Boots);
+            // GRUB hands the initrd over itself: no word about `initrd=`.
+            assert!(c.notes.is_empty(), "{:?}", c.notes);
+        }
+        // The unknown machine: GRUB's default config, whose menu default exits.
+        let c = plan(&loaded, dir.path(), "default", Firmware::UefiSecureBoot);
+        assert_eq!(routes(&c).last().unwrap(), "script grub/default.cfg");
+        assert_eq!(c.end, End::Exits);
+        assert_eq!(c.menu_seconds, 2);
+        // A machine the fleet boots through iPXE is not tried under Secure Boot.
+        let c = plan(&loaded, dir.path(), "plain", Firmware::UefiSecureBoot);
+        assert!(
+            c.skipped.as_deref().unwrap_or_default().contains("iPXE"),
+            "{c:?}"
+        );
+        assert_eq!(
+            routes(&plan(&loaded, dir.path(), "plain", Firmware::UefiPxe))[1],
+            "loader ipxe.efi"
+        );
     }
 
     #[test]
