@@ -29,11 +29,26 @@ pub struct VmOptions<'a> {
     /// Where its files go: `<name>-serial.log`, `<name>-qemu.log`, `<name>-qmp.sock`, ...
     pub dir: &'a Path,
     pub name: &'a str,
+    /// The named network namespace (`ip netns add`) that holds the tap; `None`: this
+    /// process's own (the private network `netboot test` entered).
+    pub netns: Option<&'a str>,
+    pub purpose: Purpose,
+}
+
+/// What the VM stands for, which decides its memory and what a reboot does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A machine of the fleet (`netboot test`, `netboot try`): 1 GiB for a real installer,
+    /// and reboots allowed, so a boot that fails comes back to the network instead of
+    /// stopping where nobody sees it.
+    Machine,
+    /// A probe of the project's own VM tests (the lab kernel and busybox initrd): 512 MiB,
+    /// and a reboot ends QEMU, so a boot that fails ends the test instead of looping.
+    Probe,
 }
 
 impl Vm {
-    /// Starts QEMU headless with a screen to dump and reboots allowed, so a boot that fails
-    /// comes back to the network instead of stopping where nobody sees it.
+    /// Starts QEMU headless, with a screen to dump through QMP.
     pub fn start(o: &VmOptions) -> io::Result<Vm> {
         let serial = o.dir.join(format!("{}-serial.log", o.name));
         let qmp = o.dir.join(format!("{}-qmp.sock", o.name));
@@ -42,14 +57,14 @@ impl Vm {
         let spec = Spec {
             qmp: Some(&qmp),
             screen: true,
-            reboot: true,
+            reboot: o.purpose == Purpose::Machine,
             accel: o.accel,
-            memory_mib: qemu::MACHINE_MEMORY_MIB,
+            memory_mib: o.purpose.memory_mib(),
             ..Spec::headless(o.firmware, o.tap, o.mac, &serial, &scratch)
         };
         let args = qemu::args(&spec)?;
         let out = File::create(&log)?;
-        let mut command = Command::new(qemu::QEMU);
+        let mut command = in_netns(o.netns);
         command
             .args(&args)
             .stdin(Stdio::null())
@@ -81,12 +96,12 @@ impl Vm {
         let scratch = o.dir.join(o.name);
         let spec = Spec {
             serial: Serial::Stdio,
-            reboot: true,
+            reboot: o.purpose == Purpose::Machine,
             accel: o.accel,
-            memory_mib: qemu::MACHINE_MEMORY_MIB,
+            memory_mib: o.purpose.memory_mib(),
             ..Spec::headless(o.firmware, o.tap, o.mac, Path::new("-"), &scratch)
         };
-        Command::new(qemu::QEMU).args(qemu::args(&spec)?).status()
+        in_netns(o.netns).args(qemu::args(&spec)?).status()
     }
 
     /// The serial console so far (lossy UTF-8: firmware writes escape codes).
@@ -126,6 +141,28 @@ impl Vm {
 impl Drop for Vm {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl Purpose {
+    fn memory_mib(self) -> u32 {
+        match self {
+            Purpose::Machine => qemu::MACHINE_MEMORY_MIB,
+            Purpose::Probe => qemu::SMALL_MEMORY_MIB,
+        }
+    }
+}
+
+/// QEMU, run in `netns` when one is named (`ip netns exec` execs it, so the child is QEMU
+/// itself and the parent-death signal set before the exec still holds).
+fn in_netns(netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, qemu::QEMU]);
+            c
+        }
+        None => Command::new(qemu::QEMU),
     }
 }
 

@@ -15,7 +15,7 @@
 //! `NETBOOT_TEST_LOGS=1` (with `--nocapture`) prints every log of a passing lab too;
 //! `NETBOOT_TEST_KEEP=1` keeps its work dir (daemon logs, serial consoles, `lan.pcap`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ pub const IFACE: &str = "eth0";
 
 /// A network lab. Fields drop in order: VMs, then servers, then the capture, then namespaces.
 pub struct Lab {
-    vms: Vec<Vm>,
+    vms: Vec<netboot_lab::vm::Vm>,
     daemons: Vec<Daemon>,
     capture: Option<Daemon>,
     lan: Netns,
@@ -50,11 +50,6 @@ pub struct Lab {
     client: Option<Netns>,
     subnet: String,
     work: tempfile::TempDir,
-}
-
-struct Vm {
-    process: Daemon,
-    serial: PathBuf,
 }
 
 /// How to build a lab; [`Lab::new`] is the usual one.
@@ -309,44 +304,50 @@ impl Lab {
         let tap = format!("tap{n}");
         self.lan.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         self.lan.ip(&["link", "set", &tap, "master", "br0", "up"]);
-        let serial = self.work.path().join(format!("vm{n}-serial.log"));
-        let scratch = self.work.path().join(format!("vm{n}"));
-        let args = qemu::args(firmware, &tap, mac, &serial, &scratch);
-        let log = self.work.path().join(format!("vm{n}-qemu.log"));
-        let process = Daemon::spawn(
-            &format!("vm{n} qemu"),
-            qemu::command(&self.lan, &args),
-            &log,
-        );
-        self.vms.push(Vm {
-            process,
-            serial: serial.clone(),
-        });
+        // The VM itself is the lab crate's, as `netboot test` starts it: one QEMU line per
+        // firmware, a console file, a QMP socket for the screen.
+        let name = format!("vm{n}");
+        let vm = netboot_lab::vm::Vm::start(&netboot_lab::vm::VmOptions {
+            firmware,
+            tap: &tap,
+            mac,
+            accel: netboot_lab::Accel::Tcg,
+            dir: self.work.path(),
+            name: &name,
+            netns: Some(self.lan.name()),
+            purpose: netboot_lab::vm::Purpose::Probe,
+        })
+        .unwrap_or_else(|e| panic!("start {name}'s QEMU: {e}"));
+        self.vms.push(vm);
 
         let started = Instant::now();
         loop {
             std::thread::sleep(Duration::from_millis(250));
-            let text = std::fs::read(&serial)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            let text = self.vms[n].serial_text();
             if let Some(found) = done(&text) {
                 let elapsed = started.elapsed();
-                self.vms[n].process.stop();
+                self.vms[n].stop();
                 eprintln!("vm{n} ({firmware:?}, {mac}) reached {what} in {elapsed:.1?}");
                 return (text, elapsed, found);
             }
-            if let Some(status) = self.vms[n].process.exited() {
+            if let Some(status) = self.vms[n].exited() {
                 panic!(
                     "vm{n} ({firmware:?}, {mac}) QEMU exited ({status}) without {what}\n\
                      qemu: {}\nserial (last lines):\n{}",
-                    tail(&self.vms[n].process.log_text(), 20),
+                    tail(&self.vms[n].qemu_log(), 20),
                     tail(&text, 60)
                 );
             }
             self.assert_daemons_alive(&format!("vm{n} ({firmware:?}) was booting"));
             if started.elapsed() > timeout {
+                // What the screen showed, beside the console: kept with NETBOOT_TEST_KEEP=1.
+                let png = self.work.path().join(format!("{name}.png"));
+                let screen = match self.vms[n].screendump(&png) {
+                    Ok(()) => format!("screen: {}", png.display()),
+                    Err(e) => format!("no screen: {e}"),
+                };
                 panic!(
-                    "vm{n} ({firmware:?}, {mac}) did not reach {what} within {timeout:?}\n\
+                    "vm{n} ({firmware:?}, {mac}) did not reach {what} within {timeout:?} ({screen})\n\
                      serial (last lines):\n{}",
                     tail(&text, 60)
                 );
@@ -425,13 +426,10 @@ impl Lab {
             );
         }
         for (i, vm) in self.vms.iter().enumerate() {
-            let serial = std::fs::read(&vm.serial)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
             eprintln!(
                 "---- vm{i} qemu ----\n{}\n---- vm{i} serial ----\n{}",
-                tail(&vm.process.log_text(), 20),
-                tail(&serial, 80)
+                tail(&vm.qemu_log(), 20),
+                tail(&vm.serial_text(), 80)
             );
         }
         eprintln!("---- packets on br0 ----\n{}", tail(&self.captured(), 200));

@@ -355,6 +355,8 @@ pub fn try_one(options: &TryOptions) -> Result<std::process::ExitStatus, TestErr
         accel: options.accel.unwrap_or_else(Accel::detect),
         dir: private.work.path(),
         name: "try",
+        netns: None,
+        purpose: netboot_lab::vm::Purpose::Machine,
     })
     .map_err(|e| TestError::Setup(format!("cannot start QEMU: {e}")));
     private.runtime.block_on(private.server.shutdown());

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use netboot_lab::private_net::Bridge;
-use netboot_lab::vm::{Vm, VmOptions};
+use netboot_lab::vm::{Purpose, Vm, VmOptions};
 use netboot_lab::Accel;
 use netboot_manifest::MacAddr;
 use netboot_runtime::in_flight::InFlight;
@@ -131,6 +131,8 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
         accel: lab.accel,
         dir: &lab.work,
         name: &case.name,
+        netns: None,
+        purpose: Purpose::Machine,
     });
     let since = SystemTime::now();
     let mut vm = match vm {

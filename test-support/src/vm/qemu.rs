@@ -1,7 +1,6 @@
-//! QEMU command lines for the firmware the tests boot, and the wait for the initrd's marker.
+//! What a VM test waits for: the initrd's marker on the serial console. The VMs themselves
+//! are the lab crate's (`netboot_lab::vm`), started as `netboot test` starts its machines.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// Which firmware a VM runs: the lab crate's, which also makes the command lines.
@@ -23,27 +22,6 @@ impl Booted {
     pub fn cmdline_words(&self) -> Vec<&str> {
         self.cmdline.split_whitespace().collect()
     }
-}
-
-/// The QEMU arguments for one VM on tap `tap` (run it inside the lan namespace): the lab
-/// crate's headless command line (TCG, no monitor, no VGA, a reboot ends QEMU).
-/// Files the VM needs of its own (the OVMF variable store) are made as `<scratch>-NAME`.
-pub fn args(
-    firmware: Firmware,
-    tap: &str,
-    mac: &str,
-    serial: &Path,
-    scratch: &Path,
-) -> Vec<String> {
-    let spec = netboot_lab::qemu::Spec::headless(firmware, tap, mac, serial, scratch);
-    netboot_lab::qemu::args(&spec).unwrap_or_else(|e| panic!("prepare the VM's files: {e}"))
-}
-
-/// `qemu-system-x86_64` with `args`, inside `ns`.
-pub fn command(ns: &crate::netns::Netns, args: &[String]) -> Command {
-    let mut cmd = ns.command("qemu-system-x86_64");
-    cmd.args(args);
-    cmd
 }
 
 /// The marker's command line if the serial output holds a complete marker line.
