@@ -20,7 +20,8 @@ pub struct Nginx {
     work: tempfile::TempDir,
 }
 
-/// Writes `work/nginx.conf` serving `root` on `listen` (`ADDR:PORT`), logging every request to
+/// Writes `work/nginx.conf` serving `root` on `listen` (`ADDR:PORT`), in one process (no
+/// master and workers: a worker outlives a killed master, and the test kills it), logging every request to
 /// `work/access.log` as `METHOD URI STATUS BYTES`, and opens `work` to the unprivileged user.
 /// `root` and the directories above it must be readable by everyone.
 pub fn configure(root: &Path, listen: &str, work: &Path) -> PathBuf {
@@ -30,7 +31,7 @@ pub fn configure(root: &Path, listen: &str, work: &Path) -> PathBuf {
     let w = work.display();
     let conf = format!(
         r#"daemon off;
-worker_processes 1;
+master_process off;
 pid {w}/nginx.pid;
 error_log stderr info;
 events {{ worker_connections 64; }}
