@@ -16,6 +16,12 @@ pub struct BuildArgs {
     /// so it must be empty or an earlier build.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Write a bundle to DIR instead: a self-contained static tree (scripts, menus,
+    /// manifest.json, and every artifact and loader at `sha256/<hex>` of its content) that any
+    /// HTTP server can serve as it is, for a fleet whose `artifact-origin` names that server.
+    /// Replaced as a whole, like the output directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Artifact cache for `url=` artifacts [default: $XDG_CACHE_HOME/netboot, else
@@ -34,7 +40,8 @@ pub struct BuildArgs {
 pub fn run(args: BuildArgs) -> ExitCode {
     let options = BuildOptions {
         fleet: args.fleet,
-        output: args.output,
+        bundle: args.bundle.is_some(),
+        output: args.bundle.or(args.output),
         overrides: args.overrides.to_overrides(),
         cache: args.cache,
         offline: args.offline,

@@ -77,7 +77,8 @@ pub trait Render {
     /// Where GRUB fetches an artifact.
     fn grub_fetch(&self, artifact: &str) -> String;
 
-    /// Whether the artifact is booted from its own URL.
+    /// Whether the script fetches the artifact by an absolute URL (its own or the fleet's
+    /// `artifact-origin`), so its file name is not the artifact's.
     fn is_url(&self, artifact: &str) -> bool;
 
     /// The machine rendered for; `None` for the shared script everyone else boots.

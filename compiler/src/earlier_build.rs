@@ -109,6 +109,12 @@ fn generated_files(json: &[u8]) -> Result<BTreeSet<PathBuf>, String> {
         .and_then(serde_json::Value::as_object)
         .ok_or("no `files` table")?;
     let mut out = BTreeSet::from([PathBuf::from("manifest.json")]);
+    // A bundle's artifacts live inside it, at `sha256/<hex>` with `artifact_root` "." (a
+    // build's root is never ".": that would be the fleet's own directory, which is refused).
+    let bundle = value
+        .get("artifact_root")
+        .and_then(serde_json::Value::as_str)
+        == Some(".");
     for (route, entry) in files {
         let source = entry
             .get("source")
@@ -121,7 +127,14 @@ fn generated_files(json: &[u8]) -> Result<BTreeSet<PathBuf>, String> {
                     .ok_or_else(|| format!("generated file `{route}` has no `file`"))?;
                 out.insert(PathBuf::from(file));
             }
-            Some("artifact") => {}
+            Some("artifact") => {
+                let path = source.get("path").and_then(serde_json::Value::as_str);
+                if let Some(path) = path.map(Path::new) {
+                    if bundle && crate::bundle::is_content_path(path) {
+                        out.insert(path.to_path_buf());
+                    }
+                }
+            }
             _ => return Err(format!("file `{route}` has an unknown `source`")),
         }
     }

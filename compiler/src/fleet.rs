@@ -25,6 +25,10 @@ pub struct Fleet {
     pub default: Option<Target>,
     /// `default … secure-boot=#true`: machines the fleet does not name boot the Secure Boot chain.
     pub default_secure_boot: Option<Spanned<bool>>,
+    /// `artifact-origin "http://…"`: the HTTP origin (cache, CDN, object store) serving a
+    /// `netboot build --bundle` tree, where iPXE scripts fetch local artifacts by content as
+    /// `<origin>/sha256/<hex>`; no trailing `/`. `None`: from netboot's own HTTP.
+    pub artifact_origin: Option<Spanned<String>>,
 }
 
 /// `loaders { secure-boot { shim …; grub … } }`: the signed chain a Secure Boot machine is

@@ -20,6 +20,7 @@ use netboot_manifest::Manifest;
 
 mod artifact_cache;
 mod boot;
+mod bundle;
 pub mod codes;
 mod decode;
 mod diagnostic;
@@ -55,7 +56,7 @@ pub use diagnostic::{
 };
 pub use methods::kernel::CMDLINE_MAX;
 pub use nesting::MAX_NESTING;
-pub use output::write_output;
+pub use output::{write_bundle, write_output};
 pub use remote::{url_artifacts, UrlArtifact, UrlArtifacts};
 
 /// Command-line overrides of the fleet's `server` block, applied before rendering so
@@ -246,6 +247,42 @@ group "g" profile="p" {{ host "a" mac="52:54:00:00:00:01" cmdline-append="quiet"
         let host = &c.manifest.hosts[&"52:54:00:00:00:01".parse().unwrap()];
         assert_eq!(host.boots, "profile:p");
         assert_eq!(host.group.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn an_artifact_origin_serves_local_artifacts_by_content_and_names_initrds() {
+        let c = build(&format!(
+            r#"{ARTIFACTS}
+artifact-origin "http://cache.example/nb/"
+profile "p" {{ kernel "k"; initrd "i1"; }}
+profile "e" {{ efi "efi"; }}
+profile "u" {{ chain "http://example.org/x"; }}
+menu "m" {{ item "p" "P"; item "e" "E"; item "u" "U"; }}
+default menu="m"
+"#
+        ))
+        .unwrap();
+        let sha = |route: &str| c.manifest.files[route].sha256.clone();
+        let p = script(&c, "profiles/p.ipxe");
+        assert!(
+            p.contains(&format!(
+                "kernel http://cache.example/nb/sha256/{} initrd=i1\ninitrd --name i1 http://cache.example/nb/sha256/{}\n",
+                sha("artifacts/k"),
+                sha("artifacts/i1")
+            )),
+            "{p}"
+        );
+        let e = script(&c, "profiles/e.ipxe");
+        assert!(
+            e.contains(&format!(
+                "http://cache.example/nb/sha256/{}",
+                sha("artifacts/efi")
+            )),
+            "{e}"
+        );
+        // A chain's own URL stays; netboot keeps serving every artifact itself too.
+        assert!(script(&c, "profiles/u.ipxe").contains("http://example.org/x"));
+        assert!(c.manifest.files["artifacts/k"].http);
     }
 
     #[test]

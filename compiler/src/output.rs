@@ -1,15 +1,64 @@
 //! Writing a compiled fleet to an output directory: all files into a fresh temporary
 //! directory beside the target, then renamed into place, so a reader (or a `serve
 //! --manifest` reload) never sees half a build.
+//!
+//! Two shapes: a build (`-o`), whose manifest points back at the operator's artifacts, and a
+//! bundle (`--bundle`, see [`write_bundle`]), which carries its artifacts inside it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::{earlier_build, leftovers, Compiled};
+use netboot_manifest::{Manifest, Source};
 
+use crate::{bundle, earlier_build, leftovers, Compiled};
+
+/// Writes a build: the generated files and a manifest whose artifacts are the operator's
+/// files, found relative to the output directory.
 pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> io::Result<()> {
+    replace_dir(fleet_path, out_dir, |tmp, fleet_dir, out_abs| {
+        let mut manifest = compiled.manifest.clone();
+        manifest.artifact_root = relative(out_abs, fleet_dir);
+        write_files(tmp, &compiled.generated)?;
+        fs::write(tmp.join("manifest.json"), manifest.to_json())
+    })
+}
+
+/// Writes a bundle: a self-contained static tree any HTTP server can serve as it is. The
+/// generated scripts and menus sit at their routes (as in a build), every artifact and loader
+/// at `sha256/<hex>` of its content, and `manifest.json` names those copies (`artifact_root`
+/// "."), so `netboot serve --manifest DIR/manifest.json` serves the bundle too. Nothing in it
+/// depends on where the fleet or the bundle live: the same input gives the same bytes.
+pub fn write_bundle(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> io::Result<()> {
+    replace_dir(fleet_path, out_dir, |tmp, fleet_dir, _| {
+        let manifest = bundled_manifest(&compiled.manifest);
+        write_files(tmp, &compiled.generated)?;
+        bundle::copy_artifacts(&compiled.manifest, fleet_dir, tmp)?;
+        fs::write(tmp.join("manifest.json"), manifest.to_json())
+    })
+}
+
+/// The manifest of a bundle: every artifact's source is its copy at `sha256/<hex>`.
+fn bundled_manifest(manifest: &Manifest) -> Manifest {
+    let mut m = manifest.clone();
+    m.artifact_root = ".".into();
+    for entry in m.files.values_mut() {
+        if let Source::Artifact { path } = &mut entry.source {
+            *path = bundle::content_path(&entry.sha256);
+        }
+    }
+    m
+}
+
+/// Replaces `out_dir` with what `fill(tmp, fleet_dir, out_abs)` writes into a fresh
+/// temporary directory beside it, if `out_dir` may be replaced at all (see
+/// `earlier_build::may_replace`).
+fn replace_dir(
+    fleet_path: &Path,
+    out_dir: &Path,
+    fill: impl FnOnce(&Path, &Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     // `-o .` or `-o ..` names no file: the directory it means is what gets checked (and
     // refused, if it holds the fleet), so resolve it first.
     let resolved;
@@ -42,19 +91,12 @@ pub fn write_output(compiled: &Compiled, fleet_path: &Path, out_dir: &Path) -> i
     };
     let fleet_dir = fs::canonicalize(fleet_dir)?;
     earlier_build::may_replace(&out_abs, &fleet_dir)?;
-    let mut manifest = compiled.manifest.clone();
-    manifest.artifact_root = relative(&out_abs, &fleet_dir);
 
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
-    let written = (|| -> io::Result<()> {
-        fs::create_dir(&tmp)?;
-        write_files(&tmp, &compiled.generated)?;
-        fs::write(tmp.join("manifest.json"), manifest.to_json())?;
-        Ok(())
-    })();
+    let written = fs::create_dir(&tmp).and_then(|()| fill(&tmp, &fleet_dir, &out_abs));
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);

@@ -6,8 +6,8 @@ mod download;
 use std::path::{Path, PathBuf};
 
 use netboot_compiler::{
-    compile_with, url_artifacts, write_output, ArtifactCache, Code, Diagnostic, Failure,
-    ServerOverrides,
+    compile_with, url_artifacts, write_bundle, write_output, ArtifactCache, Code, Diagnostic,
+    Failure, ServerOverrides,
 };
 
 use crate::console::Console;
@@ -20,6 +20,9 @@ pub struct BuildOptions {
     pub fleet: PathBuf,
     /// Output directory; `None`: `build/` next to the fleet file ([`default_output`]).
     pub output: Option<PathBuf>,
+    /// Write `output` as a bundle: a self-contained static tree with the artifacts inside it
+    /// by content (`sha256/<hex>`), for an HTTP origin to serve as it is.
+    pub bundle: bool,
     pub overrides: ServerOverrides,
     /// Artifact cache for `url=` artifacts; `None`: the default one.
     pub cache: Option<PathBuf>,
@@ -86,7 +89,12 @@ pub fn build(options: &BuildOptions, console: &mut Console) -> Result<Built, Bui
         .output
         .clone()
         .unwrap_or_else(|| default_output(&options.fleet));
-    write_output(&compiled, &options.fleet, &out).map_err(|source| BuildError::Write {
+    let write = if options.bundle {
+        write_bundle
+    } else {
+        write_output
+    };
+    write(&compiled, &options.fleet, &out).map_err(|source| BuildError::Write {
         path: out.clone(),
         source,
     })?;

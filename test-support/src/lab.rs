@@ -34,6 +34,9 @@ pub enum Role {
     Server,
     /// A host that probes the LAN (10.77.N.10), made by [`Builder::client`].
     Client,
+    /// A host on the relayed segment (10.78.N.2), made by [`Lab::add_relayed_segment`]: that
+    /// subnet's own DHCP server, where there is one.
+    SegmentHost,
 }
 
 /// Interface name of the veth end inside the router and server namespaces.
@@ -48,6 +51,9 @@ pub struct Lab {
     router: Netns,
     server: Netns,
     client: Option<Netns>,
+    segment_host: Option<Netns>,
+    /// The bridge VMs are plugged into: `br0`, or `br1` once they sit behind the relay.
+    vm_bridge: &'static str,
     subnet: String,
     work: tempfile::TempDir,
 }
@@ -131,6 +137,8 @@ impl Builder {
             router,
             server,
             client,
+            segment_host: None,
+            vm_bridge: "br0",
             subnet,
             work,
         };
@@ -189,7 +197,68 @@ impl Lab {
                 .client
                 .as_ref()
                 .expect("a lab built without Builder::client has no client namespace"),
+            Role::SegmentHost => self
+                .segment_host
+                .as_ref()
+                .expect("the lab has no relayed segment: call Lab::add_relayed_segment"),
         }
+    }
+
+    /// The relayed segment's first three octets (10.78.N), once [`Lab::add_relayed_segment`]
+    /// made it.
+    pub fn relayed_subnet(&self) -> String {
+        self.subnet.replacen("10.77.", "10.78.", 1)
+    }
+
+    /// Adds a second segment behind the router, as a site's other subnets are:
+    ///
+    /// ```text
+    ///  router ns ─ eth0 10.77.N.1 (LAN, br0) ─ eth1 10.78.N.1 (br1), forwarding between them
+    ///  segment-host ns ─ eth0 10.78.N.2 (br1)
+    ///  QEMU ─ tapK on br1 (every VM started from now on)
+    /// ```
+    ///
+    /// The server and client namespaces get a route to 10.78.N.0/24 through the router, so
+    /// replies to relayed clients (TFTP, HTTP, port 4011) find their way. What runs on the
+    /// segment (a relay, a DHCP server) is the test's to start.
+    pub fn add_relayed_segment(&mut self) {
+        let b = self.relayed_subnet();
+        let host_ns = Netns::create(&format!(
+            "{}-segb",
+            self.lan.name().trim_end_matches("-lan")
+        ));
+        self.lan
+            .ip(&["link", "add", "br1", "type", "bridge", "forward_delay", "0"]);
+        self.lan.ip(&["link", "set", "br1", "up"]);
+        for (ns, port, iface, host) in [
+            (&self.router, "vrelay", "eth1", 1),
+            (&host_ns, "vsegb", IFACE, 2),
+        ] {
+            self.lan.ip(&[
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                iface,
+                "netns",
+                ns.name(),
+            ]);
+            self.lan.ip(&["link", "set", port, "master", "br1", "up"]);
+            ns.ip(&["addr", "add", &format!("{b}.{host}/24"), "dev", iface]);
+            ns.ip(&["link", "set", iface, "up"]);
+        }
+        self.router
+            .output("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
+        let via = format!("{}.1", self.subnet);
+        for ns in std::iter::once(&self.server).chain(self.client.as_ref()) {
+            ns.ip(&["route", "add", &format!("{b}.0/24"), "via", &via]);
+        }
+        host_ns.ip(&["route", "add", "default", "via", &format!("{b}.1")]);
+        self.segment_host = Some(host_ns);
+        self.vm_bridge = "br1";
     }
 
     /// Starts `program ARGS` in `role`'s namespace as a lab daemon logged to `<name>.log`.
@@ -303,7 +372,8 @@ impl Lab {
         let n = self.vms.len();
         let tap = format!("tap{n}");
         self.lan.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
-        self.lan.ip(&["link", "set", &tap, "master", "br0", "up"]);
+        self.lan
+            .ip(&["link", "set", &tap, "master", self.vm_bridge, "up"]);
         // The VM itself is the lab crate's, as `netboot test` starts it: one QEMU line per
         // firmware, a console file, a QMP socket for the screen.
         let name = format!("vm{n}");
@@ -451,5 +521,6 @@ impl Drop for Lab {
         self.vms.clear();
         self.daemons.clear();
         self.capture = None;
+        self.segment_host = None;
     }
 }

@@ -20,6 +20,7 @@ pub mod lab;
 pub mod log_events;
 pub mod loopback;
 pub mod netns;
+pub mod nginx;
 pub mod origin;
 pub mod ports;
 pub mod programs;

@@ -24,6 +24,37 @@ impl Decoder<'_> {
         }
     }
 
+    /// `artifact-origin "http://cache.example/netboot"`: where scripts fetch artifacts by
+    /// content. The URL is a directory that `<origin>/sha256/<hex>` is appended to, so a query
+    /// or a fragment, which would end up before that path, is refused.
+    pub(super) fn artifact_origin(&mut self, node: &KdlNode) -> Option<Spanned<String>> {
+        self.check_entries(node, 1, &[]);
+        self.no_children(node);
+        let u = self.string_arg(
+            node,
+            0,
+            "a base URL",
+            "artifact-origin \"http://cache.example.org/netboot\"",
+        )?;
+        let why = url_problem(&u.value).or_else(|| {
+            u.value.contains(['?', '#']).then_some(
+                "a base URL takes no `?` query or `#` fragment (`/sha256/<hex>` is appended to it)",
+            )
+        });
+        if let Some(why) = why {
+            self.error(
+                Code::BadUrl,
+                format!("`{}` is not a usable artifact origin: {why}", u.value),
+                u.span,
+                "bad URL",
+                "write it like `http://cache.example.org/netboot`".into(),
+            );
+            return None;
+        }
+        let trimmed = u.value.trim_end_matches('/').to_string();
+        Some(Spanned::new(trimmed, u.span))
+    }
+
     pub(super) fn artifact(&mut self, node: &KdlNode) -> Option<Artifact> {
         self.check_entries(node, 1, &["path", "url", "sha256"]);
         self.no_children(node);

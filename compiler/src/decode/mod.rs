@@ -103,7 +103,15 @@ pub fn decode(src: &Arc<SourceFile>, diags: &mut Diagnostics) -> Option<Fleet> {
 const MAX_SYNTAX_ERRORS: usize = 10;
 
 const TOP_LEVEL: &[&str] = &[
-    "server", "loaders", "artifact", "profile", "menu", "group", "host", "default",
+    "server",
+    "loaders",
+    "artifact",
+    "artifact-origin",
+    "profile",
+    "menu",
+    "group",
+    "host",
+    "default",
 ];
 
 impl Decoder<'_> {
@@ -120,6 +128,11 @@ impl Decoder<'_> {
                 "loaders" => {
                     if self.once(&mut seen, node) {
                         self.loaders(node, &mut fleet);
+                    }
+                }
+                "artifact-origin" => {
+                    if self.once(&mut seen, node) {
+                        fleet.artifact_origin = self.artifact_origin(node);
                     }
                 }
                 "artifact" => {

@@ -321,20 +321,34 @@ impl Generator<'_, '_> {
     }
 
     /// What a script fetches for an artifact: its route relative to a script one directory
-    /// down, or its own URL.
+    /// down, its content address on the fleet's `artifact-origin`, or its own URL.
     fn fetch(&self, name: &str) -> String {
         let i = self.c.artifacts.get(name).copied();
         match i.map(|i| &self.c.fleet.artifacts[i].location) {
             Some(Location::Url(u)) => u.value.clone(),
-            _ => format!("../artifacts/{name}"),
+            _ => match self.origin_url(name) {
+                Some(url) => url,
+                None => format!("../artifacts/{name}"),
+            },
         }
     }
 
+    /// `<origin>/sha256/<hex>` for a local artifact when the fleet names an origin: the
+    /// address `netboot build --bundle` gives its bytes.
+    fn origin_url(&self, name: &str) -> Option<String> {
+        let origin = self.c.fleet.artifact_origin.as_ref()?;
+        let file = self.c.local.get(self.c.artifacts.get(name)?)?;
+        Some(format!("{}/sha256/{}", origin.value, file.sha256))
+    }
+
+    /// Whether the script fetches the artifact by an absolute URL (its own, or the origin's),
+    /// whose last segment is no artifact name: an initrd then needs `--name`.
     fn is_url(&self, name: &str) -> bool {
         self.c
             .artifacts
             .get(name)
             .is_some_and(|&i| matches!(self.c.fleet.artifacts[i].location, Location::Url(_)))
+            || self.origin_url(name).is_some()
     }
 
     /// The boot steps of profile `pi` for one machine (or for everyone when `host` is None).
@@ -497,7 +511,8 @@ impl Render for RenderCx<'_, '_, '_> {
         format!("(tftp)/artifacts/{name}")
     }
 
-    /// Whether the artifact is booted from its own URL.
+    /// Whether the script fetches the artifact by an absolute URL (its own or the fleet's
+    /// `artifact-origin`), so its file name is not the artifact's.
     fn is_url(&self, name: &str) -> bool {
         self.g.is_url(name)
     }

@@ -1,0 +1,222 @@
+//! Beyond one `netboot serve` (issue 16), booting real firmware: artifacts from an existing
+//! HTTP origin (nginx serving a `netboot build --bundle` tree), a machine on another subnet
+//! behind Debian's `dhcrelay`, and two runtimes on one segment where one has died.
+//!
+//! Each test is one or two boots in a lab of its own (test-support/src/lab.rs), which stops
+//! every process and deletes every namespace when dropped, also on failure. The fleet is
+//! tests/fixtures/vm/lab.kdl.
+
+use std::path::Path;
+use std::process::Command;
+
+use netboot_test_support::lab::{Role, IFACE};
+use netboot_test_support::nginx;
+use netboot_test_support::vm::fleet;
+use netboot_test_support::vm::{Booted, Firmware, Lab};
+
+/// Listed in the fleet with profile "pinned".
+const KNOWN_MAC: &str = "52:54:00:e2:e0:01";
+/// Also listed with profile "pinned"; the second boot of a lab uses it.
+const OTHER_MAC: &str = "52:54:00:e2:e0:02";
+
+fn assert_word(booted: &Booted, word: &str) {
+    assert!(
+        booted.cmdline_words().contains(&word),
+        "expected {word:?} on the kernel command line, got {:?}",
+        booted.cmdline
+    );
+}
+
+/// `netboot serve FLEET --interface eth0 --address ADDRESS --http-port 8080` in `role`'s
+/// namespace, as lab daemon `name`, waiting for its sockets.
+fn serve_in(lab: &mut Lab, role: Role, name: &str, fleet: &Path, address: &str) {
+    let mut cmd = lab.netns(role).command(env!("CARGO_BIN_EXE_netboot"));
+    cmd.arg("serve")
+        .arg(fleet)
+        .args(["--interface", IFACE, "--address", address])
+        .args(["--http-port", "8080", "--no-watch"])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1");
+    lab.spawn_command(name, cmd);
+    lab.wait_listening(role, "udp", 67);
+    lab.wait_listening(role, "udp", 69);
+    lab.wait_listening(role, "tcp", 8080);
+}
+
+// ---- artifacts from an existing origin --------------------------------------------------
+
+/// nginx in the router namespace serves a bundle of the fleet at 10.77.N.1:8081; netboot
+/// answers DHCP and TFTP and serves the scripts, which fetch the kernel and the initrd from
+/// nginx.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn bios_boots_a_kernel_and_initrd_served_by_nginx_from_a_bundle() {
+    let mut lab = Lab::new();
+    let origin = format!("{}.1:8081", lab.subnet());
+    let fleet = fleet::write(&lab, "lab");
+    let text = std::fs::read_to_string(&fleet).unwrap();
+    std::fs::write(
+        &fleet,
+        format!("artifact-origin \"http://{origin}/\"\n{text}"),
+    )
+    .unwrap();
+
+    // nginx runs as `nobody`: the lab's private work dir must let it reach the bundle.
+    let work = lab.work_dir().to_path_buf();
+    std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bundle = work.join("bundle");
+    let built = Command::new(env!("CARGO_BIN_EXE_netboot"))
+        .arg("build")
+        .arg(&fleet)
+        .arg("--bundle")
+        .arg(&bundle)
+        .args(["--address", &lab.server_addr(), "--http-port", "8080"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    let sha = |route: &str| {
+        manifest["files"][route]["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let nginx_work = work.join("nginx");
+    nginx::configure(&bundle, &origin, &nginx_work);
+    let cmd = nginx::command(Some(lab.netns(Role::Router)), &nginx_work);
+    lab.spawn_command("nginx", cmd);
+    lab.wait_listening(Role::Router, "tcp", 8081);
+    let server = lab.server_addr();
+    serve_in(&mut lab, Role::Server, "netboot", &fleet, &server);
+
+    let booted = lab.boot(Firmware::Bios, KNOWN_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=known");
+
+    let access = nginx::access_log(&nginx_work);
+    for route in ["artifacts/kernel", "artifacts/initrd"] {
+        let line = format!("GET /sha256/{} 200 ", sha(route));
+        assert!(
+            access.lines().any(|l| l.starts_with(&line)),
+            "nginx did not serve {route} ({line:?}):\n{access}"
+        );
+    }
+    let log = lab.daemon_log("netboot");
+    assert!(
+        log.contains("file=hosts/52-54-00-e2-e0-01.ipxe"),
+        "netboot did not serve the host's script:\n{log}"
+    );
+    assert!(
+        !log.contains("file=artifacts/"),
+        "netboot served an artifact the origin should have:\n{log}"
+    );
+}
+
+// ---- relayed subnets ---------------------------------------------------------------------
+
+/// `dhcrelay` in the router namespace, in the foreground, relaying from the second segment
+/// (eth1) to netboot; started as a lab daemon, never as the system service.
+fn start_relay(lab: &mut Lab) {
+    let server = lab.server_addr();
+    let args: Vec<String> = ["-d", "-4", "-id", "eth1", "-iu", IFACE, &server]
+        .map(String::from)
+        .to_vec();
+    let pid = lab.work_dir().join("dhcrelay.pid");
+    let mut cmd = lab.netns(Role::Router).command("dhcrelay");
+    cmd.arg("-pf").arg(&pid).args(&args);
+    lab.spawn_command("dhcrelay", cmd);
+    lab.wait_listening(Role::Router, "udp", 67);
+}
+
+/// No reply of netboot's was broadcast on the server's segment: each went to the relay's
+/// address on the client's segment (giaddr), from where the relay passes it on.
+fn assert_replies_went_to_the_relay(lab: &Lab) {
+    let packets = lab.captured();
+    let server = lab.server_addr();
+    // The relay's address on the client's segment (giaddr), reached through the router.
+    let relay = format!("{}.1.67", lab.relayed_subnet());
+    assert!(
+        packets.contains(&format!("{server}.67 > {relay}:")),
+        "no reply from netboot to the relay {relay}:\n{packets}"
+    );
+    assert!(
+        !packets.contains(&format!("{server}.67 > 255.255.255.255")),
+        "netboot broadcast a reply on its own segment for a relayed client:\n{packets}"
+    );
+}
+
+/// The second subnet has its own DHCP server (dnsmasq on 10.78.N.2, addresses only, the
+/// router as gateway), and the router relays to netboot too: netboot answers as a proxy,
+/// through the relay.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn bios_behind_a_relay_boots_beside_that_subnets_own_dhcp_server() {
+    let mut lab = Lab::without_router_dhcp();
+    lab.add_relayed_segment();
+    let b = lab.relayed_subnet();
+    let mut args = lab.dnsmasq_args("segment");
+    args.push(format!("--dhcp-range={b}.100,{b}.199,255.255.255.0,1h"));
+    args.push(format!("--dhcp-option=3,{b}.1"));
+    lab.spawn(Role::SegmentHost, "segment-dnsmasq", "dnsmasq", &args);
+    lab.wait_listening(Role::SegmentHost, "udp", 67);
+    start_relay(&mut lab);
+    let fleet = fleet::write(&lab, "lab");
+    let server = lab.server_addr();
+    serve_in(&mut lab, Role::Server, "netboot", &fleet, &server);
+
+    let booted = lab.boot(Firmware::Bios, KNOWN_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=known");
+    let log = lab.daemon_log("netboot");
+    assert!(
+        log.contains(&format!("to={}.1:67", lab.relayed_subnet())),
+        "netboot did not answer through the relay:\n{log}"
+    );
+    assert!(
+        lab.daemon_log("segment-dnsmasq").contains("DHCPACK"),
+        "the subnet's own DHCP server gave no address"
+    );
+    assert_replies_went_to_the_relay(&lab);
+}
+
+// ---- active-active -----------------------------------------------------------------------
+
+/// Two runtimes serve the same fleet on one segment (10.77.N.2 and 10.77.N.10), each naming
+/// itself. One dies before a BIOS boot; the survivor boots it. The dead one comes back, the
+/// other dies before a UEFI boot; the survivor boots that too.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn the_survivor_of_two_runtimes_boots_bios_and_uefi() {
+    let mut lab = Lab::builder().client().build();
+    let fleet = fleet::write(&lab, "lab");
+    let a = lab.server_addr();
+    let b = format!("{}.10", lab.subnet());
+    serve_in(&mut lab, Role::Server, "netboot-a", &fleet, &a);
+    serve_in(&mut lab, Role::Client, "netboot-b", &fleet, &b);
+
+    lab.stop_daemon("netboot-a");
+    let booted = lab.boot(Firmware::Bios, KNOWN_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    let survivor = lab.daemon_log("netboot-b");
+    assert!(
+        survivor.contains("file=hosts/52-54-00-e2-e0-01.ipxe"),
+        "{survivor}"
+    );
+
+    serve_in(&mut lab, Role::Server, "netboot-a", &fleet, &a);
+    lab.stop_daemon("netboot-b");
+    let booted = lab.boot(Firmware::UefiPxe, OTHER_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=reloaded");
+    let survivor = lab.daemon_log("netboot-a");
+    assert!(
+        survivor.contains("file=hosts/52-54-00-e2-e0-02.ipxe"),
+        "{survivor}"
+    );
+}
