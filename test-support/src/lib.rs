@@ -21,6 +21,7 @@ pub mod loopback;
 pub mod netns;
 pub mod origin;
 pub mod ports;
+pub mod postgres;
 pub mod programs;
 pub mod rng;
 pub mod served;
