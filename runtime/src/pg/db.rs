@@ -6,7 +6,7 @@
 //! A connection that broke is opened again for the next job, so a database restart costs the
 //! requests made while it was down, not the server.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
@@ -47,7 +47,8 @@ type Job = Box<dyn FnOnce(Result<&mut Client, postgres::Error>) -> bool + Send>;
 /// A handle to the connection thread; cheap to clone, every clone queues on the same thread.
 #[derive(Clone, Debug)]
 pub struct Db {
-    url: StateUrl,
+    /// Shared: a parsed URL is large, and every store holds one.
+    url: Arc<StateUrl>,
     jobs: mpsc::Sender<Job>,
 }
 
@@ -110,7 +111,7 @@ impl Db {
             source,
         })?;
         let db = Db {
-            url: url.clone(),
+            url: Arc::new(url.clone()),
             jobs,
         };
         db.run(schema::ensure)?;
@@ -138,9 +139,14 @@ impl Db {
             // Anything but an ordinary SQL error (a socket that failed, a server that ended
             // the session with FATAL on shutdown): `is_closed` may not know yet, so the
             // connection is not trusted again.
-            let broken = matches!(&done, Err(JobError::Query(e)) if e.as_db_error().map_or(true, |db| {
-                db.parsed_severity() != Some(postgres::error::Severity::Error)
-            }));
+            let broken = match &done {
+                // (Not `is_none_or`: the workspace builds with Rust 1.80.)
+                Err(JobError::Query(e)) => match e.as_db_error() {
+                    Some(db) => db.parsed_severity() != Some(postgres::error::Severity::Error),
+                    None => true,
+                },
+                _ => false,
+            };
             let _ = reply.send(done);
             broken
         });

@@ -17,7 +17,6 @@ CREATE TABLE IF NOT EXISTS netboot_schema (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version integer NOT NULL
 );
-INSERT INTO netboot_schema (version) VALUES (1) ON CONFLICT (singleton) DO NOTHING;
 CREATE TABLE IF NOT EXISTS netboot_install (
     mac macaddr PRIMARY KEY,
     host text NOT NULL,
@@ -37,14 +36,19 @@ CREATE TABLE IF NOT EXISTS netboot_lease_lock (
 INSERT INTO netboot_lease_lock VALUES (true) ON CONFLICT (singleton) DO NOTHING;
 ";
 
-/// Any number, the same for every netboot: two servers starting at once must not race
-/// `CREATE TABLE IF NOT EXISTS` (PostgreSQL can fail one of them on its catalog's keys).
-const CREATE_LOCK: i64 = 0x6e65_7462_6f6f_74;
+/// Any number, the same for every netboot ("netboot" in ASCII): two servers starting at once
+/// must not race `CREATE TABLE IF NOT EXISTS` (PostgreSQL can fail one on its catalog's keys).
+const CREATE_LOCK: i64 = 0x006e_6574_626f_6f74;
 
 pub(super) fn ensure(client: &mut Client) -> Result<(), JobError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])?;
     tx.batch_execute(TABLES)?;
+    // A first start writes this netboot's version; a later one finds what the first wrote.
+    tx.execute(
+        "INSERT INTO netboot_schema (version) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
+        &[&VERSION],
+    )?;
     let found: i32 = tx
         .query_one("SELECT version FROM netboot_schema", &[])?
         .try_get(0)?;
