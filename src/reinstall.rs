@@ -10,6 +10,8 @@ use netboot_ops::install_state::DEFAULT_STATE_DIR;
 use netboot_ops::loaded::LoadError;
 use netboot_ops::reinstall::{reinstall, ReinstallError, ReinstallOptions};
 
+use netboot_ops::install_state::StateUrl;
+
 use crate::logging::{self, LogFormat};
 
 #[derive(clap::Args)]
@@ -26,6 +28,9 @@ pub struct ReinstallArgs {
     /// The server's state directory, where `install-state.json` lives.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// The servers' state database (`netboot serve --state`), instead of the file.
+    #[arg(long, value_name = "postgres://…")]
+    pub state: Option<StateUrl>,
 }
 
 pub fn run(args: ReinstallArgs) -> ExitCode {
@@ -39,6 +44,7 @@ pub fn run(args: ReinstallArgs) -> ExitCode {
         host: args.host,
         fleet,
         state_dir: args.state_dir,
+        state: args.state,
     };
     match reinstall(&options) {
         Ok(done) => {

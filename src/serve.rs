@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use netboot_manifest::settings::{DHCP_PORT, PXE_PORT};
+use netboot_ops::install_state::StateUrl;
 use netboot_ops::serve::{serve, ServeError, ServeOptions, Source};
 
 use crate::logging::{self, LogFormat};
@@ -51,6 +52,11 @@ pub struct ServeArgs {
     /// what each machine reported installed (`install-state.json`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/netboot")]
     pub state_dir: PathBuf,
+    /// Keep both in PostgreSQL instead, shared by every server given the same URL
+    /// (postgres://USER@%2Frun%2Fpostgresql/DB over a unix socket, or host:port on a trusted
+    /// network: no TLS). Tables are created if missing; a database that is down stops start-up.
+    #[arg(long, value_name = "postgres://…")]
+    pub state: Option<StateUrl>,
     /// Artifact cache of `netboot build` (`url=` artifacts found there are served locally)
     /// [default: $XDG_CACHE_HOME/netboot, else ~/.cache/netboot].
     #[arg(long, value_name = "DIR")]
@@ -81,6 +87,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
         state_dir: args.state_dir,
+        state: args.state,
         cache: args.cache,
     };
     match serve(options) {

@@ -9,6 +9,8 @@ use netboot_ops::install_state::DEFAULT_STATE_DIR;
 use netboot_ops::loaded::LoadError;
 use netboot_ops::state::{state, StateError, StateOptions};
 
+use netboot_ops::install_state::StateUrl;
+
 use crate::report_format::Format;
 
 #[derive(clap::Args)]
@@ -24,6 +26,9 @@ pub struct StateArgs {
     /// The server's state directory, where `install-state.json` lives.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// The servers' state database (`netboot serve --state`), instead of the file.
+    #[arg(long, value_name = "postgres://…")]
+    pub state: Option<StateUrl>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -32,6 +37,7 @@ pub fn run(args: StateArgs) -> ExitCode {
     let options = StateOptions {
         fleet: args.fleet.or(args.manifest),
         state_dir: args.state_dir,
+        state: args.state,
         format: args.format.into(),
     };
     match state(&options) {

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use netboot_manifest::{Host, InstallLifecycle, MacAddr, Manifest};
 use netboot_runtime::install::{InstallStore, STATE_FILE};
+use netboot_runtime::pg::PgError;
+/// `--state`: the state database's URL (re-exported for the binary's arguments).
+pub use netboot_runtime::pg::StateUrl;
 
 /// `--state-dir`'s default, the same as `netboot serve`'s.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/netboot";
@@ -14,9 +17,13 @@ pub fn state_path(state_dir: &Path) -> PathBuf {
     state_dir.join(STATE_FILE)
 }
 
-/// A store over the server's state file: it writes under the same lock as the server.
-pub fn store(state_dir: &Path) -> InstallStore {
-    InstallStore::new(state_path(state_dir))
+/// The server's install state: the state database when `--state` names one, else the state
+/// file, written under the same lock as the server.
+pub fn store(state_dir: &Path, state: Option<&StateUrl>) -> Result<InstallStore, PgError> {
+    match state {
+        Some(url) => InstallStore::postgres(url),
+        None => Ok(InstallStore::file(state_path(state_dir))),
+    }
 }
 
 /// Every host with an install lifecycle, by MAC.

@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 
 use netboot_compiler::ServerOverrides;
-use netboot_runtime::install::{InstallRecord, StateFileError};
+use netboot_runtime::install::{InstallRecord, InstallStoreError};
+use netboot_runtime::pg::StateUrl;
 
-use crate::install_state::{lifecycle_hosts, state_path, store};
+use crate::install_state::{lifecycle_hosts, store};
 use crate::loaded::{LoadError, Loaded};
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct ReinstallOptions {
     /// The fleet (or a `.json` manifest) that names it.
     pub fleet: PathBuf,
     pub state_dir: PathBuf,
+    /// The state database, instead of the file in `state_dir`.
+    pub state: Option<StateUrl>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +33,7 @@ pub enum ReinstallError {
     NoLifecycle(String),
     /// Damaged or unwritable: nothing was changed.
     #[error(transparent)]
-    State(#[from] StateFileError),
+    State(#[from] InstallStoreError),
 }
 
 /// What was done, for the operator.
@@ -59,14 +62,16 @@ pub fn reinstall(options: &ReinstallOptions) -> Result<Reinstalled, ReinstallErr
             },
         );
     };
-    let forgot = store(&options.state_dir).forget(mac)?;
-    let path = state_path(&options.state_dir);
+    let store =
+        store(&options.state_dir, options.state.as_ref()).map_err(InstallStoreError::from)?;
+    let forgot = store.forget(mac)?;
+    let path = store.describe();
     let text = match &forgot {
         Some(record) => {
             tracing::warn!(
                 target: "netboot::install",
                 host = %host.name, %mac, forgot_generation = record.generation,
-                generation = install.generation, path = %path.display(),
+                generation = install.generation, path = %path,
                 "install record forgotten by hand: the machine installs again on its next boot"
             );
             format!(

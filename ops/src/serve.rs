@@ -10,6 +10,8 @@ use std::time::Duration;
 use netboot_compiler::{ArtifactCache, ServerOverrides};
 use netboot_manifest::settings::{self, ServerBlock};
 use netboot_manifest::{DhcpMode, Server};
+use netboot_runtime::install::{InstallStore, STATE_FILE};
+use netboot_runtime::pg::StateUrl;
 use netboot_runtime::server::{Reloader, Runtime, ServeConfig};
 use netboot_runtime::status::Event;
 use netboot_runtime::{Snapshot, SnapshotError};
@@ -54,6 +56,8 @@ pub struct ServeOptions {
     pub pxe_port: u16,
     /// Where full-DHCP mode keeps its leases and the install lifecycle its state.
     pub state_dir: PathBuf,
+    /// The state database shared with other servers, instead of the files in `state_dir`.
+    pub state: Option<StateUrl>,
     /// `netboot build`'s artifact cache; `None`: the default one.
     pub cache: Option<PathBuf>,
 }
@@ -96,7 +100,7 @@ async fn run(args: ServeOptions) -> Result<(), String> {
         origin.pin_address(address);
     }
     let (snapshot, inputs) = origin.load()?;
-    let config = settle(&args, origin.pinned_address(), &snapshot.manifest().server)?;
+    let mut config = settle(&args, origin.pinned_address(), &snapshot.manifest().server)?;
     // Later compiles must name the address we actually answer on.
     origin.pin_address(config.address);
     let (snapshot, inputs) = if origin.needs_recompile(&snapshot, config.address) {
@@ -108,7 +112,18 @@ async fn run(args: ServeOptions) -> Result<(), String> {
     let server_block = snapshot.manifest().server.clone();
     // Before anything is served: a signal after the "serving" line must find its handler.
     let mut signals = Signals::register().map_err(|e| format!("cannot handle signals: {e}"))?;
-    let full = full_dhcp::open(&args.state_dir, &config, &snapshot.manifest().server)?;
+    // A state database that is down stops start-up here, named: serving without it would
+    // mean guessing who is installed and which addresses are free.
+    if let Some(url) = &args.state {
+        config.install = Some(InstallStore::postgres(url).map_err(|e| e.to_string())?);
+        tracing::info!(target: TARGET, state = %url, "install state and full-DHCP leases are shared in PostgreSQL");
+    }
+    let full = full_dhcp::open(
+        &args.state_dir,
+        args.state.as_ref(),
+        &config,
+        &snapshot.manifest().server,
+    )?;
     let runtime = Runtime::start_with(&config, snapshot, full)
         .await
         .map_err(|e| e.to_string())?;
@@ -321,7 +336,7 @@ fn settle(
         dhcp_port: args.dhcp_port,
         pxe_port: args.pxe_port,
         status: !args.no_status,
-        install_state: Some(args.state_dir.join(netboot_runtime::install::STATE_FILE)),
+        install: Some(InstallStore::file(args.state_dir.join(STATE_FILE))),
     })
 }
 

@@ -7,10 +7,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use netboot_compiler::ServerOverrides;
 use netboot_manifest::MacAddr;
-use netboot_runtime::install::{next, state_file, InstallRecord, InstallState, Next};
+use netboot_runtime::install::{next, InstallRecord, InstallState, InstallStoreError, Next};
+use netboot_runtime::pg::StateUrl;
 use netboot_runtime::status::units;
 
-use crate::install_state::{lifecycle_hosts, state_path};
+use crate::install_state::{lifecycle_hosts, store};
 use crate::loaded::{LoadError, Loaded};
 use crate::report_format::Format;
 
@@ -20,6 +21,8 @@ pub struct StateOptions {
     /// A fleet (or a `.json` manifest); `None`: the records alone, without what comes next.
     pub fleet: Option<PathBuf>,
     pub state_dir: PathBuf,
+    /// The state database, instead of the file in `state_dir`.
+    pub state: Option<StateUrl>,
     pub format: Format,
 }
 
@@ -30,7 +33,7 @@ pub enum StateError {
     Load(#[from] LoadError),
     /// Damaged or unreadable: the server gives every lifecycle machine its `then` profile.
     #[error(transparent)]
-    State(#[from] state_file::StateFileError),
+    State(#[from] InstallStoreError),
 }
 
 /// One machine's row.
@@ -61,15 +64,16 @@ pub struct Listed {
 
 /// Lists the install state under `state_dir`, against the fleet when one is given.
 pub fn state(options: &StateOptions) -> Result<Listed, StateError> {
-    let path = state_path(&options.state_dir);
-    let records = state_file::load(&path)?;
+    let store =
+        store(&options.state_dir, options.state.as_ref()).map_err(InstallStoreError::from)?;
+    let records = store.load()?;
     let loaded = match &options.fleet {
         Some(fleet) => Some(Loaded::load(fleet, &ServerOverrides::default())?),
         None => None,
     };
     let rows = rows(loaded.as_ref(), &records);
     let text = match options.format {
-        Format::Human => render(&rows, loaded.is_some(), &path.display().to_string()),
+        Format::Human => render(&rows, loaded.is_some(), &store.describe()),
         Format::Json => serde_json::to_string_pretty(&rows).expect("rows always serialise") + "\n",
     };
     Ok(Listed { text, rows })

@@ -13,6 +13,7 @@ pub mod http;
 pub mod in_flight;
 pub mod install;
 mod log_millis;
+pub mod pg;
 pub mod server;
 pub mod snapshot;
 pub mod status;

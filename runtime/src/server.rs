@@ -37,9 +37,9 @@ pub struct ServeConfig {
     pub pxe_port: u16,
     /// Record what clients do and answer `/`, `/metrics` and `/status.json` over HTTP.
     pub status: bool,
-    /// The install-state file (under `--state-dir`); `None`: lifecycle hosts always get
-    /// their `then` script and done reports are refused.
-    pub install_state: Option<std::path::PathBuf>,
+    /// The install state (the file under `--state-dir`, or the state database); `None`:
+    /// lifecycle hosts always get their `then` script and done reports are refused.
+    pub install: Option<InstallStore>,
 }
 
 /// Where each protocol really listens (ports may have been 0 in tests).
@@ -103,7 +103,7 @@ impl Runtime {
     }
 
     /// Like [`Runtime::start`]; with `full`, port 67 runs full-DHCP mode (addresses from its
-    /// range, leases in its file) instead of proxy-DHCP. Port 4011 answers as a proxy either
+    /// range, leases in its file or database) instead of proxy-DHCP. Port 4011 answers as a proxy either
     /// way.
     pub async fn start_with(
         config: &ServeConfig,
@@ -125,7 +125,7 @@ impl Runtime {
                 bind: SocketAddrV4::new(ip, config.http_port).into(),
                 events: events.clone(),
                 in_flight: in_flight.clone(),
-                install: config.install_state.clone().map(InstallStore::new),
+                install: config.install.clone(),
                 ..HttpConfig::default()
             },
             receiver.clone(),

@@ -55,7 +55,7 @@ async fn start(snapshot: Snapshot, status: bool) -> Runtime {
         dhcp_port: 0,
         pxe_port: 0,
         status,
-        install_state: None,
+        install: None,
     };
     Runtime::start(&config, snapshot).await.unwrap()
 }

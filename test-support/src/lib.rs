@@ -23,6 +23,7 @@ pub mod netns;
 pub mod nginx;
 pub mod origin;
 pub mod ports;
+pub mod postgres;
 pub mod programs;
 pub mod rng;
 pub mod served;

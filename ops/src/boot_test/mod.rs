@@ -312,7 +312,9 @@ impl Private {
             dhcp_port: netboot_manifest::settings::DHCP_PORT,
             pxe_port: netboot_manifest::settings::PXE_PORT,
             status: true,
-            install_state: Some(work.path().join(netboot_runtime::install::STATE_FILE)),
+            install: Some(netboot_runtime::install::InstallStore::file(
+                work.path().join(netboot_runtime::install::STATE_FILE),
+            )),
         };
         let full = full_dhcp(&config, work.path())?;
         let server = runtime

@@ -1,5 +1,6 @@
 //! Settling full-DHCP mode at start-up: the range checked against the server's subnet, the
-//! lease file read back, and the mask taken from the interface.
+//! lease file read back (or the lease database connected), and the mask taken from the
+//! interface.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -7,7 +8,9 @@ use std::path::PathBuf;
 use super::answer::ServerIdentity;
 use super::full::FullConfig;
 use super::lease::{Lease, LeaseTable, Pool, PoolError};
+use super::lease_store::{LeaseStore, PgLeases};
 use super::leases_file::{self, LeasesFileError};
+use crate::pg::{PgError, StateUrl};
 
 /// The fleet's full-DHCP settings, as the manifest carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +34,11 @@ impl From<&netboot_manifest::FullDhcpConfig> for FullSettings {
     }
 }
 
-/// Everything the full-DHCP loop needs: answers, leases, and where they are saved.
+/// Everything the full-DHCP loop needs: answers, and the leases where they are kept.
 #[derive(Debug, Clone)]
 pub struct FullDhcp {
     pub config: FullConfig,
-    pub leases: LeaseTable,
-    pub lease_file: PathBuf,
+    pub leases: LeaseStore,
 }
 
 /// Why full-DHCP cannot start.
@@ -62,6 +64,8 @@ pub enum FullSetupError {
     LeaseTime(u32),
     #[error("full DHCP: {0}")]
     LeasesFile(#[from] LeasesFileError),
+    #[error("full DHCP: {0}")]
+    Postgres(#[from] PgError),
     #[error("full DHCP: the server address {0} is on no interface of this machine, so its subnet mask is unknown")]
     NoMask(Ipv4Addr),
 }
@@ -75,50 +79,74 @@ impl FullDhcp {
         netmask: Ipv4Addr,
         lease_file: PathBuf,
     ) -> Result<(FullDhcp, Vec<Lease>), FullSetupError> {
-        if settings.lease_secs < 60 {
-            return Err(FullSetupError::LeaseTime(settings.lease_secs));
-        }
-        let mask = u32::from(netmask);
-        let network = Ipv4Addr::from(u32::from(server.addr) & mask);
-        let broadcast = Ipv4Addr::from(u32::from(server.addr) | !mask);
-        let prefix = mask.count_ones();
-        let on_subnet = |ip: Ipv4Addr| u32::from(ip) & mask == u32::from(network);
-        if !on_subnet(settings.first) || !on_subnet(settings.last) {
-            return Err(FullSetupError::OffSubnet {
-                first: settings.first,
-                last: settings.last,
-                server: server.addr,
-                network,
-                prefix,
-            });
-        }
-        if let Some(router) = settings.router.filter(|r| !on_subnet(*r)) {
-            return Err(FullSetupError::RouterOffSubnet {
-                router,
-                network,
-                prefix,
-            });
-        }
-        let mut reserved = vec![server.addr, network, broadcast];
-        reserved.extend(settings.router);
-        let pool = Pool::new(settings.first, settings.last, reserved)?;
+        let (config, pool) = checked(settings, server, netmask)?;
         let mut leases = LeaseTable::new(pool, settings.lease_secs);
         let dropped = leases.restore(leases_file::load(&lease_file)?);
-        Ok((
-            FullDhcp {
-                config: FullConfig {
-                    server,
-                    netmask,
-                    router: settings.router,
-                    dns: settings.dns.clone(),
-                    lease_secs: settings.lease_secs,
-                },
-                leases,
-                lease_file,
-            },
-            dropped,
-        ))
+        let leases = LeaseStore::file(leases, lease_file);
+        Ok((FullDhcp { config, leases }, dropped))
     }
+
+    /// Like [`FullDhcp::open`], the leases in the state database at `url`, shared with the
+    /// other servers on it. Nothing is dropped: records outside this range are other
+    /// ranges', left as they are.
+    pub fn open_shared(
+        settings: &FullSettings,
+        server: ServerIdentity,
+        netmask: Ipv4Addr,
+        url: &StateUrl,
+    ) -> Result<FullDhcp, FullSetupError> {
+        let (config, pool) = checked(settings, server, netmask)?;
+        let leases = PgLeases::open(url, pool, settings.lease_secs)?;
+        Ok(FullDhcp {
+            config,
+            leases: LeaseStore::Postgres(leases),
+        })
+    }
+}
+
+/// The answers every client gets, and the pool, once `settings` fit the server's subnet.
+fn checked(
+    settings: &FullSettings,
+    server: ServerIdentity,
+    netmask: Ipv4Addr,
+) -> Result<(FullConfig, Pool), FullSetupError> {
+    if settings.lease_secs < 60 {
+        return Err(FullSetupError::LeaseTime(settings.lease_secs));
+    }
+    let mask = u32::from(netmask);
+    let network = Ipv4Addr::from(u32::from(server.addr) & mask);
+    let broadcast = Ipv4Addr::from(u32::from(server.addr) | !mask);
+    let prefix = mask.count_ones();
+    let on_subnet = |ip: Ipv4Addr| u32::from(ip) & mask == u32::from(network);
+    if !on_subnet(settings.first) || !on_subnet(settings.last) {
+        return Err(FullSetupError::OffSubnet {
+            first: settings.first,
+            last: settings.last,
+            server: server.addr,
+            network,
+            prefix,
+        });
+    }
+    if let Some(router) = settings.router.filter(|r| !on_subnet(*r)) {
+        return Err(FullSetupError::RouterOffSubnet {
+            router,
+            network,
+            prefix,
+        });
+    }
+    let mut reserved = vec![server.addr, network, broadcast];
+    reserved.extend(settings.router);
+    let pool = Pool::new(settings.first, settings.last, reserved)?;
+    Ok((
+        FullConfig {
+            server,
+            netmask,
+            router: settings.router,
+            dns: settings.dns.clone(),
+            lease_secs: settings.lease_secs,
+        },
+        pool,
+    ))
 }
 
 /// The subnet mask of `address` on this machine's interfaces.

@@ -153,6 +153,26 @@ impl LeaseTable {
         dropped
     }
 
+    /// Takes back every record a shared database holds, offers included: another server's
+    /// offer holds its address for that client here too. Records outside the pool are left
+    /// out (and returned): they are another range's, not this table's to change.
+    pub fn restore_shared(&mut self, leases: impl IntoIterator<Item = Lease>) -> Vec<Lease> {
+        let mut outside = Vec::new();
+        for lease in leases {
+            if self.pool.contains(lease.ip) {
+                self.by_ip.insert(lease.ip, lease);
+            } else {
+                outside.push(lease);
+            }
+        }
+        outside
+    }
+
+    /// Every record, offers included, by address: what a shared database holds.
+    pub fn records(&self) -> impl Iterator<Item = &Lease> {
+        self.by_ip.values()
+    }
+
     /// What a lease file should hold: bound (including released and expired, which keep a
     /// client's address stable) and declined records.
     pub fn persistent(&self) -> Vec<Lease> {
@@ -448,6 +468,28 @@ mod tests {
         assert_eq!(t.withdraw_offer(A), Some(ip(10)));
         assert_eq!(t.withdraw_offer(A), None);
         assert_eq!(t.offer(B, None, 1), Ok(ip(10)));
+    }
+
+    #[test]
+    fn a_shared_table_keeps_offers_and_leaves_other_ranges_alone() {
+        let mut t = table();
+        let offered = Lease {
+            ip: ip(10),
+            mac: A,
+            state: LeaseState::Offered,
+            expires: 60,
+        };
+        let elsewhere = Lease {
+            ip: ip(50),
+            mac: B,
+            state: LeaseState::Bound,
+            expires: 100,
+        };
+        assert_eq!(t.restore_shared([offered, elsewhere]), vec![elsewhere]);
+        assert_eq!(t.records().copied().collect::<Vec<_>>(), vec![offered]);
+        // Another server's offer holds the address for its client.
+        assert_eq!(t.offer(B, Some(ip(10)), 1), Ok(ip(12)));
+        assert_eq!(t.offer(A, None, 2), Ok(ip(10)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use netboot_manifest::MacAddr;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use super::answer::{answer, Decision, ServerIdentity};
 use super::full::{decide_full, FullDecision};
 use super::full_setup::FullDhcp;
-use super::leases_file;
 use super::port_claim::{self, PortClaim};
 use super::Port;
 use crate::status::{Event, Events};
@@ -41,17 +40,11 @@ pub struct DhcpServer {
     identity: ServerIdentity,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Full-DHCP mode: port 67 hands out addresses (port 4011 stays proxy).
-    full: Option<Mutex<FullState>>,
+    full: Option<Mutex<FullDhcp>>,
     /// Where answers to boot clients are reported for the status page (off unless set).
     events: Events,
     /// This process's claims on both ports, so no other netboot answers beside it.
     claims: [PortClaim; 2],
-}
-
-struct FullState {
-    dhcp: FullDhcp,
-    /// The lease table version last written to disk.
-    saved: u64,
 }
 
 /// Log target of every proxy-DHCP event, so operators can filter on `netboot::dhcp`.
@@ -111,8 +104,7 @@ impl DhcpServer {
         let mut full = full;
         // The HTTP port may have been settled after `full` was made (port 0 in tests).
         full.config.server = server.identity;
-        let saved = full.leases.version();
-        server.full = Some(Mutex::new(FullState { dhcp: full, saved }));
+        server.full = Some(Mutex::new(full));
         Ok(server)
     }
 
@@ -195,38 +187,29 @@ impl DhcpServer {
 impl DhcpServer {
     async fn handle_full(
         &self,
-        full: &Mutex<FullState>,
+        full: &Mutex<FullDhcp>,
         socket: &UdpSocket,
         packet: &[u8],
         source: SocketAddrV4,
-        snapshot: &Snapshot,
+        snapshot: &Arc<Snapshot>,
     ) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        // Decide and save under the lock, so the file never lags a lease already answered.
         let decision = {
             let mut guard = full.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let FullState {
-                dhcp:
-                    FullDhcp {
-                        config,
-                        leases,
-                        lease_file,
-                    },
-                saved,
-            } = &mut *guard;
-            let decision = decide_full(packet, source, snapshot.manifest(), config, leases, now);
-            let version = leases.version();
-            if version != *saved {
-                match leases_file::save(lease_file, &leases.persistent()) {
-                    Ok(()) => *saved = version,
-                    Err(e) => {
-                        tracing::error!(target: LOG, error = %e, "leases not saved; a restart would forget them")
-                    }
-                }
+            let FullDhcp { config, leases } = &mut *guard;
+            // Owned: a shared lease store decides on its database connection's thread.
+            let (packet, snapshot, config) =
+                (packet.to_vec(), Arc::clone(snapshot), config.clone());
+            leases.decide(move |table, now| {
+                decide_full(&packet, source, snapshot.manifest(), &config, table, now)
+            })
+        };
+        // Never an answer the lease store did not keep: the client asks again.
+        let decision = match decision {
+            Ok(decision) => decision,
+            Err(e) => {
+                tracing::error!(target: LOG, %source, error = %e, "dhcp packet not answered: the leases cannot be read or written");
+                return;
             }
-            decision
         };
         match decision {
             FullDecision::Silent(reason @ super::full::Silence::OtherServer { .. }) => {

@@ -1,5 +1,5 @@
-//! The install state shared by every HTTP connection: read from its file, re-read when the
-//! file changes (so `netboot reinstall`, run beside a live server, takes effect on the next
+//! The install state in its file under `--state-dir`, shared by every HTTP connection: read
+//! from the file, re-read when the file changes (so `netboot reinstall`, run beside a live server, takes effect on the next
 //! request), written through under a lock.
 
 use std::fs::{self, File};
@@ -14,7 +14,7 @@ use super::state_file::{self, InstallRecord, InstallState, StateFileError};
 
 /// Cheap to clone; every clone sees the same state.
 #[derive(Clone, Debug)]
-pub struct InstallStore {
+pub struct FileStore {
     path: PathBuf,
     cache: Arc<Mutex<Cache>>,
 }
@@ -34,10 +34,10 @@ enum Stamp {
     Unreadable,
 }
 
-impl InstallStore {
+impl FileStore {
     /// A store over `path`; nothing is read until a lifecycle host asks.
-    pub fn new(path: PathBuf) -> InstallStore {
-        InstallStore {
+    pub fn new(path: PathBuf) -> FileStore {
+        FileStore {
             path,
             cache: Arc::new(Mutex::new(Cache {
                 seen: None,
@@ -224,7 +224,7 @@ mod tests {
     fn records_survive_a_new_store_and_older_generations_do_not_overwrite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("install-state.json");
-        let store = InstallStore::new(path.clone());
+        let store = FileStore::new(path.clone());
         assert_eq!(store.current().unwrap(), InstallState::new());
         assert!(store.record(MAC, record(2)).unwrap());
         assert!(
@@ -236,7 +236,7 @@ mod tests {
             "an older one writes nothing"
         );
         // A restart reads what was written.
-        let again = InstallStore::new(path);
+        let again = FileStore::new(path);
         assert_eq!(again.current().unwrap()[&MAC], record(2));
     }
 
@@ -244,11 +244,11 @@ mod tests {
     fn a_change_by_another_writer_is_seen_on_the_next_look() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("install-state.json");
-        let server = InstallStore::new(path.clone());
+        let server = FileStore::new(path.clone());
         server.record(MAC, record(2)).unwrap();
         assert!(server.current().unwrap().contains_key(&MAC));
         // `netboot reinstall` in another process: its own store over the same file.
-        let cli = InstallStore::new(path);
+        let cli = FileStore::new(path);
         assert_eq!(cli.forget(MAC).unwrap(), Some(record(2)));
         assert!(!server.current().unwrap().contains_key(&MAC));
     }
@@ -259,7 +259,7 @@ mod tests {
     fn a_file_that_vanishes_is_an_error_and_is_not_written_anew() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("install-state.json");
-        let store = InstallStore::new(path.clone());
+        let store = FileStore::new(path.clone());
         store.record(MAC, record(2)).unwrap();
         assert!(store.current().unwrap().contains_key(&MAC));
         fs::remove_file(&path).unwrap();
@@ -276,7 +276,7 @@ mod tests {
         assert!(store.current().unwrap().contains_key(&MAC));
         // `netboot reinstall` with no file at all refuses rather than writing an empty one.
         fs::remove_file(&path).unwrap();
-        let cli = InstallStore::new(path.clone());
+        let cli = FileStore::new(path.clone());
         assert!(matches!(
             cli.forget(MAC),
             Err(StateFileError::Absent { .. })
@@ -290,7 +290,7 @@ mod tests {
     fn a_lock_held_elsewhere_refuses_the_report_instead_of_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("install-state.json");
-        let store = InstallStore::new(path.clone());
+        let store = FileStore::new(path.clone());
         let held = FileLock::take(&path).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = std::thread::spawn(move || tx.send(store.record(MAC, record(1)).is_err()));
@@ -307,7 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("install-state.json");
         fs::write(&path, "{ half a file").unwrap();
-        let store = InstallStore::new(path.clone());
+        let store = FileStore::new(path.clone());
         let err = store.current().unwrap_err();
         assert!(err.contains("damaged"), "{err}");
         assert!(store.record(MAC, record(1)).is_err());
