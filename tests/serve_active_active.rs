@@ -4,12 +4,12 @@
 //! same way whichever answered. On loopback: 127.0.0.1 and 127.0.0.2, the same HTTP and TFTP
 //! ports (each binds its own address), DHCP on ports of their own.
 
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, UnknownOption};
-use dhcproto::Encodable;
+use dhcproto::v4::MessageType;
+use netboot_test_support::dhcp::Req;
 use netboot_test_support::fleet_dir::Fleet;
 use netboot_test_support::ports::{free_tcp_port, free_udp_port};
 
@@ -56,28 +56,18 @@ fn start(fleet: &Fleet, address: &str, http: u16, tftp: u16) -> Server {
 
 /// A PXE DISCOVER of a BIOS firmware, and the same machine once it runs iPXE.
 fn discover(ipxe: bool) -> Vec<u8> {
-    let mut msg = Message::new_with_id(
-        0xfeed_0042,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        &[0x52, 0x54, 0x00, 0x00, 0x00, 0x42],
-    );
-    msg.set_flags(Flags::default().set_broadcast());
-    let opts = msg.opts_mut();
-    opts.insert(DhcpOption::MessageType(MessageType::Discover));
-    opts.insert(DhcpOption::ClassIdentifier(
-        b"PXEClient:Arch:00000:UNDI:002001".to_vec(),
-    ));
-    opts.insert(DhcpOption::ClientSystemArchitecture(0u16.into()));
-    if ipxe {
-        opts.insert(DhcpOption::Unknown(UnknownOption::new(
-            77.into(),
-            b"iPXE".to_vec(),
-        )));
-    }
-    msg.to_vec().unwrap()
+    let mac = [0x52, 0x54, 0x00, 0x00, 0x00, 0x42];
+    let req = if ipxe {
+        Req::ipxe(MessageType::Discover, mac)
+    } else {
+        Req::firmware(
+            MessageType::Discover,
+            mac,
+            "PXEClient:Arch:00000:UNDI:002001",
+            0,
+        )
+    };
+    req.bytes()
 }
 
 /// Sends until an answer comes (the server may still be starting); the reply's bytes.

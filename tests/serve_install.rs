@@ -5,36 +5,8 @@
 use std::time::Duration;
 
 use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::lifecycle::{done_path, FLEET, WEB1, WEB2};
 use netboot_test_support::served::Served;
-
-const FLEET: &str = r#"
-artifact "kernel" path="files/kernel"
-artifact "initrd" path="files/initrd"
-profile "debian-auto" {
-    kernel "kernel"
-    initrd "initrd"
-    cmdline "auto=true done={{ install_done_url }}"
-}
-profile "local-disk" { exit }
-group "web" generation=1 {
-    install "debian-auto" then="local-disk"
-    host "web1" mac="52:54:00:00:00:11"
-    host "web2" mac="52:54:00:00:00:12"
-}
-"#;
-
-const WEB1: &str = "hosts/52-54-00-00-00-11.ipxe";
-const WEB2: &str = "hosts/52-54-00-00-00-12.ipxe";
-
-/// The done URL's path, as the install script hands it to the installer.
-fn done_path(script: &str) -> String {
-    let url = script
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("done="))
-        .unwrap_or_else(|| panic!("no done URL in {script}"));
-    let after_host = url.strip_prefix("http://").unwrap();
-    after_host[after_host.find('/').unwrap() + 1..].to_string()
-}
 
 /// The status code the server answers `request` with.
 fn raw_status(port: u16, request: &str) -> u16 {

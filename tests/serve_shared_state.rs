@@ -12,9 +12,11 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use dhcproto::v4::{DhcpOption, Flags, Message, MessageType};
-use dhcproto::{Decodable, Decoder, Encodable};
+use dhcproto::v4::{DhcpOption, Message, MessageType};
+use dhcproto::{Decodable, Decoder};
+use netboot_test_support::dhcp::Req;
 use netboot_test_support::fleet_dir::Fleet;
+use netboot_test_support::lifecycle::{done_path, FLEET, WEB1, WEB2};
 use netboot_test_support::ports::{free_tcp_port, free_udp_port};
 use netboot_test_support::postgres::Postgres;
 use netboot_test_support::served::{exits_within, Served};
@@ -58,25 +60,17 @@ fn dhcp_server(fleet: &Fleet, url: &str, state_dir: &Path) -> (Served, u16) {
 
 fn packet(n: u16, kind: MessageType, extra: &[DhcpOption]) -> Vec<u8> {
     let [hi, lo] = n.to_be_bytes();
-    let mut msg = Message::new_with_id(
-        0x5eed_0000 | u32::from(n),
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        &[0x02, 0, 0, 0, hi, lo],
+    let mut r = Req::firmware(
+        kind,
+        [0x02, 0, 0, 0, hi, lo],
+        "PXEClient:Arch:00000:UNDI:002001",
+        0,
     );
-    msg.set_flags(Flags::default().set_broadcast());
-    let opts = msg.opts_mut();
-    opts.insert(DhcpOption::MessageType(kind));
-    opts.insert(DhcpOption::ClassIdentifier(
-        b"PXEClient:Arch:00000:UNDI:002001".to_vec(),
-    ));
-    opts.insert(DhcpOption::ClientSystemArchitecture(0u16.into()));
+    r.msg.set_xid(0x5eed_0000 | u32::from(n));
     for o in extra {
-        opts.insert(o.clone());
+        r.opt(o.clone());
     }
-    msg.to_vec().unwrap()
+    r.bytes()
 }
 
 /// Sends `packet` until an answer of `want` comes, as a client retransmits. Anything else
@@ -173,36 +167,6 @@ fn two_servers_on_one_database_lease_200_clients_200_distinct_addresses() {
     }
 }
 
-const LIFECYCLE_FLEET: &str = r#"
-server { address "127.0.0.1"; }
-artifact "kernel" path="files/kernel"
-artifact "initrd" path="files/initrd"
-profile "debian-auto" {
-    kernel "kernel"
-    initrd "initrd"
-    cmdline "auto=true done={{ install_done_url }}"
-}
-profile "local-disk" { exit }
-group "web" generation=1 {
-    install "debian-auto" then="local-disk"
-    host "web1" mac="52:54:00:00:00:11"
-    host "web2" mac="52:54:00:00:00:12"
-}
-"#;
-
-const WEB1: &str = "hosts/52-54-00-00-00-11.ipxe";
-const WEB2: &str = "hosts/52-54-00-00-00-12.ipxe";
-
-/// The done URL's path, as the install script hands it to the installer.
-fn done_path(script: &str) -> String {
-    let url = script
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("done="))
-        .unwrap_or_else(|| panic!("no done URL in {script}"));
-    let after_host = url.strip_prefix("http://").unwrap();
-    after_host[after_host.find('/').unwrap() + 1..].to_string()
-}
-
 fn netboot(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_netboot"))
         .args(args)
@@ -224,7 +188,7 @@ fn an_install_reported_through_one_server_is_what_the_other_serves_next() {
         return;
     };
     let url = pg.url();
-    let fleet = Fleet::new(LIFECYCLE_FLEET);
+    let fleet = Fleet::new(&format!("server {{ address \"127.0.0.1\"; }}\n{FLEET}"));
     let a = Served::fleet_with(&fleet, &["--state", &url]);
     let b = Served::fleet_with(&fleet, &["--state", &url]);
     let rows = || pg.psql("SELECT mac, host, generation, reported_at FROM netboot_install");
@@ -291,7 +255,7 @@ fn a_database_that_is_down_stops_start_up_with_its_url_redacted() {
         "postgres://netboot:s3cret@{}/netboot",
         empty.path().to_str().unwrap().replace('/', "%2F")
     );
-    let fleet = Fleet::new(LIFECYCLE_FLEET);
+    let fleet = Fleet::new(&format!("server {{ address \"127.0.0.1\"; }}\n{FLEET}"));
     let mut serve = Command::new(env!("CARGO_BIN_EXE_netboot"));
     serve
         .args(["serve", "--address", "127.0.0.1", "--no-dhcp"])

@@ -17,6 +17,7 @@ pub mod golden;
 pub mod http;
 pub mod junit;
 pub mod lab;
+pub mod lifecycle;
 pub mod log_events;
 pub mod loopback;
 pub mod netns;

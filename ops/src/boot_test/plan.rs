@@ -431,19 +431,35 @@ mod tests {
     use netboot_compiler::ServerOverrides;
     use std::path::Path;
 
+    /// The first bytes of real files (compiler/tests/pe/, all the plan and the build read of
+    /// most files) copied into `dir` as (head, name, the real file's length if it matters).
+    fn heads(dir: &Path, files: &[(&str, &str, Option<u64>)]) {
+        let pe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/pe");
+        for (from, to, len) in files {
+            std::fs::copy(pe.join(from), dir.join(to)).unwrap();
+            if let Some(len) = len {
+                std::fs::File::options()
+                    .write(true)
+                    .open(dir.join(to))
+                    .and_then(|f| f.set_len(*len))
+                    .unwrap();
+            }
+        }
+    }
+
     /// A fleet with an installer (its answer file on this server), an arm64 board and an
     /// `exit` default, over the first bytes of real files (all the plan reads of them; the
     /// arm64 kernel's EFI stub stands in for arm64 iPXE).
     fn fleet(dir: &Path) -> Loaded {
-        let pe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/pe");
-        for (from, to) in [
-            ("ipxe.efi.head", "ipxe.efi"),
-            ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz"),
-            ("linux-arm64.head", "linux-arm64"),
-            ("initrd.img.head", "initrd.img"),
-        ] {
-            std::fs::copy(pe.join(from), dir.join(to)).unwrap();
-        }
+        heads(
+            dir,
+            &[
+                ("ipxe.efi.head", "ipxe.efi", None),
+                ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz", None),
+                ("linux-arm64.head", "linux-arm64", None),
+                ("initrd.img.head", "initrd.img", None),
+            ],
+        );
         std::fs::write(dir.join("preseed.cfg"), "d-i x string {{ host }}\n").unwrap();
         let text = r#"
 server { address "10.77.0.1"; http-port 8080; }
@@ -515,23 +531,18 @@ default profile="disk"
 
     /// A Secure Boot host, a plain one, and an unknown machine through Secure Boot's menu.
     fn secure_boot_fleet(dir: &Path) -> Loaded {
-        let pe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/pe");
-        // The heads of real files at their real lengths, so a signature's certificate table
-        // is inside the file (shim's head stands in for signed GRUB too).
-        for (from, to, len) in [
-            ("ipxe.efi.head", "ipxe.efi", 850_528),
-            ("shimx64.efi.signed.head", "shimx64.efi", 1_048_504),
-            ("shimx64.efi.signed.head", "grubx64.efi", 1_048_504),
-            ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz", 8_247_232),
-            ("initrd.img.head", "initrd.img", 1_028_285),
-        ] {
-            std::fs::copy(pe.join(from), dir.join(to)).unwrap();
-            std::fs::File::options()
-                .write(true)
-                .open(dir.join(to))
-                .and_then(|f| f.set_len(len))
-                .unwrap();
-        }
+        // At their real lengths, so a signature's certificate table is inside the file
+        // (shim's head stands in for signed GRUB too).
+        heads(
+            dir,
+            &[
+                ("ipxe.efi.head", "ipxe.efi", Some(850_528)),
+                ("shimx64.efi.signed.head", "shimx64.efi", Some(1_048_504)),
+                ("shimx64.efi.signed.head", "grubx64.efi", Some(1_048_504)),
+                ("vmlinuz-6.1.0-57-amd64.head", "vmlinuz", Some(8_247_232)),
+                ("initrd.img.head", "initrd.img", Some(1_028_285)),
+            ],
+        );
         let text = r#"
 server { address "10.77.0.1"; }
 loaders {
