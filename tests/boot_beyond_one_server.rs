@@ -185,6 +185,65 @@ fn bios_behind_a_relay_boots_beside_that_subnets_own_dhcp_server() {
     assert_replies_went_to_the_relay(&lab);
 }
 
+/// No DHCP server on the second subnet at all: netboot, in full mode on the server's segment,
+/// reached through `dhcrelay`, leases a UEFI machine an address from that subnet's own range
+/// (with the relay as its gateway) and boots it.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn uefi_behind_a_relay_gets_its_address_from_netboot_in_full_mode() {
+    let mut lab = Lab::without_router_dhcp();
+    lab.add_relayed_segment();
+    start_relay(&mut lab);
+    let (a, b) = (lab.subnet().to_string(), lab.relayed_subnet());
+    let fleet = fleet::write(&lab, "lab");
+    let text = std::fs::read_to_string(&fleet).unwrap();
+    let server = format!(
+        "server {{\n    dhcp \"full\" {{\n        range \"{a}.100\" \"{a}.150\"\n        \
+         subnet \"{b}.0/24\" {{ range \"{b}.100\" \"{b}.150\"; }}\n    }}\n}}\n"
+    );
+    std::fs::write(&fleet, server + &text).unwrap();
+    let state = lab.work_dir().join("state");
+    let mut cmd = lab
+        .netns(Role::Server)
+        .command(env!("CARGO_BIN_EXE_netboot"));
+    cmd.arg("serve")
+        .arg(&fleet)
+        .args(["--interface", IFACE, "--address", &lab.server_addr()])
+        .args(["--http-port", "8080", "--no-watch"])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1");
+    lab.spawn_command("netboot", cmd);
+    for port in [67, 4011, 69] {
+        lab.wait_listening(Role::Server, "udp", port);
+    }
+    lab.wait_listening(Role::Server, "tcp", 8080);
+
+    let booted = lab.boot(Firmware::UefiPxe, KNOWN_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=known");
+    let leases = std::fs::read_to_string(state.join("dhcp-leases.json")).unwrap_or_default();
+    assert!(
+        leases.contains(KNOWN_MAC) && leases.contains(&format!("\"{b}.100\"")),
+        "no lease of the relayed subnet's range was written down:\n{leases}"
+    );
+    assert!(
+        !leases.contains(&format!("\"{a}.1")),
+        "an address of the server's own segment was leased:\n{leases}"
+    );
+    let log = lab.daemon_log("netboot");
+    let (ip, relay) = (format!("ip={b}.100 "), format!("to={b}.1:67"));
+    assert!(
+        log.lines().any(|l| l.contains("dhcp full answer")
+            && l.contains("ACK")
+            && l.contains(&ip)
+            && l.contains(&relay)),
+        "netboot did not ACK {b}.100 through the relay:\n{log}"
+    );
+    assert_replies_went_to_the_relay(&lab);
+}
+
 // ---- active-active -----------------------------------------------------------------------
 
 /// Two runtimes serve the same fleet on one segment (10.77.N.2 and 10.77.N.10), each naming
