@@ -7,11 +7,14 @@
 //! tests/fixtures/vm/lab.kdl.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use netboot_test_support::lab::{Role, IFACE};
 use netboot_test_support::nginx;
 use netboot_test_support::vm::fleet;
+use netboot_test_support::vm::restart::Restartable;
 use netboot_test_support::vm::{Booted, Firmware, Lab};
 
 /// Listed in the fleet with profile "pinned".
@@ -185,6 +188,65 @@ fn bios_behind_a_relay_boots_beside_that_subnets_own_dhcp_server() {
     assert_replies_went_to_the_relay(&lab);
 }
 
+/// No DHCP server on the second subnet at all: netboot, in full mode on the server's segment,
+/// reached through `dhcrelay`, leases a UEFI machine an address from that subnet's own range
+/// (with the relay as its gateway) and boots it.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn uefi_behind_a_relay_gets_its_address_from_netboot_in_full_mode() {
+    let mut lab = Lab::without_router_dhcp();
+    lab.add_relayed_segment();
+    start_relay(&mut lab);
+    let (a, b) = (lab.subnet().to_string(), lab.relayed_subnet());
+    let fleet = fleet::write(&lab, "lab");
+    let text = std::fs::read_to_string(&fleet).unwrap();
+    let server = format!(
+        "server {{\n    dhcp \"full\" {{\n        range \"{a}.100\" \"{a}.150\"\n        \
+         subnet \"{b}.0/24\" {{ range \"{b}.100\" \"{b}.150\"; }}\n    }}\n}}\n"
+    );
+    std::fs::write(&fleet, server + &text).unwrap();
+    let state = lab.work_dir().join("state");
+    let mut cmd = lab
+        .netns(Role::Server)
+        .command(env!("CARGO_BIN_EXE_netboot"));
+    cmd.arg("serve")
+        .arg(&fleet)
+        .args(["--interface", IFACE, "--address", &lab.server_addr()])
+        .args(["--http-port", "8080", "--no-watch"])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1");
+    lab.spawn_command("netboot", cmd);
+    for port in [67, 4011, 69] {
+        lab.wait_listening(Role::Server, "udp", port);
+    }
+    lab.wait_listening(Role::Server, "tcp", 8080);
+
+    let booted = lab.boot(Firmware::UefiPxe, KNOWN_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=known");
+    let leases = std::fs::read_to_string(state.join("dhcp-leases.json")).unwrap_or_default();
+    assert!(
+        leases.contains(KNOWN_MAC) && leases.contains(&format!("\"{b}.100\"")),
+        "no lease of the relayed subnet's range was written down:\n{leases}"
+    );
+    assert!(
+        !leases.contains(&format!("\"{a}.1")),
+        "an address of the server's own segment was leased:\n{leases}"
+    );
+    let log = lab.daemon_log("netboot");
+    let (ip, relay) = (format!("ip={b}.100 "), format!("to={b}.1:67"));
+    assert!(
+        log.lines().any(|l| l.contains("dhcp full answer")
+            && l.contains("ACK")
+            && l.contains(&ip)
+            && l.contains(&relay)),
+        "netboot did not ACK {b}.100 through the relay:\n{log}"
+    );
+    assert_replies_went_to_the_relay(&lab);
+}
+
 // ---- active-active -----------------------------------------------------------------------
 
 /// Two runtimes serve the same fleet on one segment (10.77.N.2 and 10.77.N.10), each naming
@@ -219,4 +281,92 @@ fn the_survivor_of_two_runtimes_boots_bios_and_uefi() {
         survivor.contains("file=hosts/52-54-00-e2-e0-02.ipxe"),
         "{survivor}"
     );
+}
+
+/// A process of the test's own, killed when dropped (also when the test fails).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runtime A answers a UEFI machine's DISCOVER and dies at once (SIGKILL), before the
+/// firmware's port-4011 REQUEST and TFTP read. B starts the moment A dies, so the firmware
+/// has A's offer alone to take, as if it had taken A's of two. Observed: OVMF's PXE client asks
+/// the dead A on port 4011 four times (about 10 s) and gives up on that boot option; its next
+/// one, HTTP Boot, broadcasts a new DISCOVER, which B answers, and the machine boots from B in
+/// the same power-on, no reset.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn uefi_boots_from_the_survivor_when_a_runtime_dies_between_dhcp_and_tftp() {
+    let mut lab = Lab::builder().client().build();
+    let fleet = fleet::write(&lab, "lab");
+    let (a, b) = (lab.server_addr(), format!("{}.10", lab.subnet()));
+    let runtime_a = Restartable::serve(&lab, &fleet);
+    let mut cmd = lab
+        .netns(Role::Client)
+        .command(env!("CARGO_BIN_EXE_netboot"));
+    let b_log = lab.work_dir().join("netboot-b.log");
+    let out = std::fs::File::create(&b_log).unwrap();
+    cmd.arg("serve")
+        .arg(&fleet)
+        .args(["--interface", IFACE, "--address", &b])
+        .args(["--http-port", "8080", "--no-watch"])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let runtime_b: Arc<Mutex<Option<Killed>>> = Arc::default();
+
+    // A's answer on port 67 to this machine, then A's death and B's start, in one thread
+    // beside the boot.
+    let watcher = {
+        let (a_handle, b_slot) = (runtime_a.handle(), Arc::clone(&runtime_b));
+        let mac = format!("mac={OTHER_MAC}");
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(240) {
+                let answered = a_handle.log(1).lines().any(|l| {
+                    l.contains("dhcp answer") && l.contains(&mac) && l.contains("port=67")
+                });
+                if answered {
+                    a_handle.kill();
+                    let child = cmd.spawn().expect("start runtime B");
+                    *b_slot.lock().unwrap() = Some(Killed(child));
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        })
+    };
+    let booted = lab.boot(Firmware::UefiPxe, OTHER_MAC);
+    assert!(watcher.join().unwrap(), "A never answered the DISCOVER");
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=reloaded");
+
+    let log_a = runtime_a.log(1);
+    let log_b = std::fs::read_to_string(&b_log).unwrap_or_default();
+    assert!(
+        !log_a.contains("port=4011"),
+        "A answered port 4011 before it died: the kill came too late\n{log_a}"
+    );
+    let packets = lab.captured();
+    assert!(
+        packets.contains(&format!("> {a}.4011:")),
+        "the firmware never asked A on port 4011 (did it take another offer?):\n{packets}"
+    );
+    assert!(
+        log_b.contains("kind=http-x64"),
+        "the survivor was not reached through OVMF's HTTP Boot:\n{log_b}"
+    );
+    assert!(
+        log_b.contains("file=hosts/52-54-00-e2-e0-02.ipxe"),
+        "the survivor did not serve the machine's script:\n{log_b}"
+    );
+    drop(runtime_b.lock().unwrap().take());
 }

@@ -1,6 +1,6 @@
 //! `netboot serve` with `dhcp "full"` on loopback: an address and the boot file in one
-//! exchange, the lease in `--state-dir`, kept across a restart; and the refusal to run full
-//! mode unbound to an interface.
+//! exchange, the lease in `--state-dir`, kept across a restart; the refusal to run full
+//! mode unbound to an interface; and silence towards a relay of an undeclared subnet.
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
@@ -174,5 +174,72 @@ fn full_mode_refuses_to_answer_on_every_interface() {
     assert!(
         err.contains("full DHCP") && err.contains("--interface"),
         "{err}"
+    );
+}
+
+/// A relay whose subnet the fleet does not declare: no answer (so nothing leaves loopback),
+/// no lease, and one warning per relay however often it forwards, while the server's own
+/// clients are served as before.
+#[test]
+fn an_undeclared_relay_is_warned_about_once_and_never_leased_to() {
+    let fleet = Fleet::new(&FLEET.replace(
+        "dns \"127.0.0.53\"",
+        "dns \"127.0.0.53\"\n        subnet \"10.78.0.0/24\" { range \"10.78.0.100\" \"10.78.0.199\"; }",
+    ));
+    let state = tempfile::tempdir().unwrap();
+    let log_path = state.path().join("serve.log");
+    let dhcp = free_udp_port();
+    let child = serve(&fleet, &state.path().join("state"), Some("lo"))
+        .args(["--dhcp-port", &dhcp.to_string()])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server { child, dhcp };
+    // The server answers its own segment (this also waits until it is up).
+    let offer = exchange(&server, &request(MessageType::Discover, &[]));
+    assert_eq!(offer.yiaddr(), Ipv4Addr::new(127, 0, 0, 100));
+
+    let relayed = |giaddr: Ipv4Addr| {
+        let mut msg =
+            Message::decode(&mut Decoder::new(&request(MessageType::Discover, &[]))).unwrap();
+        msg.set_giaddr(giaddr).set_hops(1);
+        msg.to_vec().unwrap()
+    };
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let strangers = [Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(10, 98, 0, 1)];
+    for _ in 0..3 {
+        for giaddr in strangers {
+            client
+                .send_to(&relayed(giaddr), ("127.0.0.1", server.dhcp))
+                .unwrap();
+        }
+    }
+    // Each was decided before this one, which the server takes in order.
+    let again = exchange(&server, &request(MessageType::Discover, &[]));
+    assert_eq!(again.yiaddr(), Ipv4Addr::new(127, 0, 0, 100));
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for giaddr in strangers {
+        let warned = log
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(&format!("giaddr={giaddr}")))
+            .count();
+        assert_eq!(warned, 1, "warnings for {giaddr}:\n{log}");
+        let quiet = log
+            .lines()
+            .filter(|l| l.contains("DEBUG") && l.contains(&format!("giaddr={giaddr}")))
+            .count();
+        assert_eq!(quiet, 2, "the retries are logged at debug:\n{log}");
+    }
+    let leases =
+        std::fs::read_to_string(state.path().join("state/dhcp-leases.json")).unwrap_or_default();
+    assert!(!leases.contains("10.9"), "{leases}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("dhcp full answer") && l.contains("ip=10.")),
+        "{log}"
     );
 }

@@ -148,6 +148,16 @@ registry! {
         "a full-DHCP `range` whose first address is after its last";
     BadLeaseTime: "fleet::bad-lease-time", Error, Fleet,
         "a full-DHCP `lease-time` under 60 seconds or over 2³²−1";
+    BadSubnet: "fleet::bad-subnet", Error, Fleet,
+        "a full-DHCP `subnet` that is not `ADDRESS/PREFIX` (prefix 8–30, no host bits set)";
+    SubnetWithoutRange: "fleet::subnet-without-range", Error, Fleet,
+        "a full-DHCP `subnet` with no `range` to lease from";
+    RangeOutsideSubnet: "fleet::range-outside-subnet", Error, Fleet,
+        "a relayed subnet's `range` or `router` outside that subnet";
+    OverlappingRanges: "fleet::overlapping-ranges", Error, Fleet,
+        "two full-DHCP ranges that share addresses";
+    OverlappingSubnets: "fleet::overlapping-subnets", Error, Fleet,
+        "two relayed subnets that share addresses (a relay's address would match both)";
     RouteCollision: "fleet::route-collision", Error, Fleet,
         "two loaders served under one name";
     InstallLoop: "fleet::install-loop", Error, Fleet,

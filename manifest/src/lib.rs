@@ -95,9 +95,46 @@ pub struct FullDhcpConfig {
     /// Default gateway (option 3); `None` in a lab with no router.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router: Option<Ipv4Addr>,
-    /// DNS servers (option 6), in order.
+    /// DNS servers (option 6), in order; relayed subnets are told the same.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<Ipv4Addr>,
+    /// Subnets behind DHCP relays, each leased from its own range. A relayed request (giaddr
+    /// set) is served from the subnet holding its giaddr, or not at all; `first`..`last`
+    /// serve the server's own segment only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<RelayedSubnet>,
+}
+
+/// A subnet behind a DHCP relay, in full-DHCP mode: where its clients' addresses come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayedSubnet {
+    /// The subnet's network address (`network`/`prefix`); the relay's address on the
+    /// clients' link (giaddr) lies inside it.
+    pub network: Ipv4Addr,
+    /// Prefix length, 8 to 30.
+    pub prefix: u8,
+    /// First address of the subnet's range (inclusive).
+    pub first: Ipv4Addr,
+    /// Last address of the subnet's range (inclusive).
+    pub last: Ipv4Addr,
+    /// Default gateway (option 3); `None` means the relay's own address (giaddr).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Ipv4Addr>,
+}
+
+impl RelayedSubnet {
+    /// The subnet mask, `prefix` bits set.
+    pub fn netmask(&self) -> Ipv4Addr {
+        let bits = u32::from(self.prefix.min(32));
+        Ipv4Addr::from(u32::MAX.checked_shl(32 - bits).unwrap_or(0))
+    }
+
+    /// Whether `ip` lies in the subnet.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask());
+        u32::from(ip) & mask == u32::from(self.network) & mask
+    }
 }
 
 /// The kind of boot client, as told by DHCP options 93, 60 and 77.
@@ -454,6 +491,7 @@ mod tests {
             lease_time: 3600,
             router: None,
             dns: vec![Ipv4Addr::new(10, 0, 0, 1)],
+            subnets: vec![],
         });
         let text = json(&full);
         assert_eq!(
@@ -462,6 +500,29 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<DhcpMode>(&text).unwrap(), full);
         assert!(serde_json::from_str::<DhcpMode>(r#"{"full":{"first":"10.0.0.1"}}"#).is_err());
+    }
+
+    #[test]
+    fn relayed_subnets_keep_their_json_and_know_their_addresses() {
+        let subnet = RelayedSubnet {
+            network: Ipv4Addr::new(10, 78, 0, 0),
+            prefix: 23,
+            first: Ipv4Addr::new(10, 78, 0, 100),
+            last: Ipv4Addr::new(10, 78, 1, 200),
+            router: None,
+        };
+        assert_eq!(subnet.netmask(), Ipv4Addr::new(255, 255, 254, 0));
+        assert!(subnet.contains(Ipv4Addr::new(10, 78, 1, 255)));
+        assert!(!subnet.contains(Ipv4Addr::new(10, 78, 2, 0)));
+        let text = serde_json::to_string(&subnet).unwrap();
+        assert_eq!(
+            text,
+            r#"{"network":"10.78.0.0","prefix":23,"first":"10.78.0.100","last":"10.78.1.200"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<RelayedSubnet>(&text).unwrap(),
+            subnet
+        );
     }
 
     fn secure_boot_fleet() -> Manifest {

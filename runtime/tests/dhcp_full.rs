@@ -11,7 +11,7 @@ use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
 use netboot_manifest::ClientKind;
 use netboot_runtime::dhcp::{
     decide_full, leases_file, DhcpConfig, DhcpServer, FullConfig, FullDecision, FullDhcp,
-    FullReply, FullSettings, LeaseState, LeaseTable, Pool, Refusal, Silence,
+    FullReply, FullSettings, LeaseRanges, LeaseState, LeaseTable, Pool, RangeId, Refusal, Silence,
 };
 use netboot_runtime::Snapshot;
 use netboot_test_support::dhcp::*;
@@ -32,15 +32,16 @@ fn config() -> FullConfig {
         router: Some(ip(1)),
         dns: vec![ip(1), Ipv4Addr::new(10, 0, 2, 3)],
         lease_secs: 3600,
+        relayed: vec![],
     }
 }
 
-/// 10.0.2.100-10.0.2.102: three addresses.
-fn table() -> LeaseTable {
-    LeaseTable::new(Pool::new(ip(100), ip(102), [SERVER.addr]).unwrap(), 3600)
+/// 10.0.2.100-10.0.2.102: three addresses, and no relayed subnet.
+fn table() -> LeaseRanges {
+    LeaseTable::new(Pool::new(ip(100), ip(102), [SERVER.addr]).unwrap(), 3600).into()
 }
 
-fn decide(req: &Req, table: &mut LeaseTable, now: u64) -> FullDecision {
+fn decide(req: &Req, table: &mut LeaseRanges, now: u64) -> FullDecision {
     decide_full(
         &req.bytes(),
         from_nowhere(),
@@ -139,7 +140,10 @@ fn an_ordinary_client_gets_an_address_and_no_boot_file() {
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(ack.yiaddr(), ip(100));
     assert_address_options(&ack, true);
-    let lease = t.lease_of(netboot_manifest::MacAddr(LAPTOP_MAC)).unwrap();
+    let lease = t
+        .own()
+        .lease_of(netboot_manifest::MacAddr(LAPTOP_MAC))
+        .unwrap();
     assert_eq!(
         (lease.state, lease.expires),
         (LeaseState::Bound, NOW + 1 + 3600)
@@ -216,6 +220,167 @@ fn a_relayed_discover_is_answered_through_the_relay_with_its_agent_info() {
     )));
     let (_, offer) = replied(decide(&direct, &mut table(), NOW));
     assert_eq!(opt_bytes(&offer, 82), None);
+}
+
+/// The relay's address on the second subnet (giaddr), as `dhcrelay` on a router sets it.
+const RELAY: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+
+fn relayed_subnet(router: Option<Ipv4Addr>) -> netboot_manifest::RelayedSubnet {
+    netboot_manifest::RelayedSubnet {
+        network: Ipv4Addr::new(10, 78, 0, 0),
+        prefix: 23,
+        first: Ipv4Addr::new(10, 78, 0, 100),
+        last: Ipv4Addr::new(10, 78, 0, 101),
+        router,
+    }
+}
+
+/// The server's own range as in `table()`, and 10.78.0.100-10.78.0.101 for the relayed
+/// subnet 10.78.0.0/23.
+fn relayed_setup(router: Option<Ipv4Addr>) -> (FullConfig, LeaseRanges) {
+    let config = FullConfig {
+        relayed: vec![relayed_subnet(router)],
+        ..config()
+    };
+    let subnet = relayed_subnet(router);
+    let pool = Pool::new(subnet.first, subnet.last, []).unwrap();
+    let own = LeaseTable::new(Pool::new(ip(100), ip(102), [SERVER.addr]).unwrap(), 3600);
+    (
+        config,
+        LeaseRanges::new(own, vec![LeaseTable::new(pool, 3600)]),
+    )
+}
+
+fn through(relay: Ipv4Addr, mut req: Req) -> Req {
+    req.msg.set_giaddr(relay).set_hops(1);
+    req
+}
+
+fn decide_with(config: &FullConfig, req: &Req, t: &mut LeaseRanges, now: u64) -> FullDecision {
+    // The relay sends from its address on the server's side, port 67.
+    let from_relay = SocketAddrV4::new(Ipv4Addr::new(10, 0, 2, 254), 67);
+    decide_full(&req.bytes(), from_relay, &manifest(), config, t, now)
+}
+
+#[test]
+fn a_relayed_client_is_leased_from_its_subnets_range_through_the_relay() {
+    let (config, mut t) = relayed_setup(None);
+    let discover = through(RELAY, bios(MessageType::Discover));
+    let (r, offer) = replied(decide_with(&config, &discover, &mut t, NOW));
+    assert_eq!(offer.yiaddr(), Ipv4Addr::new(10, 78, 0, 100));
+    assert_eq!(
+        r.destination,
+        SocketAddrV4::new(RELAY, 67),
+        "to the relay, never broadcast"
+    );
+    assert_eq!(offer.giaddr(), RELAY);
+    let o = offer.opts();
+    // The relayed subnet's mask, and the relay as the gateway; the block's DNS servers.
+    assert_eq!(
+        o.get(OptionCode::SubnetMask),
+        Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 254, 0)))
+    );
+    assert_eq!(
+        o.get(OptionCode::Router),
+        Some(&DhcpOption::Router(vec![RELAY]))
+    );
+    assert_eq!(
+        o.get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![ip(1), ip(3)]))
+    );
+    assert_eq!(
+        o.get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER.addr))
+    );
+    assert_eq!(
+        fname(&offer),
+        "undionly.kpxe",
+        "the proxy's boot answer too"
+    );
+
+    let request = through(
+        RELAY,
+        selecting(bios(MessageType::Request), offer.yiaddr(), SERVER.addr),
+    );
+    let (r, ack) = replied(decide_with(&config, &request, &mut t, NOW + 1));
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), Ipv4Addr::new(10, 78, 0, 100));
+    assert_eq!(r.destination, SocketAddrV4::new(RELAY, 67));
+    let relayed = t.get(RangeId::Relayed(0)).unwrap();
+    assert_eq!(
+        relayed
+            .lease_of(netboot_manifest::MacAddr(UNKNOWN_MAC))
+            .unwrap()
+            .state,
+        LeaseState::Bound
+    );
+    assert!(
+        t.own().records().next().is_none(),
+        "the own range is untouched"
+    );
+
+    // The same machine on the server's own segment gets an address of that segment.
+    let (_, offer) = replied(decide_with(
+        &config,
+        &bios(MessageType::Discover),
+        &mut t,
+        NOW + 2,
+    ));
+    assert_eq!(offer.yiaddr(), ip(100));
+    assert_address_options(&offer, true);
+}
+
+#[test]
+fn a_relayed_subnet_can_name_its_router_and_refuses_other_subnets_addresses() {
+    let router = Ipv4Addr::new(10, 78, 1, 254);
+    let (config, mut t) = relayed_setup(Some(router));
+    let (_, offer) = replied(decide_with(
+        &config,
+        &through(RELAY, laptop(MessageType::Discover)),
+        &mut t,
+        NOW,
+    ));
+    assert_eq!(
+        offer.opts().get(OptionCode::Router),
+        Some(&DhcpOption::Router(vec![router]))
+    );
+    // INIT-REBOOT through the relay for its old address on the server's segment: not this
+    // subnet's, so NAKed (to the relay), and nothing is bound in either range.
+    let mut moved = through(RELAY, laptop(MessageType::Request));
+    moved.opt(DhcpOption::RequestedIpAddress(ip(100)));
+    let (r, nak) = replied(decide_with(&config, &moved, &mut t, NOW + 1));
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(r.refused, Some(Refusal::NotInPool(ip(100))));
+    assert_eq!(r.destination, SocketAddrV4::new(RELAY, 67));
+    assert!(t.persistent().is_empty());
+}
+
+#[test]
+fn a_relay_of_an_undeclared_subnet_gets_no_answer_and_no_address() {
+    let (config, mut t) = relayed_setup(None);
+    let stranger = Ipv4Addr::new(10, 99, 0, 1);
+    for kind in [
+        MessageType::Discover,
+        MessageType::Request,
+        MessageType::Inform,
+    ] {
+        let req = through(stranger, laptop(kind));
+        assert_eq!(
+            silent(decide_with(&config, &req, &mut t, NOW)),
+            Silence::UnknownRelay { giaddr: stranger }
+        );
+    }
+    // Without any relayed subnet declared, no relay off the server's subnet is answered.
+    let mut own_only = table();
+    assert_eq!(
+        silent(decide(
+            &through(RELAY, laptop(MessageType::Discover)),
+            &mut own_only,
+            NOW
+        )),
+        Silence::UnknownRelay { giaddr: RELAY }
+    );
+    assert!(t.records().is_empty() && own_only.records().is_empty());
 }
 
 #[test]
@@ -295,7 +460,8 @@ fn renewing_and_rebinding_extend_the_lease_by_ciaddr() {
         "unicast to ciaddr"
     );
     assert_eq!(
-        t.lease_of(netboot_manifest::MacAddr(LAPTOP_MAC))
+        t.own()
+            .lease_of(netboot_manifest::MacAddr(LAPTOP_MAC))
             .unwrap()
             .expires,
         NOW + 1800 + 3600
@@ -334,7 +500,7 @@ fn release_and_decline_are_silent_and_change_the_table() {
         silent(decide(&release, &mut t, NOW + 5)),
         Silence::Released(ip(100))
     );
-    assert_eq!(t.remaining(ip(100), NOW + 5), Some(0));
+    assert_eq!(t.own().remaining(ip(100), NOW + 5), Some(0));
 
     // The client is offered .100 again, finds it in use (ARP), declines it.
     let (_, offer) = replied(decide(&laptop(MessageType::Discover), &mut t, NOW + 6));
@@ -400,6 +566,7 @@ fn settings() -> FullSettings {
         lease_secs: 3600,
         router: None,
         dns: vec![],
+        relayed: vec![],
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Barrier};
 
 use netboot_manifest::MacAddr;
-use netboot_runtime::dhcp::{LeaseStore, LeaseTable, PgLeases, Pool, Refusal};
+use netboot_runtime::dhcp::{LeaseRanges, LeaseStore, PgLeases, Pool, RangeId, Refusal};
 use netboot_runtime::install::{InstallRecord, InstallStore};
 use netboot_runtime::pg::StateUrl;
 use netboot_test_support::postgres::Postgres;
@@ -35,13 +35,16 @@ fn concurrent_binds_of_one_address_have_one_winner() {
     let start = Arc::new(Barrier::new(usize::from(SERVERS)));
     let racers: Vec<_> = (0..SERVERS)
         .map(|n| {
-            let mut store = LeaseStore::Postgres(PgLeases::open(&url(&pg), pool(), 3600).unwrap());
+            let mut store =
+                LeaseStore::Postgres(PgLeases::open(&url(&pg), pool(), vec![], 3600).unwrap());
             let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 let mac = MacAddr([0x52, 0x54, 0, 0, 0, n]);
                 start.wait();
                 let bound = store
-                    .decide(move |table: &mut LeaseTable, now| table.bind(mac, ip(50), now))
+                    .decide(move |ranges: &mut LeaseRanges, now| {
+                        ranges.own_mut().bind(mac, ip(50), now)
+                    })
                     .unwrap();
                 (mac, bound)
             })
@@ -74,6 +77,75 @@ fn concurrent_binds_of_one_address_have_one_winner() {
         )
         .expect("a second lease of one address was stored");
     assert!(err.contains("duplicate key"), "{err}");
+}
+
+/// Two servers with the server's own range and a relayed subnet's, binding twelve machines
+/// each in the relayed range at once: 24 distinct addresses, all of that range, and the own
+/// range's lease untouched; each range is decided under the one lease lock.
+#[test]
+fn relayed_ranges_are_shared_under_the_same_lock() {
+    let Some(pg) = Postgres::start("relayed_ranges_are_shared_under_the_same_lock") else {
+        return;
+    };
+    let relayed = || {
+        Pool::new(
+            Ipv4Addr::new(10, 78, 0, 100),
+            Ipv4Addr::new(10, 78, 0, 199),
+            [],
+        )
+        .unwrap()
+    };
+    let open =
+        || LeaseStore::Postgres(PgLeases::open(&url(&pg), pool(), vec![relayed()], 3600).unwrap());
+    let own_mac = MacAddr([0x52, 0x54, 0, 0, 1, 0]);
+    let own = open()
+        .decide(move |r: &mut LeaseRanges, now| r.own_mut().bind(own_mac, ip(10), now))
+        .unwrap();
+    assert!(own.is_ok(), "{own:?}");
+    const SERVERS: u8 = 2;
+    const EACH: u8 = 12;
+    let start = Arc::new(Barrier::new(usize::from(SERVERS)));
+    let servers: Vec<_> = (0..SERVERS)
+        .map(|n| {
+            let mut store = open();
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                (0..EACH)
+                    .map(|i| {
+                        let mac = MacAddr([0x52, 0x54, 0, 0, n + 2, i]);
+                        store
+                            .decide(move |r: &mut LeaseRanges, now| {
+                                let t = r.get_mut(RangeId::Relayed(0)).expect("a relayed table");
+                                let ip = t.offer(mac, None, now).expect("addresses left");
+                                t.bind(mac, ip, now)
+                            })
+                            .unwrap()
+                            .unwrap()
+                            .ip
+                    })
+                    .collect::<Vec<Ipv4Addr>>()
+            })
+        })
+        .collect();
+    let mut got: Vec<Ipv4Addr> = servers
+        .into_iter()
+        .flat_map(|s| s.join().unwrap())
+        .collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), usize::from(SERVERS * EACH), "{got:?}");
+    assert!(got.iter().all(|ip| relayed().contains(*ip)), "{got:?}");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM netboot_lease WHERE address << '10.78.0.0/24' AND state = 'bound'"),
+        (SERVERS * EACH).to_string()
+    );
+    assert_eq!(
+        pg.psql(
+            "SELECT host(address), mac, state FROM netboot_lease WHERE address << '10.0.0.0/24'"
+        ),
+        format!("10.0.0.10|{own_mac}|bound")
+    );
 }
 
 fn record(generation: u32, at: u64) -> InstallRecord {
@@ -135,7 +207,9 @@ fn a_database_that_is_down_fails_start_up_by_name_without_its_password() {
         assert!(shown.contains("netboot:***@"), "{shown}");
         for err in [
             InstallStore::postgres(&url).unwrap_err().to_string(),
-            PgLeases::open(&url, pool(), 3600).unwrap_err().to_string(),
+            PgLeases::open(&url, pool(), vec![], 3600)
+                .unwrap_err()
+                .to_string(),
         ] {
             assert!(
                 err.contains("cannot reach the state database") && err.contains(&shown),
@@ -157,18 +231,18 @@ fn a_database_down_while_serving_is_an_error_never_a_guess() {
     };
     let mac = MacAddr([0x52, 0x54, 0, 0, 0, 1]);
     let install = InstallStore::postgres(&url(&pg)).unwrap();
-    let mut leases = LeaseStore::Postgres(PgLeases::open(&url(&pg), pool(), 3600).unwrap());
+    let mut leases = LeaseStore::Postgres(PgLeases::open(&url(&pg), pool(), vec![], 3600).unwrap());
     install.record(mac, record(1, 1)).unwrap();
-    let offer = leases.decide(move |t: &mut LeaseTable, now| t.offer(mac, None, now));
+    let offer = leases.decide(move |t: &mut LeaseRanges, now| t.own_mut().offer(mac, None, now));
     assert_eq!(offer.unwrap(), Ok(ip(10)));
     pg.stop();
     let err = install.current().unwrap_err();
     assert!(err.contains("state database"), "{err}");
     assert!(install.record(mac, record(2, 2)).is_err());
-    let decided = leases.decide(move |t: &mut LeaseTable, now| t.offer(mac, None, now));
+    let decided = leases.decide(move |t: &mut LeaseRanges, now| t.own_mut().offer(mac, None, now));
     assert!(decided.is_err(), "{decided:?}");
     pg.restart();
     assert_eq!(install.current().unwrap()[&mac], record(1, 1));
-    let offer = leases.decide(move |t: &mut LeaseTable, now| t.offer(mac, None, now));
+    let offer = leases.decide(move |t: &mut LeaseRanges, now| t.own_mut().offer(mac, None, now));
     assert_eq!(offer.unwrap(), Ok(ip(10)), "its offer is still its own");
 }

@@ -17,6 +17,7 @@ mod hosts;
 mod loaders;
 mod menus;
 mod profiles;
+mod relayed_subnet;
 mod server;
 pub(crate) mod values;
 

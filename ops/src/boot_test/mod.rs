@@ -227,6 +227,7 @@ fn full_dhcp(config: &ServeConfig, work: &Path) -> Result<FullDhcp, TestError> {
         // Likewise it asks for name servers when DHCP names none (nothing answers DNS here;
         // the answer file's URL is an address).
         dns: vec![config.address],
+        subnets: vec![],
     };
     let netmask = netmask_of(config.address).map_err(|e| TestError::Setup(e.to_string()))?;
     let identity = ServerIdentity {

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use netboot_manifest::{DhcpMode, Server};
+use netboot_manifest::{DhcpMode, RelayedSubnet, Server};
 use netboot_runtime::dhcp::{netmask_of, FullDhcp, FullSettings, LeaseStore, ServerIdentity};
 use netboot_runtime::pg::StateUrl;
 use netboot_runtime::server::ServeConfig;
@@ -70,10 +70,23 @@ pub fn open(
         target: "netboot::dhcp",
         interface = %interface,
         range = %format!("{}-{}", settings.first, settings.last),
+        relayed = %relayed(&settings.subnets),
         netmask = %netmask,
         leases,
         lease_file = %full.leases.describe(),
         "full DHCP: this server leases addresses; run `netboot doctor --interface {interface}` to make sure no other DHCP server answers here"
     );
     Ok(Some(full))
+}
+
+/// The relayed subnets and their ranges for the start-up line, `-` when there are none.
+fn relayed(subnets: &[RelayedSubnet]) -> String {
+    if subnets.is_empty() {
+        return "-".into();
+    }
+    let each: Vec<String> = subnets
+        .iter()
+        .map(|s| format!("{}/{}:{}-{}", s.network, s.prefix, s.first, s.last))
+        .collect();
+    each.join(",")
 }

@@ -7,17 +7,23 @@
 //! also gets the same boot answer the proxy would give, in the same OFFER and ACK. Port 4011
 //! stays with the proxy's [`answer`](super::answer), which full mode runs unchanged.
 //!
-//! Pure over its inputs: the lease table and the time are passed in.
+//! Relayed requests (giaddr set) are served from the range of the relayed subnet holding the
+//! giaddr, with that subnet's mask and router, and answered through the relay; a giaddr on
+//! the server's own subnet is the server's own segment; any other giaddr gets no answer,
+//! never an address of the wrong subnet.
+//!
+//! Pure over its inputs: the lease tables and the time are passed in.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dhcproto::v4::MessageType as WireType;
-use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol};
+use netboot_manifest::{ClientKind, MacAddr, Manifest, Protocol, RelayedSubnet};
 
 use super::answer::{boot_file, ServerIdentity};
 use super::classify::{classify, Client};
 use super::destination::Sender;
-use super::lease::{Exhausted, LeaseTable, Refusal};
+use super::lease::{Exhausted, Refusal};
+use super::lease_ranges::{LeaseRanges, RangeId};
 use super::outgoing::{self, build, Network, Outgoing};
 use super::request::{MalformedRequest, MessageType, Request};
 
@@ -37,6 +43,36 @@ pub struct FullConfig {
     /// DNS servers (option 6), in order.
     pub dns: Vec<Ipv4Addr>,
     pub lease_secs: u32,
+    /// Subnets behind relays, in the order of their lease tables in [`LeaseRanges`].
+    pub relayed: Vec<RelayedSubnet>,
+}
+
+impl FullConfig {
+    /// The range a request relayed by `giaddr` (unspecified: not relayed) is served from:
+    /// the server's own when the relay is on the server's own subnet.
+    pub fn range_of(&self, giaddr: Ipv4Addr) -> Option<RangeId> {
+        let mask = u32::from(self.netmask);
+        if giaddr.is_unspecified() || u32::from(giaddr) & mask == u32::from(self.server.addr) & mask
+        {
+            return Some(RangeId::Own);
+        }
+        self.relayed
+            .iter()
+            .position(|s| s.contains(giaddr))
+            .map(RangeId::Relayed)
+    }
+
+    /// Mask and router for clients of `range`, relayed by `giaddr`.
+    fn network_of(&self, range: RangeId, giaddr: Ipv4Addr) -> (Ipv4Addr, Option<Ipv4Addr>) {
+        match range {
+            RangeId::Relayed(i) => match self.relayed.get(i) {
+                // A relay is the gateway of its clients' link, unless the fleet names another.
+                Some(s) => (s.netmask(), Some(s.router.unwrap_or(giaddr))),
+                None => (self.netmask, self.router),
+            },
+            RangeId::Own => (self.netmask, self.router),
+        }
+    }
 }
 
 /// The outcome for one packet.
@@ -84,6 +120,8 @@ pub enum Silence {
     MessageType(u8),
     #[error("cannot encode the reply: {0}")]
     Encode(String),
+    #[error("relayed by {giaddr}, which is in no `subnet` of the fleet's full DHCP: no range to lease from")]
+    UnknownRelay { giaddr: Ipv4Addr },
 }
 
 /// Decides the answer to `packet`, which arrived on port 67 from `source`, at `now` (seconds
@@ -93,7 +131,7 @@ pub fn decide_full(
     source: SocketAddrV4,
     manifest: &Manifest,
     config: &FullConfig,
-    leases: &mut LeaseTable,
+    leases: &mut LeaseRanges,
     now: u64,
 ) -> FullDecision {
     match decide(packet, source, manifest, config, leases, now) {
@@ -107,17 +145,29 @@ fn decide(
     source: SocketAddrV4,
     manifest: &Manifest,
     config: &FullConfig,
-    leases: &mut LeaseTable,
+    leases: &mut LeaseRanges,
     now: u64,
 ) -> Result<FullReply, Silence> {
     let request = Request::parse(packet)?;
+    let giaddr = request.giaddr;
+    let unknown = Silence::UnknownRelay { giaddr };
+    let range = config.range_of(giaddr).ok_or(unknown.clone())?;
+    let leases = leases.get_mut(range).ok_or(unknown)?;
+    let network = config.network_of(range, giaddr);
     let mac = request.mac;
     let requested = ipv4_option(&request, REQUESTED_IP);
     let ours = config.server.addr;
     match request.message_type {
         MessageType::Discover => {
             let ip = leases.offer(mac, requested, now)?;
-            reply(&request, source, manifest, config, Answer::Offer(ip))
+            reply(
+                &request,
+                source,
+                manifest,
+                config,
+                network,
+                Answer::Offer(ip),
+            )
         }
         MessageType::Request => {
             let ip = match ipv4_option(&request, SERVER_ID) {
@@ -136,9 +186,9 @@ fn decide(
                 Ok(lease) => Answer::Ack(lease.ip),
                 Err(refusal) => Answer::Nak(refusal),
             };
-            reply(&request, source, manifest, config, answer)
+            reply(&request, source, manifest, config, network, answer)
         }
-        MessageType::Inform => reply(&request, source, manifest, config, Answer::Inform),
+        MessageType::Inform => reply(&request, source, manifest, config, network, Answer::Inform),
         MessageType::Other(DECLINE) => {
             let ip = requested.ok_or(Silence::NoAddress)?;
             if ipv4_option(&request, SERVER_ID).is_some_and(|s| s != ours) {
@@ -199,6 +249,7 @@ fn reply(
     source: SocketAddrV4,
     manifest: &Manifest,
     config: &FullConfig,
+    (netmask, router): (Ipv4Addr, Option<Ipv4Addr>),
     answer: Answer,
 ) -> Result<FullReply, Silence> {
     let (message, ip, refused) = match answer {
@@ -226,8 +277,8 @@ fn reply(
         yiaddr: ip,
         refused: refused.as_ref(),
         network: (!nak).then(|| Network {
-            netmask: config.netmask,
-            router: config.router,
+            netmask,
+            router,
             dns: &config.dns,
             lease_secs: (!inform).then_some(config.lease_secs),
         }),

@@ -1,13 +1,16 @@
-//! Settling full-DHCP mode at start-up: the range checked against the server's subnet, the
-//! lease file read back (or the lease database connected), and the mask taken from the
-//! interface.
+//! Settling full-DHCP mode at start-up: the range checked against the server's subnet (and
+//! each relayed subnet's range against that subnet), the lease file read back (or the lease
+//! database connected), and the mask taken from the interface.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use super::answer::ServerIdentity;
 use super::full::FullConfig;
+use netboot_manifest::RelayedSubnet;
+
 use super::lease::{Lease, LeaseTable, Pool, PoolError};
+use super::lease_ranges::LeaseRanges;
 use super::lease_store::{LeaseStore, PgLeases};
 use super::leases_file::{self, LeasesFileError};
 use crate::pg::{PgError, StateUrl};
@@ -20,6 +23,8 @@ pub struct FullSettings {
     pub lease_secs: u32,
     pub router: Option<Ipv4Addr>,
     pub dns: Vec<Ipv4Addr>,
+    /// Subnets behind relays, each with its own range.
+    pub relayed: Vec<RelayedSubnet>,
 }
 
 impl From<&netboot_manifest::FullDhcpConfig> for FullSettings {
@@ -30,6 +35,7 @@ impl From<&netboot_manifest::FullDhcpConfig> for FullSettings {
             lease_secs: c.lease_time,
             router: c.router,
             dns: c.dns.clone(),
+            relayed: c.subnets.clone(),
         }
     }
 }
@@ -60,6 +66,23 @@ pub enum FullSetupError {
         network: Ipv4Addr,
         prefix: u32,
     },
+    #[error(
+        "full DHCP: the range {first}-{last} is not inside its relayed subnet {network}/{prefix}"
+    )]
+    OffRelayedSubnet {
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        network: Ipv4Addr,
+        prefix: u8,
+    },
+    #[error("full DHCP: the relayed subnet {network}/{prefix} overlaps the server's own subnet {own}/{own_prefix} (address {server}); the server's own segment is served from the top-level range")]
+    RelayedIsOwn {
+        network: Ipv4Addr,
+        prefix: u8,
+        own: Ipv4Addr,
+        own_prefix: u32,
+        server: Ipv4Addr,
+    },
     #[error("full DHCP: lease time must be at least 60 seconds, found {0}")]
     LeaseTime(u32),
     #[error("full DHCP: {0}")]
@@ -79,8 +102,9 @@ impl FullDhcp {
         netmask: Ipv4Addr,
         lease_file: PathBuf,
     ) -> Result<(FullDhcp, Vec<Lease>), FullSetupError> {
-        let (config, pool) = checked(settings, server, netmask)?;
-        let mut leases = LeaseTable::new(pool, settings.lease_secs);
+        let (config, own, relayed) = checked(settings, server, netmask)?;
+        let table = |pool| LeaseTable::new(pool, settings.lease_secs);
+        let mut leases = LeaseRanges::new(table(own), relayed.into_iter().map(table).collect());
         let dropped = leases.restore(leases_file::load(&lease_file)?);
         let leases = LeaseStore::file(leases, lease_file);
         Ok((FullDhcp { config, leases }, dropped))
@@ -95,8 +119,8 @@ impl FullDhcp {
         netmask: Ipv4Addr,
         url: &StateUrl,
     ) -> Result<FullDhcp, FullSetupError> {
-        let (config, pool) = checked(settings, server, netmask)?;
-        let leases = PgLeases::open(url, pool, settings.lease_secs)?;
+        let (config, own, relayed) = checked(settings, server, netmask)?;
+        let leases = PgLeases::open(url, own, relayed, settings.lease_secs)?;
         Ok(FullDhcp {
             config,
             leases: LeaseStore::Postgres(leases),
@@ -104,12 +128,13 @@ impl FullDhcp {
     }
 }
 
-/// The answers every client gets, and the pool, once `settings` fit the server's subnet.
+/// The answers every client gets, and the pools (the server's own, and the relayed subnets'
+/// in order), once `settings` fit the server's subnet and each relayed one.
 fn checked(
     settings: &FullSettings,
     server: ServerIdentity,
     netmask: Ipv4Addr,
-) -> Result<(FullConfig, Pool), FullSetupError> {
+) -> Result<(FullConfig, Pool, Vec<Pool>), FullSetupError> {
     if settings.lease_secs < 60 {
         return Err(FullSetupError::LeaseTime(settings.lease_secs));
     }
@@ -136,7 +161,10 @@ fn checked(
     }
     let mut reserved = vec![server.addr, network, broadcast];
     reserved.extend(settings.router);
-    let pool = Pool::new(settings.first, settings.last, reserved)?;
+    let own = Pool::new(settings.first, settings.last, reserved)?;
+    let relayed = (settings.relayed.iter())
+        .map(|subnet| relayed_pool(subnet, server.addr, netmask))
+        .collect::<Result<_, _>>()?;
     Ok((
         FullConfig {
             server,
@@ -144,9 +172,45 @@ fn checked(
             router: settings.router,
             dns: settings.dns.clone(),
             lease_secs: settings.lease_secs,
+            relayed: settings.relayed.clone(),
         },
-        pool,
+        own,
+        relayed,
     ))
+}
+
+/// The pool of a relayed subnet. The compiler checks the same for a fleet; a manifest may be
+/// written by hand, and an address leased off its subnet is one nobody can route.
+fn relayed_pool(
+    subnet: &RelayedSubnet,
+    server: Ipv4Addr,
+    netmask: Ipv4Addr,
+) -> Result<Pool, FullSetupError> {
+    let (mask, own_mask) = (u32::from(subnet.netmask()), u32::from(netmask));
+    // Two CIDR blocks overlap when the wider mask finds them equal.
+    let wider = mask & own_mask;
+    if u32::from(subnet.network) & wider == u32::from(server) & wider {
+        return Err(FullSetupError::RelayedIsOwn {
+            network: subnet.network,
+            prefix: subnet.prefix,
+            own: Ipv4Addr::from(u32::from(server) & own_mask),
+            own_prefix: own_mask.count_ones(),
+            server,
+        });
+    }
+    if !subnet.contains(subnet.first) || !subnet.contains(subnet.last) {
+        return Err(FullSetupError::OffRelayedSubnet {
+            first: subnet.first,
+            last: subnet.last,
+            network: subnet.network,
+            prefix: subnet.prefix,
+        });
+    }
+    let network = Ipv4Addr::from(u32::from(subnet.network) & mask);
+    let broadcast = Ipv4Addr::from(u32::from(subnet.network) | !mask);
+    let mut reserved = vec![network, broadcast];
+    reserved.extend(subnet.router);
+    Ok(Pool::new(subnet.first, subnet.last, reserved)?)
 }
 
 /// The subnet mask of `address` on this machine's interfaces.
@@ -173,6 +237,7 @@ mod tests {
             lease_secs: 3600,
             router: None,
             dns: vec![],
+            relayed: vec![],
         }
     }
 
@@ -228,6 +293,60 @@ mod tests {
             assert!(!pool.contains(ip.into()), "{ip:?}");
         }
         assert!(pool.contains(Ipv4Addr::new(10, 0, 0, 2)));
+    }
+
+    fn relayed(network: [u8; 4], prefix: u8, first: [u8; 4], last: [u8; 4]) -> RelayedSubnet {
+        RelayedSubnet {
+            network: network.into(),
+            prefix,
+            first: first.into(),
+            last: last.into(),
+            router: None,
+        }
+    }
+
+    #[test]
+    fn each_relayed_subnet_gets_its_own_pool_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("leases.json");
+        let mut s = settings([10, 0, 0, 5], [10, 0, 0, 9]);
+        s.relayed = vec![relayed(
+            [10, 78, 0, 0],
+            24,
+            [10, 78, 0, 0],
+            [10, 78, 0, 255],
+        )];
+        let (full, _) = FullDhcp::open(&s, SERVER, MASK, file.clone()).unwrap();
+        let LeaseStore::File { table, .. } = &full.leases else {
+            panic!("a file store");
+        };
+        let pool = table.get(super::super::RangeId::Relayed(0)).unwrap().pool();
+        // The relayed subnet's network and broadcast addresses are never leased.
+        for ip in [[10, 78, 0, 0], [10, 78, 0, 255], [10, 0, 0, 5]] {
+            assert!(!pool.contains(ip.into()), "{ip:?}");
+        }
+        assert!(pool.contains(Ipv4Addr::new(10, 78, 0, 1)));
+        assert_eq!(full.config.relayed, s.relayed);
+
+        // A hand-written manifest is held to the compiler's rule.
+        s.relayed = vec![relayed([10, 78, 0, 0], 24, [10, 78, 0, 5], [10, 78, 1, 5])];
+        assert!(matches!(
+            FullDhcp::open(&s, SERVER, MASK, file.clone()),
+            Err(FullSetupError::OffRelayedSubnet { .. })
+        ));
+        // A "relayed" subnet that is the server's own, or holds it, or lies in it.
+        for (network, prefix, first) in [
+            ([10, 0, 0, 0], 24, [10, 0, 0, 20]),
+            ([10, 0, 0, 0], 16, [10, 0, 1, 20]),
+            ([10, 0, 0, 128], 25, [10, 0, 0, 130]),
+        ] {
+            s.relayed = vec![relayed(network, prefix, first, first)];
+            let err = FullDhcp::open(&s, SERVER, MASK, file.clone()).unwrap_err();
+            assert!(
+                matches!(err, FullSetupError::RelayedIsOwn { .. }),
+                "{network:?}/{prefix}: {err}"
+            );
+        }
     }
 
     #[test]

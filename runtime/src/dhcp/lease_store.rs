@@ -1,9 +1,10 @@
 //! Where full-DHCP leases live: the lease file under `--state-dir` (one server), or
 //! PostgreSQL shared by several servers on one segment (`--state postgres://…`).
 //!
-//! Either way a packet is decided by the same pure [`LeaseTable`] rules; the store only says
-//! which table the decision sees and keeps what it changed. In PostgreSQL the table is read,
-//! decided on and written back in one transaction that holds the lease lock row, so two
+//! Either way a packet is decided by the same pure [`LeaseTable`] rules, one table per range
+//! ([`LeaseRanges`]: the server's own segment, then each relayed subnet); the store only says
+//! which tables the decision sees and keeps what it changed. In PostgreSQL every range is
+//! read, decided on and written back in one transaction that holds the lease lock row, so two
 //! servers never decide on the same addresses at once, and the primary key on the address
 //! refuses a second lease of one address whatever happens.
 
@@ -16,18 +17,19 @@ use netboot_manifest::MacAddr;
 use postgres::Transaction;
 
 use super::lease::{Lease, LeaseState, LeaseTable, Pool};
+use super::lease_ranges::LeaseRanges;
 use super::leases_file;
 use crate::pg::{Db, JobError, PgError, StateUrl};
 
 /// Log target of the lease events, as the DHCP server's.
 const LOG: &str = "netboot::dhcp";
 
-/// The leases of one server's range.
+/// The leases of one server's ranges.
 #[derive(Debug, Clone)]
 pub enum LeaseStore {
     /// In memory, saved to `path` after every change worth keeping.
     File {
-        table: LeaseTable,
+        table: LeaseRanges,
         path: PathBuf,
         /// The table version last written to disk.
         saved: u64,
@@ -37,15 +39,16 @@ pub enum LeaseStore {
 
 impl LeaseStore {
     /// The leases read back from `path`, in `table` already.
-    pub fn file(table: LeaseTable, path: PathBuf) -> LeaseStore {
+    pub fn file(table: LeaseRanges, path: PathBuf) -> LeaseStore {
         let saved = table.version();
         LeaseStore::File { table, path, saved }
     }
 
+    /// The server's own segment's range.
     pub fn pool(&self) -> &Pool {
         match self {
-            LeaseStore::File { table, .. } => table.pool(),
-            LeaseStore::Postgres(pg) => &pg.pool,
+            LeaseStore::File { table, .. } => table.own().pool(),
+            LeaseStore::Postgres(pg) => &pg.own,
         }
     }
 
@@ -62,7 +65,7 @@ impl LeaseStore {
     /// lease holds until a restart); the database store answers only what it committed.
     pub fn decide<T: Send + 'static>(
         &mut self,
-        decide: impl FnOnce(&mut LeaseTable, u64) -> T + Send + 'static,
+        decide: impl FnOnce(&mut LeaseRanges, u64) -> T + Send + 'static,
     ) -> Result<T, PgError> {
         match self {
             LeaseStore::File { table, path, saved } => {
@@ -79,7 +82,7 @@ impl LeaseStore {
 }
 
 /// Decided and saved under one lock, so the file never lags a lease already answered.
-fn save(table: &LeaseTable, path: &Path, saved: &mut u64) {
+fn save(table: &LeaseRanges, path: &Path, saved: &mut u64) {
     let version = table.version();
     if version != *saved {
         match leases_file::save(path, &table.persistent()) {
@@ -95,26 +98,48 @@ fn save(table: &LeaseTable, path: &Path, saved: &mut u64) {
 #[derive(Debug, Clone)]
 pub struct PgLeases {
     db: Db,
-    pool: Pool,
+    /// The server's own segment's range.
+    own: Pool,
+    /// The relayed subnets' ranges, in the fleet's order.
+    relayed: Vec<Pool>,
     lease_secs: u32,
 }
 
 impl PgLeases {
     /// Connects and creates the tables if missing; a database that is down fails here.
-    pub fn open(url: &StateUrl, pool: Pool, lease_secs: u32) -> Result<PgLeases, PgError> {
+    /// `relayed`: the relayed subnets' ranges, in the fleet's order.
+    pub fn open(
+        url: &StateUrl,
+        own: Pool,
+        relayed: Vec<Pool>,
+        lease_secs: u32,
+    ) -> Result<PgLeases, PgError> {
         Ok(PgLeases {
             db: Db::open(url)?,
-            pool,
+            own,
+            relayed,
             lease_secs,
         })
     }
 
-    /// The records in this server's range now (every state), for the start-up log.
+    /// Every range, the own one first.
+    fn pools(&self) -> Vec<Pool> {
+        std::iter::once(&self.own)
+            .chain(&self.relayed)
+            .cloned()
+            .collect()
+    }
+
+    /// The records in this server's ranges now (every state), for the start-up log.
     pub fn count(&self) -> Result<usize, PgError> {
-        let pool = self.pool.clone();
+        let pools = self.pools();
         self.db.run(move |client| {
             let mut tx = client.transaction()?;
-            Ok(load(&mut tx, &pool)?.len())
+            let mut n = 0;
+            for pool in &pools {
+                n += load(&mut tx, pool)?.len();
+            }
+            Ok(n)
         })
     }
 
@@ -123,9 +148,9 @@ impl PgLeases {
     /// disagree still agree on when a lease ends.
     fn decide<T: Send + 'static>(
         &self,
-        decide: impl FnOnce(&mut LeaseTable, u64) -> T + Send + 'static,
+        decide: impl FnOnce(&mut LeaseRanges, u64) -> T + Send + 'static,
     ) -> Result<T, PgError> {
-        let (pool, lease_secs) = (self.pool.clone(), self.lease_secs);
+        let (own, relayed, lease_secs) = (self.own.clone(), self.relayed.clone(), self.lease_secs);
         self.db.run(move |client| {
             let mut tx = client.transaction()?;
             // Every server's decisions queue here, in the database, until the holder commits.
@@ -139,11 +164,21 @@ impl PgLeases {
                 .try_get(0)?;
             let now = u64::try_from(now)
                 .map_err(|_| JobError::Damaged(format!("the database's clock reads {now}")))?;
-            let mut table = LeaseTable::new(pool.clone(), lease_secs);
-            table.restore_shared(load(&mut tx, &pool)?);
-            let before: BTreeMap<Ipv4Addr, Lease> = table.records().map(|l| (l.ip, *l)).collect();
-            let decision = decide(&mut table, now);
-            let after: BTreeMap<Ipv4Addr, Lease> = table.records().map(|l| (l.ip, *l)).collect();
+            // Every range is read under the one lock: a decision only changes its own range,
+            // but reading them all keeps one rule for every server, whatever its ranges.
+            let mut table = |pool: &Pool| -> Result<LeaseTable, JobError> {
+                let mut table = LeaseTable::new(pool.clone(), lease_secs);
+                table.restore_shared(load(&mut tx, pool)?);
+                Ok(table)
+            };
+            let own = table(&own)?;
+            let relayed = relayed.iter().map(&mut table).collect::<Result<_, _>>()?;
+            let mut ranges = LeaseRanges::new(own, relayed);
+            let before: BTreeMap<Ipv4Addr, Lease> =
+                ranges.records().into_iter().map(|l| (l.ip, l)).collect();
+            let decision = decide(&mut ranges, now);
+            let after: BTreeMap<Ipv4Addr, Lease> =
+                ranges.records().into_iter().map(|l| (l.ip, l)).collect();
             for ip in before.keys().filter(|ip| !after.contains_key(ip)) {
                 tx.execute(
                     "DELETE FROM netboot_lease WHERE address = $1::text::inet",

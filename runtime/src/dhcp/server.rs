@@ -1,6 +1,7 @@
 //! The socket loop: receive, ask [`answer`](super::answer) (or [`decide_full`] on port 67 in
 //! full mode) against the current snapshot, and send what it decided through one path.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,9 @@ pub struct DhcpServer {
     events: Events,
     /// This process's claims on both ports, so no other netboot answers beside it.
     claims: [PortClaim; 2],
+    /// Relays whose subnet full DHCP does not serve, already warned about: a relay forwards
+    /// every retry of every client, and one warning per relay says all there is to say.
+    unknown_relays: Mutex<BTreeSet<Ipv4Addr>>,
 }
 
 /// Log target of every proxy-DHCP event, so operators can filter on `netboot::dhcp`.
@@ -84,6 +88,7 @@ impl DhcpServer {
             snapshots,
             full: None,
             events: Events::default(),
+            unknown_relays: Mutex::default(),
         })
     }
 
@@ -214,6 +219,16 @@ impl DhcpServer {
         match decision {
             FullDecision::Silent(reason @ super::full::Silence::OtherServer { .. }) => {
                 tracing::warn!(target: LOG, %source, %reason, "dhcp request for another server");
+            }
+            FullDecision::Silent(reason @ super::full::Silence::UnknownRelay { giaddr }) => {
+                let first = (self.unknown_relays.lock())
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(giaddr);
+                if first {
+                    tracing::warn!(target: LOG, %source, %giaddr, %reason, "dhcp relayed request not answered: declare the relay's subnet in `dhcp \"full\"` (further requests from this relay are logged at debug)");
+                } else {
+                    tracing::debug!(target: LOG, %source, %giaddr, %reason, "dhcp packet not answered");
+                }
             }
             FullDecision::Silent(reason) => {
                 tracing::debug!(target: LOG, %source, %reason, "dhcp packet not answered");
