@@ -57,7 +57,8 @@ pub struct TestArgs {
     /// Microsoft's keys; machines the fleet boots through iPXE are skipped under it).
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "bios,uefi", value_parser = firmware)]
     pub firmware: Vec<Firmware>,
-    /// Seconds each VM may take [default: 180 BIOS, 300 UEFI].
+    /// Seconds each VM may take [default: 180 BIOS, 300 UEFI, 420 Secure Boot; 180 more for
+    /// an installer that must fetch its answer file].
     #[arg(long, value_name = "S")]
     pub timeout: Option<u64>,
     /// Write the result (result.txt, result.json, junit.xml), each VM's serial log and a PNG

@@ -147,73 +147,6 @@ fn assert_junit(xml: &str, cases: &[(&str, bool)]) {
 
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]
-fn a_known_machine_and_the_default_boot_under_bios_and_uefi() {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = fleet(dir.path(), |t| t);
-    let report = dir.path().join("report");
-    let out = netboot_test(
-        &fleet,
-        &[
-            "--machine",
-            "known",
-            "--machine",
-            "default",
-            "--firmware",
-            "bios,uefi",
-            "--expect-console",
-            "NETBOOT-E2E-OK",
-            "--format",
-            "junit",
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "every machine boots");
-    let junit = String::from_utf8(out.stdout).unwrap();
-    let cases = [
-        ("known-bios", true),
-        ("known-uefi", true),
-        ("default-bios", true),
-        ("default-uefi", true),
-    ];
-    assert_junit(&junit, &cases);
-    assert_eq!(
-        std::fs::read_to_string(report.join("junit.xml")).unwrap(),
-        junit
-    );
-    let result = json(&report.join("result.json"));
-    assert_eq!(result["passed"], 4);
-    assert_eq!(result["failed"], 0);
-    let known_uefi = result["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "known-uefi")
-        .expect("known-uefi in result.json");
-    assert_eq!(known_uefi["mac"], KNOWN_MAC);
-    let steps: Vec<&str> = known_uefi["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        steps,
-        ["dhcp", "file", "dhcp", "file", "file", "file"],
-        "loader, iPXE, script, kernel, initrd"
-    );
-    for (name, _) in cases {
-        assert_png(&report.join(format!("{name}.png")));
-        let serial = std::fs::read_to_string(report.join(format!("{name}-serial.log"))).unwrap();
-        assert!(
-            serial.contains("NETBOOT-E2E-OK"),
-            "{name}: marker in its serial log"
-        );
-    }
-}
-
-#[test]
-#[ignore = "needs root and qemu: run by .ci/run"]
 fn a_kernel_artifact_that_is_not_a_kernel_fails_after_it_was_delivered() {
     let dir = tempfile::tempdir().unwrap();
     // `netboot build` refuses a fleet whose kernel is not one (fleet::not-a-kernel), so the
@@ -289,10 +222,12 @@ fn hand_written(dir: &Path, edit: impl FnOnce(&mut serde_json::Value, &Path)) ->
 /// without it boots under BIOS (iPXE hands the initrd over through the boot protocol) but
 /// not under UEFI, where Debian's iPXE hands it to the kernel only through that argument:
 /// the server delivers every byte, and only the console shows the kernel finding no root.
+/// It also checks the evidence a run leaves: JUnit, result.json, PNGs, serial logs.
 #[test]
 #[ignore = "needs root and qemu: run by .ci/run"]
 fn a_uefi_kernel_line_without_initrd_fails_at_the_kernel_using_its_initrd() {
     let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
     let script = "hosts/52-54-00-e2-e0-01.ipxe";
     let fleet = hand_written(dir.path(), |manifest, out| {
         let path = out.join(script);
@@ -314,15 +249,44 @@ fn a_uefi_kernel_line_without_initrd_fails_at_the_kernel_using_its_initrd() {
             "--expect-console",
             "NETBOOT-E2E-OK",
             "--format",
-            "json",
+            "junit",
+            "--report",
+            report.to_str().unwrap(),
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The evidence: JUnit on stdout and in the report, a real PNG of each screen, each
+    // serial log.
+    let junit = String::from_utf8(out.stdout).unwrap();
+    assert_junit(&junit, &[("known-bios", true), ("known-uefi", false)]);
+    assert_eq!(
+        std::fs::read_to_string(report.join("junit.xml")).unwrap(),
+        junit
+    );
+    for name in ["known-bios", "known-uefi"] {
+        assert_png(&report.join(format!("{name}.png")));
+    }
+    let serial =
+        |name: &str| std::fs::read_to_string(report.join(format!("{name}-serial.log"))).unwrap();
     // The same script under BIOS: its busybox init ran.
+    assert!(serial("known-bios").contains("NETBOOT-E2E-OK"));
+    assert!(serial("known-uefi").contains("Unable to mount root fs"));
+    let result = json(&report.join("result.json"));
     assert_eq!(case(&result, "known-bios")["passed"], true);
     let case = case(&result, "known-uefi");
     assert_eq!(case["passed"], false);
+    assert_eq!(case["mac"], KNOWN_MAC);
+    let steps: Vec<&str> = case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["dhcp", "file", "dhcp", "file", "file", "file"],
+        "loader, iPXE, script, kernel, initrd"
+    );
     assert_eq!(
         case["steps_done"],
         case["steps"].as_array().unwrap().len(),

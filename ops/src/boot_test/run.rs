@@ -17,7 +17,7 @@ use netboot_runtime::in_flight::InFlight;
 use netboot_runtime::status::{Event, Events, Machine};
 
 use super::judge::{self, describe_event, secs, Failure, Rules, Seen, Verdict};
-use super::plan::Case;
+use super::plan::{Case, Expect, ANSWER_FILE};
 use super::report::CaseResult;
 
 /// What every VM shares.
@@ -156,7 +156,7 @@ fn run_case(lab: &Lab, case: Case) -> CaseResult {
         }
     };
     let rules = Rules {
-        timeout: lab.timeout.unwrap_or_else(|| case.firmware.timeout()),
+        timeout: lab.timeout.unwrap_or_else(|| default_timeout(&case)),
         // A menu's countdown runs on the guest's clock, which under TCG (UEFI most of all)
         // may run at half speed: the quiet while it counts is not the machine giving up.
         stall: lab.rules.stall + Duration::from_secs(2 * case.menu_seconds),
@@ -344,6 +344,24 @@ fn strip_escapes(line: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// The firmware's bound, and three minutes more for an installer whose answer file is the
+/// last step: Debian's installer under TCG takes two to three minutes from its kernel to its
+/// preseed alone, more on a loaded machine.
+fn default_timeout(case: &Case) -> Duration {
+    let installer = case
+        .steps
+        .last()
+        .is_some_and(|s| matches!(s, Expect::File { role, .. } if role == ANSWER_FILE));
+    case.firmware.timeout()
+        + if installer {
+            INSTALLER_EXTRA
+        } else {
+            Duration::ZERO
+        }
+}
+
+const INSTALLER_EXTRA: Duration = Duration::from_secs(180);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +374,29 @@ mod tests {
             console_tail(console, 2),
             vec![">>Start PXE over IPv4.".to_string(), "ok".to_string()]
         );
+    }
+
+    #[test]
+    fn an_installer_gets_three_more_minutes_than_its_firmware() {
+        let file = |role: &str| Expect::File {
+            role: role.into(),
+            route: "r".into(),
+            size: 1,
+        };
+        let mut case = Case {
+            name: "web1-bios".into(),
+            machine: "web1".into(),
+            mac: MacAddr([0x52, 0x54, 0, 0, 0, 1]),
+            firmware: netboot_lab::Firmware::Bios,
+            steps: vec![file("kernel"), file("initrd")],
+            end: super::super::plan::End::Boots,
+            unbootable: None,
+            skipped: None,
+            notes: Vec::new(),
+            menu_seconds: 0,
+        };
+        assert_eq!(default_timeout(&case), Duration::from_secs(180));
+        case.steps.push(file(ANSWER_FILE));
+        assert_eq!(default_timeout(&case), Duration::from_secs(360));
     }
 }
