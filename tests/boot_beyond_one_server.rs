@@ -293,6 +293,25 @@ impl Drop for Killed {
     }
 }
 
+/// `netboot serve` as runtime B at `address` in the client namespace, logging to `log`; not
+/// started yet (a test starts it the moment A dies).
+fn runtime_b_command(lab: &Lab, fleet: &Path, address: &str, log: &Path) -> Command {
+    let mut cmd = lab
+        .netns(Role::Client)
+        .command(env!("CARGO_BIN_EXE_netboot"));
+    let out = std::fs::File::create(log).unwrap();
+    cmd.arg("serve")
+        .arg(fleet)
+        .args(["--interface", IFACE, "--address", address])
+        .args(["--http-port", "8080", "--no-watch"])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    cmd
+}
+
 /// Runtime A answers a UEFI machine's DISCOVER and dies at once (SIGKILL), before the
 /// firmware's port-4011 REQUEST and TFTP read. B starts the moment A dies, so the firmware
 /// has A's offer alone to take, as if it had taken A's of two. Observed: OVMF's PXE client asks
@@ -306,20 +325,8 @@ fn uefi_boots_from_the_survivor_when_a_runtime_dies_between_dhcp_and_tftp() {
     let fleet = fleet::write(&lab, "lab");
     let (a, b) = (lab.server_addr(), format!("{}.10", lab.subnet()));
     let runtime_a = Restartable::serve(&lab, &fleet);
-    let mut cmd = lab
-        .netns(Role::Client)
-        .command(env!("CARGO_BIN_EXE_netboot"));
     let b_log = lab.work_dir().join("netboot-b.log");
-    let out = std::fs::File::create(&b_log).unwrap();
-    cmd.arg("serve")
-        .arg(&fleet)
-        .args(["--interface", IFACE, "--address", &b])
-        .args(["--http-port", "8080", "--no-watch"])
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
+    let mut cmd = runtime_b_command(&lab, &fleet, &b, &b_log);
     let runtime_b: Arc<Mutex<Option<Killed>>> = Arc::default();
 
     // A's answer on port 67 to this machine, then A's death and B's start, in one thread
@@ -367,6 +374,148 @@ fn uefi_boots_from_the_survivor_when_a_runtime_dies_between_dhcp_and_tftp() {
     assert!(
         log_b.contains("file=hosts/52-54-00-e2-e0-02.ipxe"),
         "the survivor did not serve the machine's script:\n{log_b}"
+    );
+    drop(runtime_b.lock().unwrap().take());
+}
+
+/// Bytes the server namespace's HTTP connections (local port 8080) have had acknowledged, the
+/// largest of them: how far into a download the client is.
+fn http_bytes_acked(netns: &str) -> u64 {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns,
+            "ss",
+            "-tniH",
+            "state",
+            "established",
+        ])
+        .arg("( sport = :8080 )")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.split_whitespace()
+        .filter_map(|w| w.strip_prefix("bytes_acked:"))
+        .filter_map(|n| n.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// How long the machine is watched after iPXE gave up, for a sign that it boots on.
+const AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// Runtime A serves a UEFI machine its DHCP answers, ipxe.efi and its script, and dies
+/// (SIGKILL) while iPXE downloads the kernel from it over HTTP; B starts the moment A dies.
+/// A's link is slowed to 4 Mbit/s (a token bucket on its side of the veth) so that the 8 MB
+/// kernel takes about 16 s and the kill lands mid-way (1 MB acknowledged).
+///
+/// Observed: iPXE's download fails at once ("Input/output error", the dead socket's reset),
+/// the script stops ("Could not boot image"), iPXE says "No more network devices", offers its
+/// Ctrl-B prompt and returns, and then nothing: OVMF neither tries its next boot option nor
+/// sends another DHCP packet (watched for a minute here, over two in a longer run), so B never
+/// hears of the machine. It does not recover within that power-on. The operator's remedy is a
+/// reset (a BMC power cycle): the next power-on broadcasts a DISCOVER, B answers and the machine
+/// boots from B, which the test's second boot shows.
+#[test]
+#[ignore = "needs root and qemu: run by .ci/run"]
+fn uefi_stays_stopped_when_a_runtime_dies_mid_http_and_a_reset_boots_it_from_the_survivor() {
+    let mut lab = Lab::builder().client().build();
+    let fleet = fleet::write(&lab, "lab");
+    let b = format!("{}.10", lab.subnet());
+    let runtime_a = Restartable::serve(&lab, &fleet);
+    let server_ns = lab.netns(Role::Server).name().to_string();
+    let status = lab
+        .netns(Role::Server)
+        .command("tc")
+        .args(["qdisc", "add", "dev", IFACE, "root", "tbf", "rate", "4mbit"])
+        .args(["burst", "16kb", "latency", "500ms"])
+        .status()
+        .expect("run tc");
+    assert!(status.success(), "tc could not slow A's link");
+    let b_log = lab.work_dir().join("netboot-b.log");
+    let mut cmd = runtime_b_command(&lab, &fleet, &b, &b_log);
+    let runtime_b: Arc<Mutex<Option<Killed>>> = Arc::default();
+
+    // A's script served, then the kernel's download from A under way (1 MB of it
+    // acknowledged), then A's death and B's start, in one thread beside the boot.
+    let watcher = {
+        let (a_handle, b_slot) = (runtime_a.handle(), Arc::clone(&runtime_b));
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut scripted = false;
+            while started.elapsed() < Duration::from_secs(240) {
+                scripted = scripted
+                    || a_handle.log(1).lines().any(|l| {
+                        l.contains("http file done")
+                            && l.contains("file=hosts/52-54-00-e2-e0-02.ipxe")
+                    });
+                let acked = if scripted {
+                    http_bytes_acked(&server_ns)
+                } else {
+                    0
+                };
+                if acked >= 1_000_000 {
+                    a_handle.kill();
+                    let child = cmd.spawn().expect("start runtime B");
+                    *b_slot.lock().unwrap() = Some(Killed(child));
+                    return Some(acked);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            None
+        })
+    };
+    // iPXE's failure, then AFTER_FAILURE more (or sooner, any sign of a next boot attempt).
+    let failed_at: Mutex<Option<Instant>> = Mutex::default();
+    let (serial, ()) = lab.boot_watch(
+        Firmware::UefiPxe,
+        OTHER_MAC,
+        "iPXE's failure and a minute after it",
+        Duration::from_secs(240),
+        |serial| {
+            let after = serial.split_once("No more network devices")?.1;
+            let mut at = failed_at.lock().unwrap();
+            let at = *at.get_or_insert_with(Instant::now);
+            (at.elapsed() > AFTER_FAILURE || after.contains("BdsDxe") || after.contains(">>Start"))
+                .then_some(())
+        },
+    );
+    let acked = watcher.join().unwrap();
+    assert!(
+        acked.is_some(),
+        "the kernel's download from A never got 1 MB far"
+    );
+    let log_a = runtime_a.log(1);
+    assert!(
+        !log_a.contains("file=artifacts/kernel"),
+        "A finished the kernel before it died: the kill came too late\n{log_a}"
+    );
+    assert!(
+        serial.contains("Could not boot image"),
+        "iPXE did not report the failed download:\n{serial}"
+    );
+    let after = serial.split_once("No more network devices").unwrap().1;
+    assert!(
+        !after.contains("BdsDxe") && !after.contains(">>Start"),
+        "the firmware went on to another boot attempt (the behaviour changed: update the \
+         README's failure table and this test):\n{after}"
+    );
+    let log_b = std::fs::read_to_string(&b_log).unwrap_or_default();
+    assert!(
+        !log_b.contains(&format!("mac={OTHER_MAC}")),
+        "the machine reached B in the same power-on (update the README and this test):\n{log_b}"
+    );
+
+    // The operator's reset: a new power-on of the same machine boots from B.
+    let booted = lab.boot(Firmware::UefiPxe, OTHER_MAC);
+    assert_word(&booted, "netboot-profile=pinned");
+    assert_word(&booted, "host=reloaded");
+    let log_b = std::fs::read_to_string(&b_log).unwrap_or_default();
+    assert!(
+        log_b.contains("file=hosts/52-54-00-e2-e0-02.ipxe")
+            && log_b.contains("file=artifacts/kernel"),
+        "the survivor did not serve the machine's script and kernel:\n{log_b}"
     );
     drop(runtime_b.lock().unwrap().take());
 }

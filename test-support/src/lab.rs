@@ -359,6 +359,20 @@ impl Lab {
         .0
     }
 
+    /// Boots a VM until `done` finds what it waits for in the serial console (`what`, for the
+    /// messages), e.g. a failure and a bounded time after it; returns what `done` returned.
+    pub fn boot_watch<T>(
+        &mut self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> Option<T>,
+    ) -> (String, T) {
+        let (text, _, found) = self.run_vm(firmware, mac, what, timeout, done);
+        (text, found)
+    }
+
     /// Runs a VM until `done` finds what it waits for in the serial console (`what`, for the
     /// messages); stops it then, and panics if QEMU exits or `timeout` passes.
     fn run_vm<T>(
