@@ -78,7 +78,12 @@ impl Default for HttpConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 80)),
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
+            // Longer than the menus a machine sits in between two fetches: iPXE keeps the
+            // connection that fetched a menu and reuses it for the chosen item. With 30 s, a
+            // 30 s menu (examples/multi-arch) met the server's close on that connection, and
+            // an old iPXE ROM (Debian's ipxe-qemu) reported "Connection timed out" on every
+            // retry (seen in `netboot test` under TCG). 90 s clears common menu timeouts.
+            idle_timeout: Duration::from_secs(90),
             stall_timeout: Duration::from_secs(60),
             events: Events::default(),
             in_flight: InFlight::default(),
