@@ -205,28 +205,13 @@ fn uefi_behind_a_relay_gets_its_address_from_netboot_in_full_mode() {
          subnet \"{b}.0/24\" {{ range \"{b}.100\" \"{b}.150\"; }}\n    }}\n}}\n"
     );
     std::fs::write(&fleet, server + &text).unwrap();
-    let state = lab.work_dir().join("state");
-    let mut cmd = lab
-        .netns(Role::Server)
-        .command(env!("CARGO_BIN_EXE_netboot"));
-    cmd.arg("serve")
-        .arg(&fleet)
-        .args(["--interface", IFACE, "--address", &lab.server_addr()])
-        .args(["--http-port", "8080", "--no-watch"])
-        .arg("--state-dir")
-        .arg(&state)
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1");
-    lab.spawn_command("netboot", cmd);
-    for port in [67, 4011, 69] {
-        lab.wait_listening(Role::Server, "udp", port);
-    }
-    lab.wait_listening(Role::Server, "tcp", 8080);
+    fleet::serve_full(&mut lab, &fleet);
 
     let booted = lab.boot(Firmware::UefiPxe, KNOWN_MAC);
     assert_word(&booted, "netboot-profile=pinned");
     assert_word(&booted, "host=known");
-    let leases = std::fs::read_to_string(state.join("dhcp-leases.json")).unwrap_or_default();
+    let leases =
+        std::fs::read_to_string(lab.work_dir().join("state/dhcp-leases.json")).unwrap_or_default();
     assert!(
         leases.contains(KNOWN_MAC) && leases.contains(&format!("\"{b}.100\"")),
         "no lease of the relayed subnet's range was written down:\n{leases}"

@@ -2,7 +2,6 @@
 //! `netboot serve` hands out the addresses and the boot file in one answer. The fleet is
 //! tests/fixtures/vm/lab.kdl with a `dhcp "full"` server block put in front.
 
-use netboot_test_support::lab::{Role, IFACE};
 use netboot_test_support::vm::fleet;
 use netboot_test_support::vm::{Booted, Firmware, Lab};
 
@@ -20,23 +19,7 @@ fn full_lab() -> Lab {
         s = lab.subnet()
     );
     std::fs::write(&path, server + &text).unwrap();
-    let state = lab.work_dir().join("state");
-    let mut cmd = lab
-        .netns(Role::Server)
-        .command(env!("CARGO_BIN_EXE_netboot"));
-    cmd.arg("serve")
-        .arg(&path)
-        .args(["--interface", IFACE, "--address", &lab.server_addr()])
-        .args(["--http-port", "8080", "--no-watch"])
-        .arg("--state-dir")
-        .arg(&state)
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1");
-    lab.spawn_command("netboot", cmd);
-    lab.wait_listening(Role::Server, "udp", 67);
-    lab.wait_listening(Role::Server, "udp", 4011);
-    lab.wait_listening(Role::Server, "udp", 69);
-    lab.wait_listening(Role::Server, "tcp", 8080);
+    fleet::serve_full(&mut lab, &path);
     lab
 }
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use netboot_test_support::lab::{Role, IFACE};
+use netboot_test_support::lab::Role;
 use netboot_test_support::vm::fleet;
 use netboot_test_support::vm::{Firmware, Lab};
 
@@ -29,20 +29,7 @@ fn secure_boot_lab(fleet: &str) -> Lab {
         s = lab.subnet()
     );
     std::fs::write(&path, server + &text).unwrap();
-    let mut cmd = lab
-        .netns(Role::Server)
-        .command(env!("CARGO_BIN_EXE_netboot"));
-    cmd.arg("serve")
-        .arg(&path)
-        .args(["--interface", IFACE, "--address", &lab.server_addr()])
-        .args(["--http-port", "8080", "--no-watch"])
-        .arg("--state-dir")
-        .arg(lab.work_dir().join("state"))
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1");
-    lab.spawn_command("netboot", cmd);
-    lab.wait_listening(Role::Server, "udp", 67);
-    lab.wait_listening(Role::Server, "udp", 69);
+    fleet::serve_full(&mut lab, &path);
     lab
 }
 

@@ -75,6 +75,17 @@ pub fn serve(lab: &mut Lab, fleet: &std::path::Path) {
     lab.wait_listening(Role::Server, "tcp", 8080);
 }
 
+/// [`serve`] for a fleet in full-DHCP mode: no watcher, its leases and install state under
+/// the lab's work dir (`state/`), every socket open before it returns.
+pub fn serve_full(lab: &mut Lab, fleet: &std::path::Path) {
+    let state = lab.work_dir().join("state").display().to_string();
+    start(lab, fleet, &["--no-watch", "--state-dir", &state]);
+    lab.wait_listening(Role::Server, "udp", 67);
+    lab.wait_listening(Role::Server, "udp", 4011);
+    lab.wait_listening(Role::Server, "udp", 69);
+    lab.wait_listening(Role::Server, "tcp", 8080);
+}
+
 /// [`serve`] with `--no-dhcp`, for a LAN whose router hands out the boot answers: waits for
 /// TFTP and HTTP only.
 pub fn serve_without_dhcp(lab: &mut Lab, fleet: &std::path::Path) {
