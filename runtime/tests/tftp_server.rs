@@ -146,6 +146,41 @@ fn duplicate_late_and_bogus_acks_never_duplicate_a_window() {
     );
 }
 
+/// The retransmission timer is armed for the first deadline and re-armed only when it fires:
+/// every ACK moves the deadline later, so it fires early again and again. An early firing must
+/// wait on, never resend: a client acknowledging each block 60 % into the timeout sees every
+/// block exactly once.
+#[test]
+fn acks_late_in_each_timeout_never_get_a_retransmission() {
+    let bytes = pattern(512 * 5 + 7, 3);
+    let config = TftpConfig {
+        timeout: Duration::from_millis(250),
+        ..TftpConfig::default()
+    };
+    let (_dir, server) = serve_f(bytes.clone(), config);
+    let client = Client::new(server.addr);
+    client.read("f", &[]);
+    let mut got = Vec::new();
+    let mut next = 1u16;
+    loop {
+        let (p, tid) = client.recv();
+        assert_eq!(opcode(&p), 3);
+        assert_eq!(block(&p), next, "each block once, in order: no resend");
+        got.extend_from_slice(&p[4..]);
+        std::thread::sleep(Duration::from_millis(150));
+        client.ack(tid, next);
+        next += 1;
+        if p.len() < 516 {
+            break;
+        }
+    }
+    assert!(got == bytes);
+    assert!(
+        client.recv_within(Duration::from_millis(600)).is_none(),
+        "nothing more after the last ACK"
+    );
+}
+
 #[test]
 fn silence_gets_retransmissions_with_backoff_then_an_error() {
     let (_dir, server) = serve_f(

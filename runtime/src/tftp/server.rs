@@ -265,12 +265,18 @@ async fn drive(
     }
     // ACKs and ERRORs are small; a longer datagram is truncated, which the parser tolerates.
     let mut buf = [0u8; 1024];
+    // The timer is armed lazily: a deadline that moved later (every ACK moves it) is found when
+    // the timer fires early, so a block costs no timer-wheel update, only a rare re-arm does.
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
+    // One waiter for the whole transfer, registered once rather than once per block.
+    let cancelled = ticket.cancel.notified();
+    tokio::pin!(cancelled);
     let mut sender = send_window::Sender::default();
     let mut busy = BusyPoll::default();
     let mut sent_at = Instant::now();
-    loop {
+    'transfer: loop {
         let (bytes, ends) = transfer.outgoing();
         if !ends.is_empty() {
             if let Err(e) = sender.send_all(&socket, bytes, ends).await {
@@ -299,19 +305,28 @@ async fn drive(
             .and_then(|budget| busy_poll::recv(&socket, &mut buf, budget.min(deadline - now)));
         let received = match polled {
             Some(received) => received,
-            None => {
-                timer.as_mut().reset(deadline.into());
+            None => loop {
+                if armed.map_or(true, |at| deadline < at) {
+                    timer.as_mut().reset(deadline.into());
+                    armed = Some(deadline);
+                }
                 tokio::select! {
-                    received = socket.recv(&mut buf) => received,
+                    received = socket.recv(&mut buf) => break received,
                     () = &mut timer => {
-                        transfer.on_timeout(Instant::now());
-                        continue;
+                        armed = None;
+                        // Armed for an earlier deadline than today's: wait on. The datagrams
+                        // of the last event were sent; only `on_timeout` may send them again.
+                        let now = Instant::now();
+                        if now >= deadline {
+                            transfer.on_timeout(now);
+                            continue 'transfer;
+                        }
                     }
-                    () = ticket.cancel.notified() => {
+                    () = &mut cancelled => {
                         return Err(("replaced by a newer request from the same port".into(), transfer));
                     }
                 }
-            }
+            },
         };
         match received {
             Ok(n) => {
