@@ -14,6 +14,7 @@ mod dhcp_wire;
 mod fleet_gen;
 mod http_bench;
 mod http_get;
+mod membw;
 mod record;
 mod server_cpu;
 mod stats;
@@ -43,6 +44,8 @@ enum Command {
     Wrk(wrk_bench::Args),
     /// Proxy-DHCP DISCOVER -> OFFER round trips.
     Dhcp(dhcp_bench::Args),
+    /// Memory copy rate: the physical limit of loopback transfers.
+    Membw(membw::Args),
     /// Write a generated fleet of N machines.
     Fleet(fleet_gen::Args),
     /// Print a result line for a number measured elsewhere (time, memory).
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Http(args) => http_bench::run(&args),
         Command::Wrk(args) => wrk_bench::run(&args),
         Command::Dhcp(args) => dhcp_bench::run(&args),
+        Command::Membw(args) => membw::run(&args),
         Command::Fleet(args) => fleet_gen::run(&args),
         Command::Record(args) => record::run(&args),
         Command::Table(args) => table::run(&args),
