@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -178,7 +177,7 @@ impl TftpServer {
                 }
                 Incoming::Ignore => continue,
             };
-            let ticket = match active.admit(peer, &buf[..n]) {
+            let ticket = match active.admit(peer, &buf[..n], Instant::now()) {
                 Admission::Start(ticket) => ticket,
                 // The running transfer's own retransmission answers it.
                 Admission::Duplicate => continue,
@@ -270,6 +269,8 @@ async fn drive(
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
+    // What the client had acknowledged when the listener was last told.
+    let mut acked = (false, 0);
     // One waiter for the whole transfer, registered once rather than once per block.
     let cancelled = ticket.cancel.notified();
     tokio::pin!(cancelled);
@@ -306,7 +307,7 @@ async fn drive(
         let received = match polled {
             Some(received) => received,
             None => loop {
-                if armed.map_or(true, |at| deadline < at) {
+                if !matches!(armed, Some(at) if at <= deadline) {
                     timer.as_mut().reset(deadline.into());
                     armed = Some(deadline);
                 }
@@ -333,8 +334,11 @@ async fn drive(
                 let now = Instant::now();
                 busy.observe(now - sent_at);
                 transfer.on_packet(&buf[..n], now);
-                if transfer.client_answered() {
-                    ticket.answered.store(true, Ordering::Release);
+                // Progress, not any datagram: stale ACKs do not make a client look alive.
+                let seen = (transfer.client_answered(), transfer.bytes_acked());
+                if seen != acked {
+                    acked = seen;
+                    ticket.progress.acked(now, transfer.last_block_sent());
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
