@@ -10,13 +10,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod dhcp_bench;
+mod dhcp_hub;
 mod dhcp_wire;
+mod firmware_dhcp;
 mod fleet_gen;
 mod http_bench;
 mod http_get;
+mod ipxe_script;
 mod record;
 mod server_cpu;
 mod stats;
+mod storm;
+mod storm_client;
 mod table;
 mod target;
 mod tftp_bench;
@@ -43,6 +48,8 @@ enum Command {
     Wrk(wrk_bench::Args),
     /// Proxy-DHCP DISCOVER -> OFFER round trips.
     Dhcp(dhcp_bench::Args),
+    /// N machines booting at once through the whole chain (DHCP, 4011, TFTP, iPXE, HTTP).
+    Storm(storm::Args),
     /// Write a generated fleet of N machines.
     Fleet(fleet_gen::Args),
     /// Print a result line for a number measured elsewhere (time, memory).
@@ -58,6 +65,7 @@ fn main() -> ExitCode {
         Command::Http(args) => http_bench::run(&args),
         Command::Wrk(args) => wrk_bench::run(&args),
         Command::Dhcp(args) => dhcp_bench::run(&args),
+        Command::Storm(args) => storm::run(&args),
         Command::Fleet(args) => fleet_gen::run(&args),
         Command::Record(args) => record::run(&args),
         Command::Table(args) => table::run(&args),
