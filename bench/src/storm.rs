@@ -328,6 +328,7 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
             cpu: None,
         };
         let mut reported = 0;
+        let mut stages: [Vec<f64>; 4] = Default::default();
         // Every machine ends by its own deadline (each step is bounded by it), so this
         // collects them all; scope's join then returns at once.
         for (index, result, begin, end) in rx {
@@ -336,6 +337,9 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
                     rep.per_client.push((end - begin).as_secs_f64());
                     rep.wall = rep.wall.max(end.saturating_duration_since(start));
                     rep.bytes += booted.bytes;
+                    for (times, took) in stages.iter_mut().zip(booted.stages) {
+                        times.push(took.as_secs_f64());
+                    }
                     if first && index == 0 {
                         for step in &booted.trace {
                             eprintln!("  {test} {label} machine 0: {step}");
@@ -351,6 +355,19 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
                 }
             }
         }
+        // Where the time goes, for whoever tunes a server against this run.
+        let by_stage: Vec<String> = storm_client::STAGES
+            .iter()
+            .zip(&stages)
+            .map(|(name, t)| {
+                format!(
+                    "{name} {:.2}/{:.2}",
+                    percentile(t, 50.0),
+                    percentile(t, 99.0)
+                )
+            })
+            .collect();
+        eprintln!("  {test} {label}: stage p50/p99 s: {}", by_stage.join(", "));
         rep
     })
 }

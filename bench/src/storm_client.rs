@@ -98,13 +98,25 @@ pub struct Booted {
     pub bytes: u64,
     /// What the servers answered at each step, for the run's log.
     pub trace: Vec<String>,
+    /// How long each stage took, in the order of [`STAGES`].
+    pub stages: [Duration; 4],
 }
+
+/// The stages of a boot, for the per-stage times in the run's log.
+pub const STAGES: [&str; 4] = ["firmware DHCP", "TFTP", "iPXE DHCP", "HTTP"];
 
 /// Boots `machine` through the whole chain.
 pub fn boot(machine: &Machine, plan: &Plan) -> Result<Booted, String> {
     let mut booted = Booted::default();
+    let mut mark = Instant::now();
+    let mut lap = |stage: usize, booted: &mut Booted| {
+        let now = Instant::now();
+        booted.stages[stage] = now - mark;
+        mark = now;
+    };
     let loader = dhcp(machine, plan, Stage::Firmware, &mut booted.trace)
         .map_err(|e| format!("firmware DHCP: {e}"))?;
+    lap(0, &mut booted);
     let (server, file) = loader;
     let tftp = SocketAddr::new(server.into(), plan.servers.tftp_port);
     let outcome = tftp_client::fetch(&tftp_client::Request {
@@ -123,14 +135,17 @@ pub fn boot(machine: &Machine, plan: &Plan) -> Result<Booted, String> {
         "TFTP {file} from {tftp}: blksize {} windowsize {} agreed",
         outcome.blksize, outcome.windowsize
     ));
+    lap(1, &mut booted);
     let (_, url) = dhcp(machine, plan, Stage::Ipxe, &mut booted.trace)
         .map_err(|e| format!("iPXE DHCP: {e}"))?;
+    lap(2, &mut booted);
     if !url.starts_with("http://") {
         return Err(format!(
             "iPXE DHCP: boot file {url:?} is not an http:// URL"
         ));
     }
     run_script(machine, plan, &url, &mut booted)?;
+    lap(3, &mut booted);
     Ok(booted)
 }
 
