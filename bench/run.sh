@@ -8,6 +8,8 @@
 #   --no-build    use the binaries already in $CARGO_TARGET_DIR (default ./target)
 #   --out DIR     where results.jsonl, table.md, machine.txt and the servers' logs go
 #                 (default /tmp/netboot-bench-out)
+# Boot storm (section 7) overrides, from the environment: STORM_N="100 500" (UEFI machines per
+# run), STORM_BIOS_N="100", STORM_SPREAD_MS=0 (start spread), STORM_REPS=3.
 # Needs root (apt-get, port 69 for dnsmasq's TFTP, SO_RCVBUFFORCE). Sends traffic to 127.0.0.0/8 only.
 # Prints the markdown table of medians and netboot/peer ratios; BENCHMARKS.md explains it.
 set -euo pipefail
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
         --peers-only) PEERS_ONLY=1 ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -36,10 +38,16 @@ NGINX_PORT=18081 HPA_PORT=16970 DNSMASQ_TFTP_ADDR=127.0.0.2 DNSMASQ_DHCP=10167 D
 if [ "$SMOKE" = 1 ]; then
     T1=$((1 << 20)) T2=$((256 << 10)) T2N=8 H1=$((4 << 20)) H2=$((1 << 20)) H2N=10
     REPS=1 CREPS=1 WRK_S=1 DHCP_N=300 FLEET_N=500 PROFILE=dev
+    STORM_KERNEL=$((1 << 20)) STORM_INITRD=$((2 << 20)) STORM_TIMEOUT_S=20
+    STORM_N=${STORM_N:-8} STORM_BIOS_N=${STORM_BIOS_N:-4}
 else
     T1=$((32 << 20)) T2=$((8 << 20)) T2N=64 H1=$((256 << 20)) H2=$((64 << 20)) H2N=100
     REPS=5 CREPS=3 WRK_S=5 DHCP_N=20000 FLEET_N=10000 PROFILE=release
+    STORM_KERNEL=$((8 << 20)) STORM_INITRD=$((40 << 20)) STORM_TIMEOUT_S=600
+    STORM_N=${STORM_N:-100 500} STORM_BIOS_N=${STORM_BIOS_N:-100}
 fi
+STORM_SPREAD_MS=${STORM_SPREAD_MS:-0}
+STORM_REPS=${STORM_REPS:-$CREPS}
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -367,6 +375,108 @@ if [ ${#NB[@]} -gt 0 ]; then
         wait "$pid" 2>/dev/null || true
     done
 fi
+
+# --- 7. boot storm: N machines through the whole chain at once -----------------------------------
+# Each simulated machine does what OVMF (or a BIOS PXE ROM) and then iPXE do: DISCOVER, the
+# 4011 request, the loader by TFTP, iPXE's DISCOVER and 4011 request, then script, kernel and
+# initrd by HTTP (bench/src/storm_client.rs). The peer is what an operator runs for the same
+# chain: ONE dnsmasq doing proxy-DHCP and TFTP, and nginx for HTTP.
+say "boot storm"
+# The storm's dnsmasq needs ports 69 and 4011 in one process: the earlier ones go first.
+kill "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID"
+wait "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID" 2>/dev/null || true
+# Loaders the size of Debian's ipxe.efi and undionly.kpxe; kernel and initrd under artifacts/,
+# where the generated profile script's relative URLs (../artifacts/NAME) point on nginx too.
+mkdir -p "$FILES/artifacts"
+head -c 850528 /dev/urandom > "$FILES/storm-ipxe.efi"
+head -c 74213 /dev/urandom > "$FILES/storm-undionly.kpxe"
+head -c "$STORM_KERNEL" /dev/urandom > "$FILES/artifacts/storm-kernel"
+printf 'HdrS' | dd of="$FILES/artifacts/storm-kernel" bs=1 seek=$((0x202)) conv=notrunc status=none
+head -c "$STORM_INITRD" /dev/urandom > "$FILES/artifacts/storm-initrd"
+chmod -R a+rX "$FILES"
+SHA_EFI=$(sha storm-ipxe.efi) SHA_KPXE=$(sha storm-undionly.kpxe)
+SHA_SK=$(sha artifacts/storm-kernel) SHA_SI=$(sha artifacts/storm-initrd)
+cat > "$WORK/storm.kdl" <<KDL
+loaders { bios "files/storm-undionly.kpxe"; efi-x64 "files/storm-ipxe.efi"; }
+artifact "storm-kernel" path="files/artifacts/storm-kernel" sha256="$SHA_SK"
+artifact "storm-initrd" path="files/artifacts/storm-initrd" sha256="$SHA_SI"
+profile "storm" {
+    kernel "storm-kernel"
+    initrd "storm-initrd"
+    cmdline "console=ttyS0 ip=dhcp"
+}
+default profile="storm"
+KDL
+storm_targets=()
+if [ ${#NB[@]} -gt 0 ]; then
+    # The peer serves netboot's own generated profile script, so both boot the same commands.
+    "$NETBOOT" build "$WORK/storm.kdl" -o "$WORK/storm-out" > "$OUT/logs/storm-build.log" 2>&1
+    cp "$WORK/storm-out/profiles/storm.ipxe" "$FILES/storm.ipxe"
+    # A fresh server, so its VmHWM is the storm's peak.
+    start netboot-storm env RUST_LOG=warn "$NETBOOT" serve "$WORK/storm.kdl" --address 127.0.0.1 \
+        --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
+    NB_PID=$LAST_PID
+    wait_listen t "127.0.0.1:$NB_HTTP" "$NB_PID"
+    wait_listen u "127.0.0.1:$NB_TFTP" "$NB_PID"
+    wait_listen u "127.0.0.1:$NB_DHCP" "$NB_PID"
+    storm_targets+=(--target "netboot=127.0.0.1:$NB_DHCP,$NB_PXE,$NB_TFTP" --cpu-pid "netboot=$NB_PID"
+        --rss-pid "netboot=$NB_PID")
+else
+    printf '#!ipxe\nkernel ../artifacts/storm-kernel initrd=initrd console=ttyS0 ip=dhcp\ninitrd ../artifacts/storm-initrd\nboot\n' \
+        > "$FILES/storm.ipxe"
+fi
+# What dnsmasq 2.90 answers here (checked by printing the parsed replies; the first machine's
+# are in the log of every run):
+# - UEFI firmware DISCOVER (arch 7): an OFFER with no boot file and no option 43, siaddr and
+#   option 54 127.0.0.1. The 4011 REQUEST (no boot item: there was no menu) is ACKed with
+#   file storm-ipxe.efi, siaddr 127.0.0.1. (Echoing item 0x8000 there would get the x86PC
+#   loader instead: dnsmasq numbers its items across all services.)
+# - BIOS firmware DISCOVER (arch 0): an OFFER with a PXE menu in option 43 (discovery control
+#   3, boot server 127.0.0.1, one item 0x8000) and no file; the 4011 REQUEST echoing item
+#   0x8000 (sub-option 71) is ACKed with file storm-undionly.kpxe.
+# - TFTP: blksize as asked, windowsize left out of the OACK (dnsmasq has none): lockstep.
+# - iPXE DISCOVER (user class iPXE, so tag ipxe): on UEFI as above, and the ProxyDHCPREQUEST to
+#   4011 gets file http://.../storm.ipxe. On BIOS the OFFER and the plain 4011 answer carry the
+#   menu again (item 0x8002) with no file: iPXE then does boot-server discovery (a 4011
+#   REQUEST with item 0x8002) and gets the URL.
+# The alternate ports are section 5's; TFTP is on 127.0.0.1:69, 4011 is dnsmasq's fixed port.
+start dnsmasq-storm dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --pid-file= \
+    --interface=lo --bind-interfaces --dhcp-range=127.0.0.1,proxy \
+    --dhcp-alternate-port=$DNSMASQ_DHCP,$DHCP_CLIENT --dhcp-leasefile="$WORK/storm.leases" \
+    --enable-tftp --tftp-root="$FILES" --tftp-max=1024 \
+    --dhcp-userclass=set:ipxe,iPXE \
+    --pxe-service=tag:!ipxe,x86PC,"Network boot",storm-undionly.kpxe \
+    --pxe-service=tag:!ipxe,X86-64_EFI,"Network boot",storm-ipxe.efi \
+    --pxe-service=tag:ipxe,x86PC,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
+    --pxe-service=tag:ipxe,X86-64_EFI,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
+    --quiet-dhcp --quiet-tftp --log-facility=-
+DNSMASQ_STORM_PID=$LAST_PID
+wait_listen u "127.0.0.1:$DNSMASQ_DHCP" "$DNSMASQ_STORM_PID"
+wait_listen u "127.0.0.1:69" "$DNSMASQ_STORM_PID"
+wait_listen u "127.0.0.1:4011" "$DNSMASQ_STORM_PID"
+PEER=dnsmasq+nginx
+storm_targets+=(--target "$PEER=127.0.0.1:$DNSMASQ_DHCP,4011,69"
+    --cpu-pid "$PEER=$DNSMASQ_STORM_PID,$NGINX_PID")
+storm() { # FIRMWARE N LOADER-SIZE LOADER-SHA GOALS...
+    local firmware=$1 n=$2 size=$3 sha=$4
+    shift 4
+    "$BENCH" storm "${storm_targets[@]}" --firmware "$firmware" --clients "$n" \
+        --spread-ms "$STORM_SPREAD_MS" --reps "$STORM_REPS" --client "0.0.0.0:$DHCP_CLIENT" \
+        --loader-size "$size" --loader-sha256 "$sha" \
+        --kernel-size "$STORM_KERNEL" --kernel-sha256 "$SHA_SK" \
+        --initrd-size "$STORM_INITRD" --initrd-sha256 "$SHA_SI" \
+        --timeout-s "$STORM_TIMEOUT_S" "$@" >> "$RESULTS"
+}
+# Issue 15's goals. N grows run by run, so netboot's VmHWM after each is that N's peak so far.
+for n in $STORM_N; do
+    say "boot storm: $n UEFI machines"
+    storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "peer:$PEER:0.7;nofail" \
+        --goal-p99 "peer:$PEER:0.7" --goal-cpu "peer:$PEER:1" --goal-rss "max:64"
+done
+for n in $STORM_BIOS_N; do
+    say "boot storm: $n BIOS machines"
+    storm bios "$n" 74213 "$SHA_KPXE" --goal-wall "peer:$PEER:0.8" --goal-cpu "peer:$PEER:1"
+done
 
 # --- table --------------------------------------------------------------------------------------
 "$BENCH" table "$RESULTS" > "$OUT/table.md"

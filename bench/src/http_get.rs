@@ -59,23 +59,40 @@ pub fn parse_head(head: &[u8]) -> Result<Head, String> {
 
 /// GETs `path` from `server` on a fresh connection and reads the whole body.
 pub fn fetch(server: SocketAddr, path: &str) -> Result<Outcome, String> {
-    let mut stream = TcpStream::connect(server).map_err(|e| format!("connect: {e}"))?;
+    fetch_with(server, path, 256 << 10, Duration::from_secs(30), None)
+}
+
+/// The most of a body [`fetch_with`] keeps: scripts, not kernels.
+pub const KEEP_MAX: usize = 1 << 20;
+
+/// [`fetch`] with a read buffer of `buffer` bytes (a boot storm runs hundreds at once), a
+/// `timeout` for connecting and for each read, and the body kept in `keep` when given (up to
+/// [`KEEP_MAX`]).
+pub fn fetch_with(
+    server: SocketAddr,
+    path: &str,
+    buffer: usize,
+    timeout: Duration,
+    mut keep: Option<&mut Vec<u8>>,
+) -> Result<Outcome, String> {
+    let mut stream =
+        TcpStream::connect_timeout(&server, timeout).map_err(|e| format!("connect: {e}"))?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let request = format!("GET /{path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("send: {e}"))?;
 
-    let mut buf = vec![0u8; 256 << 10];
+    let mut buf = vec![0u8; buffer.max(4096)];
     let mut filled = 0;
     let head_end = loop {
         if let Some(pos) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
             break pos;
         }
         if filled == buf.len() {
-            return Err("response head larger than 256 KiB".into());
+            return Err(format!("response head larger than {} bytes", buf.len()));
         }
         let n = stream
             .read(&mut buf[filled..])
@@ -90,8 +107,18 @@ pub fn fetch(server: SocketAddr, path: &str) -> Result<Outcome, String> {
         return Err("chunked responses are not expected for static files".into());
     }
     let mut hasher = Sha256::new();
+    let mut take = |chunk: &[u8]| -> Result<(), String> {
+        hasher.update(chunk);
+        if let Some(body) = keep.as_deref_mut() {
+            if body.len() + chunk.len() > KEEP_MAX {
+                return Err(format!("body larger than {KEEP_MAX} bytes"));
+            }
+            body.extend_from_slice(chunk);
+        }
+        Ok(())
+    };
     let first = &buf[head_end + 4..filled];
-    hasher.update(first);
+    take(first)?;
     let mut bytes = first.len() as u64;
     loop {
         if head.content_length.is_some_and(|len| bytes >= len) {
@@ -103,7 +130,7 @@ pub fn fetch(server: SocketAddr, path: &str) -> Result<Outcome, String> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        take(&buf[..n])?;
         bytes += n as u64;
     }
     if let Some(len) = head.content_length {

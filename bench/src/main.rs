@@ -10,14 +10,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod dhcp_bench;
+mod dhcp_hub;
 mod dhcp_wire;
+mod firmware_dhcp;
 mod fleet_gen;
 mod http_bench;
 mod http_get;
+mod ipxe_script;
 mod membw;
 mod record;
 mod server_cpu;
 mod stats;
+mod storm;
+mod storm_client;
 mod table;
 mod target;
 mod tftp_bench;
@@ -46,6 +51,8 @@ enum Command {
     Dhcp(dhcp_bench::Args),
     /// Memory copy rate: the physical limit of loopback transfers.
     Membw(membw::Args),
+    /// N machines booting at once through the whole chain (DHCP, 4011, TFTP, iPXE, HTTP).
+    Storm(storm::Args),
     /// Write a generated fleet of N machines.
     Fleet(fleet_gen::Args),
     /// Print a result line for a number measured elsewhere (time, memory).
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
         Command::Wrk(args) => wrk_bench::run(&args),
         Command::Dhcp(args) => dhcp_bench::run(&args),
         Command::Membw(args) => membw::run(&args),
+        Command::Storm(args) => storm::run(&args),
         Command::Fleet(args) => fleet_gen::run(&args),
         Command::Record(args) => record::run(&args),
         Command::Table(args) => table::run(&args),

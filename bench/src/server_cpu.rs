@@ -5,26 +5,34 @@ use std::fs;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// `LABEL=PID`: the process whose CPU (with its children) is charged to a target.
+/// `LABEL=PID[,PID...]`: the processes whose CPU (with their children) is charged to a target;
+/// several for a peer made of several servers (dnsmasq + nginx), summed.
 #[derive(Clone, Debug)]
 pub struct CpuPid {
     pub label: String,
     pub pid: u32,
+    /// Further processes after the first, from a comma list.
+    pub more: Vec<u32>,
 }
 
 impl FromStr for CpuPid {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (label, pid) = s
+        let (label, list) = s
             .split_once('=')
-            .ok_or_else(|| format!("expected LABEL=PID, found {s:?}"))?;
-        let pid = pid
-            .parse()
-            .map_err(|_| format!("{pid:?} is not a process id"))?;
+            .ok_or_else(|| format!("expected LABEL=PID[,PID...], found {s:?}"))?;
+        let pids = list
+            .split(',')
+            .map(|pid| {
+                pid.parse()
+                    .map_err(|_| format!("{pid:?} is not a process id"))
+            })
+            .collect::<Result<Vec<u32>, String>>()?;
         Ok(CpuPid {
             label: label.to_string(),
-            pid,
+            pid: pids[0],
+            more: pids[1..].to_vec(),
         })
     }
 }
@@ -32,6 +40,14 @@ impl FromStr for CpuPid {
 /// The process for `label`, if one was given.
 pub fn pid_for(pids: &[CpuPid], label: &str) -> Option<u32> {
     pids.iter().find(|p| p.label == label).map(|p| p.pid)
+}
+
+/// Every process given for `label` (repeated `--cpu-pid` and comma lists alike).
+pub fn pids_for(pids: &[CpuPid], label: &str) -> Vec<u32> {
+    pids.iter()
+        .filter(|p| p.label == label)
+        .flat_map(|p| std::iter::once(p.pid).chain(p.more.iter().copied()))
+        .collect()
 }
 
 /// CPU used so far by `pid` and every live descendant, plus what their reaped children used
@@ -90,24 +106,33 @@ pub fn stat_ticks(stat: &str) -> Option<u64> {
         .sum()
 }
 
-/// CPU seconds a server uses between [`Meter::start`] and [`Meter::stop`].
+/// CPU seconds servers use between [`Meter::start`] and [`Meter::stop`], summed over them.
 pub struct Meter {
-    pid: Option<u32>,
-    at_start: Option<Duration>,
+    pids: Vec<u32>,
+    at_start: Vec<Option<Duration>>,
 }
 
 impl Meter {
     pub fn start(pid: Option<u32>) -> Meter {
-        Meter {
-            pid,
-            at_start: pid.and_then(cpu_time),
-        }
+        Meter::start_all(pid.into_iter().collect())
     }
 
-    /// Seconds used since the start; None without a process or when it could not be read.
+    pub fn start_all(pids: Vec<u32>) -> Meter {
+        let at_start = pids.iter().map(|&p| cpu_time(p)).collect();
+        Meter { pids, at_start }
+    }
+
+    /// Seconds used since the start; None without a process or when one could not be read
+    /// (a sum missing a server would flatter the peer).
     pub fn stop(self) -> Option<f64> {
-        let now = cpu_time(self.pid?)?;
-        Some(now.saturating_sub(self.at_start?).as_secs_f64())
+        if self.pids.is_empty() {
+            return None;
+        }
+        let mut total = Duration::ZERO;
+        for (pid, start) in self.pids.iter().zip(self.at_start) {
+            total += cpu_time(*pid)?.saturating_sub(start?);
+        }
+        Some(total.as_secs_f64())
     }
 }
 
@@ -135,5 +160,21 @@ mod tests {
         assert_eq!((p.label.as_str(), p.pid), ("nginx", 42));
         assert!("nginx".parse::<CpuPid>().is_err());
         assert!("nginx=x".parse::<CpuPid>().is_err());
+        assert!("peer=1,".parse::<CpuPid>().is_err());
+    }
+
+    #[test]
+    fn a_peer_of_several_processes_sums_them() {
+        let pids: Vec<CpuPid> = ["peer=1,2", "netboot=3", "peer=4"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(pids_for(&pids, "peer"), vec![1, 2, 4]);
+        assert_eq!(pids_for(&pids, "netboot"), vec![3]);
+        assert!(pids_for(&pids, "nginx").is_empty());
+        let me = std::process::id();
+        assert!(Meter::start_all(vec![me, me]).stop().is_some());
+        assert_eq!(Meter::start_all(vec![me, u32::MAX]).stop(), None);
+        assert_eq!(Meter::start_all(Vec::new()).stop(), None);
     }
 }

@@ -257,6 +257,22 @@ mod tests {
     }
 
     #[test]
+    fn storm_goals_judge_a_two_server_peer_and_own_limits() {
+        let mut wall = line("storm", "netboot", 7.0, "peer:dnsmasq+nginx:0.7;nofail");
+        wall.lower_better = true;
+        let mut peer = line("storm", "dnsmasq+nginx", 10.0, "");
+        peer.lower_better = true;
+        let table = render(&[wall, peer], "netboot");
+        assert!(table.contains(
+            "| storm | MB/s | 7.00 | dnsmasq+nginx | 10.0 | 0.70 | 0/0 | 0 failures; ≤0.7× dnsmasq+nginx | yes |"
+        ));
+        let mut rss = line("storm", "netboot", 70.0, "max:64");
+        rss.metric = "peak RSS MiB".into();
+        let table = render(&[rss], "netboot");
+        assert!(table.contains("< 64 peak RSS MiB | **no** |"));
+    }
+
+    #[test]
     fn number_keeps_three_digits() {
         assert_eq!(number(1234.56), "1235");
         assert_eq!(number(12.345), "12.3");
