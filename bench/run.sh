@@ -304,11 +304,11 @@ say "TFTP $T2N clients x $((T2 >> 10)) KiB"
 say "HTTP $((H1 >> 20)) MiB"
 # shellcheck disable=SC2046
 "$BENCH" http $(http_targets big256.bin artifacts/big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
-    --size "$H1" --sha256 "$SHA_H1" --reps $REPS >> "$RESULTS"
+    --size "$H1" --sha256 "$SHA_H1" --file "$FILES/big256.bin" --reps $REPS >> "$RESULTS"
 say "HTTP $H2N clients x $((H2 >> 20)) MiB"
 # shellcheck disable=SC2046
 "$BENCH" http $(http_targets mid64.bin artifacts/mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
-    --size "$H2" --sha256 "$SHA_H2" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9;nofail" >> "$RESULTS"
+    --size "$H2" --sha256 "$SHA_H2" --file "$FILES/mid64.bin" --clients $H2N --reps $CREPS --goal "peer:nginx:0.9;nofail" >> "$RESULTS"
 
 # --- 4. small script, many requests ------------------------------------------------------------
 say "HTTP 300-byte script, wrk 64 connections"
@@ -464,7 +464,9 @@ storm() { # FIRMWARE N LOADER-SIZE LOADER-SHA GOALS...
         --spread-ms "$STORM_SPREAD_MS" --reps "$STORM_REPS" --client "0.0.0.0:$DHCP_CLIENT" \
         --loader-size "$size" --loader-sha256 "$sha" \
         --kernel-size "$STORM_KERNEL" --kernel-sha256 "$SHA_SK" \
+        --kernel-file "$FILES/artifacts/storm-kernel" \
         --initrd-size "$STORM_INITRD" --initrd-sha256 "$SHA_SI" \
+        --initrd-file "$FILES/artifacts/storm-initrd" \
         --timeout-s "$STORM_TIMEOUT_S" "$@" >> "$RESULTS"
 }
 # Issue 15's goals. N grows run by run, so netboot's VmHWM after each is that N's peak so far.

@@ -4,14 +4,15 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use crate::expected::Expected;
 
 /// A finished download.
 #[derive(Debug)]
 pub struct Outcome {
     pub status: u16,
     pub bytes: u64,
-    pub sha256: [u8; 32],
+    /// What was wrong with the body, when it was checked against an [`Expected`].
+    pub wrong: Option<String>,
 }
 
 /// The parts of a response head the client needs.
@@ -57,23 +58,32 @@ pub fn parse_head(head: &[u8]) -> Result<Head, String> {
     Ok(parsed)
 }
 
-/// GETs `path` from `server` on a fresh connection and reads the whole body.
-pub fn fetch(server: SocketAddr, path: &str) -> Result<Outcome, String> {
-    fetch_with(server, path, 256 << 10, Duration::from_secs(30), None)
+/// GETs `path` from `server` on a fresh connection and reads the whole body, checking it
+/// against `expected`.
+pub fn fetch(server: SocketAddr, path: &str, expected: &Expected) -> Result<Outcome, String> {
+    let timeout = Duration::from_secs(30);
+    fetch_with(server, path, 256 << 10, timeout, Body::Check(expected))
+}
+
+/// What to do with a body as it arrives.
+pub enum Body<'a> {
+    /// Check it against the file it should be.
+    Check(&'a Expected),
+    /// Keep it (scripts, not kernels: at most [`KEEP_MAX`] bytes).
+    Keep(&'a mut Vec<u8>),
 }
 
 /// The most of a body [`fetch_with`] keeps: scripts, not kernels.
 pub const KEEP_MAX: usize = 1 << 20;
 
 /// [`fetch`] with a read buffer of `buffer` bytes (a boot storm runs hundreds at once), a
-/// `timeout` for connecting and for each read, and the body kept in `keep` when given (up to
-/// [`KEEP_MAX`]).
+/// `timeout` for connecting and for each read, and the body checked or kept.
 pub fn fetch_with(
     server: SocketAddr,
     path: &str,
     buffer: usize,
     timeout: Duration,
-    mut keep: Option<&mut Vec<u8>>,
+    mut body: Body<'_>,
 ) -> Result<Outcome, String> {
     let mut stream =
         TcpStream::connect_timeout(&server, timeout).map_err(|e| format!("connect: {e}"))?;
@@ -106,14 +116,20 @@ pub fn fetch_with(
     if head.chunked {
         return Err("chunked responses are not expected for static files".into());
     }
-    let mut hasher = Sha256::new();
+    let mut checker = match &body {
+        Body::Check(expected) => Some(expected.checker()),
+        Body::Keep(_) => None,
+    };
     let mut take = |chunk: &[u8]| -> Result<(), String> {
-        hasher.update(chunk);
-        if let Some(body) = keep.as_deref_mut() {
-            if body.len() + chunk.len() > KEEP_MAX {
-                return Err(format!("body larger than {KEEP_MAX} bytes"));
+        match (&mut checker, &mut body) {
+            (Some(checker), _) => checker.update(chunk),
+            (None, Body::Keep(kept)) => {
+                if kept.len() + chunk.len() > KEEP_MAX {
+                    return Err(format!("body larger than {KEEP_MAX} bytes"));
+                }
+                kept.extend_from_slice(chunk);
             }
-            body.extend_from_slice(chunk);
+            (None, Body::Check(_)) => {}
         }
         Ok(())
     };
@@ -141,7 +157,7 @@ pub fn fetch_with(
     Ok(Outcome {
         status: head.status,
         bytes,
-        sha256: hasher.finalize().into(),
+        wrong: checker.and_then(|c| c.finish().err()),
     })
 }
 

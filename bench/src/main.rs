@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod dhcp_bench;
 mod dhcp_hub;
 mod dhcp_wire;
+mod expected;
 mod firmware_dhcp;
 mod fleet_gen;
 mod http_bench;

@@ -9,11 +9,12 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dhcp_hub::Hub;
+use crate::expected::Expected;
 use crate::firmware_dhcp::Arch;
 use crate::record::{Better, Record};
 use crate::server_cpu::{pids_for, CpuPid, Meter};
 use crate::stats::percentile;
-use crate::storm_client::{self, Expect, Machine, Plan, Servers};
+use crate::storm_client::{self, Machine, Plan, Servers};
 use crate::target::parse_sha256;
 
 #[derive(clap::Args)]
@@ -51,6 +52,13 @@ pub struct Args {
     initrd_size: u64,
     #[arg(long)]
     initrd_sha256: String,
+    /// The kernel and initrd files themselves (they must match their sizes and sha256s):
+    /// downloads are compared with them instead of hashed, so the machines spend less of the
+    /// CPU the servers need.
+    #[arg(long)]
+    kernel_file: Option<std::path::PathBuf>,
+    #[arg(long)]
+    initrd_file: Option<std::path::PathBuf>,
     /// TFTP retransmission timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     tftp_timeout_ms: u64,
@@ -124,16 +132,16 @@ struct Rep {
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
-    let hex = |s: &str| parse_sha256(s);
-    let expect = |size, sha: &str| -> Result<Expect, String> {
-        Ok(Expect {
-            size,
-            sha256: hex(sha)?,
-        })
+    let expect = |size, sha: &str, file: &Option<std::path::PathBuf>| {
+        let expected = Expected::new(size, parse_sha256(sha)?);
+        match file {
+            Some(file) => expected.with_file(file),
+            None => Ok::<_, String>(expected),
+        }
     };
-    let loader = expect(args.loader_size, &args.loader_sha256)?;
-    let kernel = expect(args.kernel_size, &args.kernel_sha256)?;
-    let initrd = expect(args.initrd_size, &args.initrd_sha256)?;
+    let loader = expect(args.loader_size, &args.loader_sha256, &None)?;
+    let kernel = expect(args.kernel_size, &args.kernel_sha256, &args.kernel_file)?;
+    let initrd = expect(args.initrd_size, &args.initrd_sha256, &args.initrd_file)?;
     let hub = Hub::bind(args.client)?;
     let (arch, blksize, windowsize) = match args.firmware {
         // OVMF asks for blksize 1468 and windowsize 4 (EDK2's PXE defaults).
@@ -174,9 +182,9 @@ pub fn run(args: &Args) -> Result<(), String> {
                 hub: &hub,
                 arch,
                 client_ip: args.client_ip,
-                loader,
-                kernel,
-                initrd,
+                loader: &loader,
+                kernel: &kernel,
+                initrd: &initrd,
                 blksize,
                 windowsize,
                 tftp_timeout: Duration::from_millis(args.tftp_timeout_ms),

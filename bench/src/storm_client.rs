@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::dhcp_hub::Hub;
 use crate::dhcp_wire::Reply;
+use crate::expected::Expected;
 use crate::firmware_dhcp::{self, Arch, Stage};
 use crate::http_get;
 use crate::ipxe_script::{self, Command};
@@ -27,13 +28,6 @@ const MAX_CHAINS: usize = 4;
 /// The HTTP read buffer of each machine: hundreds download at once.
 const HTTP_BUFFER: usize = 64 << 10;
 
-/// A file the machine must receive intact.
-#[derive(Clone, Copy, Debug)]
-pub struct Expect {
-    pub size: u64,
-    pub sha256: [u8; 32],
-}
-
 /// One server stack: where its proxy-DHCP and TFTP listen (HTTP comes from the URLs it gives).
 #[derive(Clone, Debug)]
 pub struct Servers {
@@ -52,9 +46,9 @@ pub struct Plan<'a> {
     pub arch: Arch,
     /// The address the machine holds (ciaddr of its 4011 requests).
     pub client_ip: Ipv4Addr,
-    pub loader: Expect,
-    pub kernel: Expect,
-    pub initrd: Expect,
+    pub loader: &'a Expected,
+    pub kernel: &'a Expected,
+    pub initrd: &'a Expected,
     pub blksize: u16,
     pub windowsize: u16,
     pub tftp_timeout: Duration,
@@ -324,7 +318,7 @@ fn fetch_script(
         &path,
         HTTP_BUFFER,
         read_timeout(machine)?,
-        Some(&mut body),
+        http_get::Body::Keep(&mut body),
     )
     .map_err(|e| format!("GET {url}: {e}"))?;
     if outcome.status != 200 {
@@ -341,16 +335,19 @@ fn fetch_script(
 fn download(
     machine: &Machine,
     url: &str,
-    expect: Expect,
+    expected: &Expected,
     booted: &mut Booted,
 ) -> Result<(), String> {
     let (addr, path) = ipxe_script::split_http(url)?;
-    let outcome = http_get::fetch_with(addr, &path, HTTP_BUFFER, read_timeout(machine)?, None)
+    let body = http_get::Body::Check(expected);
+    let outcome = http_get::fetch_with(addr, &path, HTTP_BUFFER, read_timeout(machine)?, body)
         .map_err(|e| format!("GET {url}: {e}"))?;
     if outcome.status != 200 {
         return Err(format!("GET {url}: status {}", outcome.status));
     }
-    check(url, outcome.bytes, outcome.sha256, expect)?;
+    if let Some(wrong) = outcome.wrong {
+        return Err(format!("GET {url}: {wrong}"));
+    }
     booted.bytes += outcome.bytes;
     Ok(())
 }
@@ -364,7 +361,7 @@ fn read_timeout(machine: &Machine) -> Result<Duration, String> {
     Ok(left.min(Duration::from_secs(30)))
 }
 
-fn check(what: &str, bytes: u64, sha256: [u8; 32], expect: Expect) -> Result<(), String> {
+fn check(what: &str, bytes: u64, sha256: [u8; 32], expect: &Expected) -> Result<(), String> {
     if bytes != expect.size || sha256 != expect.sha256 {
         return Err(format!(
             "{what}: got {bytes} bytes with sha256 {}, expected {} bytes with {}",
@@ -394,12 +391,9 @@ mod tests {
 
     #[test]
     fn check_refuses_short_or_corrupt_files() {
-        let expect = Expect {
-            size: 3,
-            sha256: [7; 32],
-        };
-        assert!(check("f", 3, [7; 32], expect).is_ok());
-        assert!(check("f", 2, [7; 32], expect).is_err());
-        assert!(check("f", 3, [8; 32], expect).is_err());
+        let expect = Expected::new(3, [7; 32]);
+        assert!(check("f", 3, [7; 32], &expect).is_ok());
+        assert!(check("f", 2, [7; 32], &expect).is_err());
+        assert!(check("f", 3, [8; 32], &expect).is_err());
     }
 }

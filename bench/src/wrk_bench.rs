@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 use crate::http_get;
 use crate::record::{Better, Record};
 use crate::server_cpu::{pid_for, CpuPid, Meter};
@@ -47,15 +49,23 @@ pub struct WrkRun {
 pub fn run(args: &Args) -> Result<(), String> {
     let sha = parse_sha256(&args.sha256)?;
     for target in &args.targets {
-        let got = http_get::fetch(target.addr, &target.path)
-            .map_err(|e| format!("{}: checking {}: {e}", target.label, target.path))?;
-        if got.status != 200 || got.sha256 != sha {
+        let mut body = Vec::new();
+        let got = http_get::fetch_with(
+            target.addr,
+            &target.path,
+            64 << 10,
+            std::time::Duration::from_secs(30),
+            http_get::Body::Keep(&mut body),
+        )
+        .map_err(|e| format!("{}: checking {}: {e}", target.label, target.path))?;
+        let got_sha: [u8; 32] = Sha256::digest(&body).into();
+        if got.status != 200 || got_sha != sha {
             return Err(format!(
                 "{}: /{} answered status {} with sha256 {}, expected {}",
                 target.label,
                 target.path,
                 got.status,
-                hex::encode(got.sha256),
+                hex::encode(got_sha),
                 args.sha256
             ));
         }
