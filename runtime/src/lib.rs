@@ -14,6 +14,7 @@ pub mod in_flight;
 pub mod install;
 mod log_millis;
 pub mod pg;
+mod receive_buffer;
 pub mod server;
 pub mod snapshot;
 pub mod status;

@@ -320,6 +320,7 @@ fn bind_udp(port: u16, interface: Option<&str>) -> io::Result<UdpSocket> {
         })?;
     }
     socket.set_nonblocking(true)?;
+    crate::receive_buffer::enlarge(&socket, crate::receive_buffer::LISTENER_BYTES);
     let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     socket
         .bind(&addr.into())

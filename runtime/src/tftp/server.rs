@@ -112,6 +112,7 @@ impl TftpServer {
                 format!("cannot listen for TFTP on {}: {e}", config.bind),
             )
         })?;
+        crate::receive_buffer::enlarge(&socket, crate::receive_buffer::LISTENER_BYTES);
         let rate = config.refusals_per_second;
         Ok(TftpServer {
             listener: Listener::new(socket),
