@@ -53,7 +53,7 @@ enum Command {
     /// Memory copy rate: the physical limit of loopback transfers.
     Membw(membw::Args),
     /// N machines booting at once through the whole chain (DHCP, 4011, TFTP, iPXE, HTTP).
-    Storm(storm::Args),
+    Storm(Box<storm::Args>),
     /// Write a generated fleet of N machines.
     Fleet(fleet_gen::Args),
     /// Print a result line for a number measured elsewhere (time, memory).
