@@ -6,6 +6,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dhcp_wire;
+use crate::firmware_dhcp::{self, Arch, Stage};
 use crate::record::{Better, Record};
 use crate::server_cpu::{pid_for, CpuPid, Meter};
 use crate::stats::percentile;
@@ -103,18 +104,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             .iter()
             .filter_map(|r| Some(r.cpu? * 1e6 / r.latencies_ms.len().max(1) as f64))
             .collect();
-        if !cpu.is_empty() {
-            Record {
-                test: &args.test,
-                metric: "server CPU µs/OFFER",
-                target: &target.label,
-                better: Better::Lower,
-                samples: cpu,
-                failures,
-                goal: "",
-            }
-            .print();
-        }
+        Record::print_server_cpu(
+            &args.test,
+            "server CPU µs/OFFER",
+            &target.label,
+            cpu,
+            failures,
+            "",
+        );
     }
     Ok(())
 }
@@ -139,7 +136,9 @@ fn one_rep(
             *xid = xid.wrapping_add(1);
             let n = sent.to_be_bytes();
             let mac = [0x52, 0x54, 0x00, n[1], n[2], n[3]];
-            sock.send_to(&dhcp_wire::discover(*xid, mac, args.broadcast_flag), server)
+            let mut discover = firmware_dhcp::discover(Arch::Bios, Stage::Firmware, *xid, mac);
+            firmware_dhcp::set_broadcast_flag(&mut discover, args.broadcast_flag);
+            sock.send_to(&discover, server)
                 .map_err(|e| format!("send to {server}: {e}"))?;
             in_flight.insert(*xid, Instant::now());
             sent += 1;

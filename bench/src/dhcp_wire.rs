@@ -1,45 +1,9 @@
-//! The PXE DHCPDISCOVER our client sends, and the reading of the OFFER that answers it.
+//! The reading of the OFFER that answers a client's DHCP request (`firmware_dhcp` builds the
+//! requests).
 
 use std::net::Ipv4Addr;
 
 pub(crate) const COOKIE: [u8; 4] = [99, 130, 83, 99];
-
-/// A BIOS PXE ROM's DISCOVER: option 60 `PXEClient:Arch:00000:UNDI:002001`, 93 = 0 (x86 BIOS),
-/// 94 (UNDI 2.1), 97 (client GUID), and the parameter request list PXE ROMs send.
-pub fn discover(xid: u32, mac: [u8; 6], broadcast: bool) -> Vec<u8> {
-    let mut p = vec![0u8; 236];
-    p[0] = 1; // BOOTREQUEST
-    p[1] = 1; // Ethernet
-    p[2] = 6;
-    p[4..8].copy_from_slice(&xid.to_be_bytes());
-    if broadcast {
-        p[10] = 0x80;
-    }
-    p[28..34].copy_from_slice(&mac);
-    p.extend_from_slice(&COOKIE);
-    let mut option = |code: u8, value: &[u8]| {
-        p.push(code);
-        p.push(value.len() as u8);
-        p.extend_from_slice(value);
-    };
-    option(53, &[1]);
-    option(57, &1464u16.to_be_bytes());
-    option(93, &[0, 0]);
-    option(94, &[1, 2, 1]);
-    let mut guid = [0u8; 17];
-    guid[11..17].copy_from_slice(&mac);
-    option(97, &guid);
-    option(60, b"PXEClient:Arch:00000:UNDI:002001");
-    option(
-        55,
-        &[
-            1, 2, 3, 5, 6, 12, 13, 15, 17, 18, 43, 54, 60, 66, 67, 128, 129, 130, 131, 132, 133,
-            134, 135,
-        ],
-    );
-    p.push(255);
-    p
-}
 
 /// What the client checks in a reply.
 #[derive(Debug, PartialEq, Eq)]
@@ -184,6 +148,7 @@ fn first_menu_item(vendor: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firmware_dhcp::{self, Arch, Stage};
 
     fn offer(xid: u32, file: &str, options: &[(u8, &[u8])]) -> Vec<u8> {
         let mut p = vec![0u8; 236];
@@ -198,19 +163,6 @@ mod tests {
         }
         p.push(255);
         p
-    }
-
-    #[test]
-    fn discover_is_a_pxe_bios_request() {
-        let p = discover(0xdead_beef, [0x52, 0x54, 0, 1, 2, 3], false);
-        assert_eq!(&p[4..8], &[0xde, 0xad, 0xbe, 0xef]);
-        assert_eq!(&p[28..34], &[0x52, 0x54, 0, 1, 2, 3]);
-        assert_eq!(p[10], 0);
-        assert!(p
-            .windows(34)
-            .any(|w| w == b"\x3c\x20PXEClient:Arch:00000:UNDI:002001"));
-        assert!(p.windows(4).any(|w| w == [93, 2, 0, 0]));
-        assert_eq!(p.last(), Some(&255));
     }
 
     #[test]
@@ -286,7 +238,8 @@ mod tests {
 
     #[test]
     fn rejects_requests_truncation_and_garbage() {
-        assert!(parse_reply(&discover(1, [0; 6], false)).is_err());
+        let request = firmware_dhcp::discover(Arch::Bios, Stage::Firmware, 1, [0; 6]);
+        assert!(parse_reply(&request).is_err());
         let mut p = offer(1, "", &[(53, &[2])]);
         p.truncate(p.len() - 2);
         assert!(parse_reply(&p).is_err());

@@ -65,18 +65,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             goal: &args.goal,
         }
         .print();
-        if !cpu.is_empty() {
-            Record {
-                test: &args.test,
-                metric: "server CPU ms/MB",
-                target: &target.label,
-                better: Better::Lower,
-                samples: cpu.iter().map(|s| s * 1e3 / (bytes / 1e6)).collect(),
-                failures: reps.iter().map(|(_, f)| f).sum(),
-                goal: "",
-            }
-            .print();
-        }
+        Record::print_server_cpu(
+            &args.test,
+            "server CPU ms/MB",
+            &target.label,
+            cpu.iter().map(|s| s * 1e3 / (bytes / 1e6)).collect(),
+            reps.iter().map(|(_, f)| f).sum(),
+            "",
+        );
     }
     Ok(())
 }

@@ -37,6 +37,31 @@ impl Record<'_> {
         });
         println!("{line}");
     }
+
+    /// Prints the server's CPU cost per unit of work (`metric` names the unit), lower being
+    /// better; nothing when no repetition could read the server's CPU time (no pid given).
+    pub fn print_server_cpu(
+        test: &str,
+        metric: &str,
+        target: &str,
+        samples: Vec<f64>,
+        failures: u64,
+        goal: &str,
+    ) {
+        if samples.is_empty() {
+            return;
+        }
+        Record {
+            test,
+            metric,
+            target,
+            better: Better::Lower,
+            samples,
+            failures,
+            goal,
+        }
+        .print();
+    }
 }
 
 /// `netboot-bench record`: prints a result line for a number measured outside (compile time,

@@ -255,18 +255,14 @@ fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
         .filter_map(|r| Some(r.cpu? * 1e3 / (r.bytes as f64 / 1e6)))
         .filter(|x| x.is_finite())
         .collect();
-    if !cpu.is_empty() {
-        Record {
-            test,
-            metric: "server CPU ms/MB",
-            target: label,
-            better: Better::Lower,
-            samples: cpu,
-            failures,
-            goal: &args.goal_cpu,
-        }
-        .print();
-    }
+    Record::print_server_cpu(
+        test,
+        "server CPU ms/MB",
+        label,
+        cpu,
+        failures,
+        &args.goal_cpu,
+    );
     for pid in pids_for(&args.rss_pids, label) {
         match peak_rss_mib(pid) {
             Some(mib) => Record {

@@ -92,18 +92,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             .filter_map(|r| r.cpu)
             .map(|s| s * 1e3 / (bytes / 1e6))
             .collect();
-        if !cpu.is_empty() {
-            Record {
-                test: &args.test,
-                metric: "server CPU ms/MB",
-                target: &target.label,
-                better: Better::Lower,
-                samples: cpu,
-                failures,
-                goal: "",
-            }
-            .print();
-        }
+        Record::print_server_cpu(
+            &args.test,
+            "server CPU ms/MB",
+            &target.label,
+            cpu,
+            failures,
+            "",
+        );
         if args.clients > 1 {
             Record {
                 test: &args.test,

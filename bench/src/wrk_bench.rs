@@ -116,18 +116,14 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
         .print();
         let cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_us_per_request).collect();
-        if !cpu.is_empty() {
-            Record {
-                test: &args.test,
-                metric: "server CPU µs/req",
-                target: &target.label,
-                better: Better::Lower,
-                samples: cpu,
-                failures: errors,
-                goal: "",
-            }
-            .print();
-        }
+        Record::print_server_cpu(
+            &args.test,
+            "server CPU µs/req",
+            &target.label,
+            cpu,
+            errors,
+            "",
+        );
     }
     Ok(())
 }
