@@ -10,7 +10,8 @@
 #                 (default /tmp/netboot-bench-out)
 # Boot storm (section 7) overrides, from the environment: STORM_N="100 500" (UEFI machines per
 # run), STORM_BIOS_N="100", STORM_SPREAD_MS=0 (start spread), STORM_SPREAD_LATER_MS="10000"
-# (extra runs of the first UEFI size started over that many ms; empty for none), STORM_REPS=3.
+# (extra runs of the first UEFI size started over that many ms), STORM_REPS=3. Set a list to
+# the empty string to skip those runs (STORM_N= STORM_SPREAD_LATER_MS= runs BIOS only).
 # Needs root (apt-get, port 69 for dnsmasq's TFTP, SO_RCVBUFFORCE). Sends traffic to 127.0.0.0/8 only.
 # Prints the markdown table of medians and netboot/peer ratios; BENCHMARKS.md explains it.
 set -euo pipefail
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
         --peers-only) PEERS_ONLY=1 ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -40,13 +41,13 @@ if [ "$SMOKE" = 1 ]; then
     T1=$((1 << 20)) T2=$((256 << 10)) T2N=8 H1=$((4 << 20)) H2=$((1 << 20)) H2N=10
     REPS=1 CREPS=1 WRK_S=1 DHCP_N=300 FLEET_N=500 PROFILE=dev
     STORM_KERNEL=$((1 << 20)) STORM_INITRD=$((2 << 20)) STORM_TIMEOUT_S=20
-    STORM_N=${STORM_N:-8} STORM_BIOS_N=${STORM_BIOS_N:-4} STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS:-}
+    STORM_N=${STORM_N-8} STORM_BIOS_N=${STORM_BIOS_N-4} STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS-}
 else
     T1=$((32 << 20)) T2=$((8 << 20)) T2N=64 H1=$((256 << 20)) H2=$((64 << 20)) H2N=100
     REPS=5 CREPS=3 WRK_S=5 DHCP_N=20000 FLEET_N=10000 PROFILE=release
     STORM_KERNEL=$((8 << 20)) STORM_INITRD=$((40 << 20)) STORM_TIMEOUT_S=600
-    STORM_N=${STORM_N:-100 500} STORM_BIOS_N=${STORM_BIOS_N:-100}
-    STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS:-10000}
+    STORM_N=${STORM_N-100 500} STORM_BIOS_N=${STORM_BIOS_N-100}
+    STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS-10000}
 fi
 STORM_SPREAD_MS=${STORM_SPREAD_MS:-0}
 STORM_REPS=${STORM_REPS:-$CREPS}
@@ -487,9 +488,11 @@ for n in $STORM_N; do
         --goal-p99 "peer:$PEER:0.7" --goal-cpu "peer:$PEER:1" --goal-rss "max:64"
 done
 # Machines powered on one after another (a rack's PDU, a BMC script): the first UEFI size again,
-# started over STORM_SPREAD_LATER_MS; the time per machine is what matters there.
+# started over STORM_SPREAD_LATER_MS (100 machines when STORM_N is empty); the time per machine
+# is what matters there.
 for spread in $STORM_SPREAD_LATER_MS; do
     n=${STORM_N%% *}
+    n=${n:-100}
     say "boot storm: $n UEFI machines started over $spread ms"
     storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "nofail" --goal-p99 "peer:$PEER:0.7"
 done

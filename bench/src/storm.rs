@@ -129,6 +129,8 @@ struct Rep {
     failures: u64,
     bytes: u64,
     cpu: Option<f64>,
+    /// CPU seconds the machines themselves (this process) used.
+    clients_cpu: Option<f64>,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -190,15 +192,21 @@ pub fn run(args: &Args) -> Result<(), String> {
                 tftp_timeout: Duration::from_millis(args.tftp_timeout_ms),
             };
             let meter = Meter::start_all(pids_for(&args.cpu_pids, &target.label));
+            let clients = Meter::start(Some(std::process::id()));
+            let switches = context_switches();
             let mut rep = one_rep(args, &plan, salt, r == 0, &target.label, &test);
             rep.cpu = meter.stop();
+            rep.clients_cpu = clients.stop();
+            let switches = context_switches() - switches;
             eprintln!(
-                "  {test} {}: rep {} wall {:.2} s, p99 {:.2} s, {} failures",
+                "  {test} {}: rep {} wall {:.2} s, p99 {:.2} s, {} failures, CPU s: server {}, clients {} ({switches} sleeps)",
                 target.label,
                 r + 1,
                 rep.wall.as_secs_f64(),
                 percentile(&rep.per_client, 99.0),
-                rep.failures
+                rep.failures,
+                seconds(rep.cpu),
+                seconds(rep.clients_cpu),
             );
             reps[i].push(rep);
         }
@@ -212,7 +220,35 @@ pub fn run(args: &Args) -> Result<(), String> {
     for (target, reps) in args.targets.iter().zip(&reps) {
         print_records(args, &test, &target.label, reps);
     }
+    if args.spread_ms == 0 {
+        print_floor(&test, &reps);
+    }
     Ok(())
+}
+
+/// The row a storm is read against: the machines' own CPU time over the cores, the soonest any
+/// server could have booted them all on this machine (had it used no CPU at all). On loopback
+/// the clients share the server's cores, and copying and checking every byte is most of a
+/// storm's work. Per repetition, the smaller of the stacks' runs (the floor is the clients'
+/// work, which should not depend on the server; where the kernel charges loopback work to one
+/// side or the other, the lower figure is the conservative one).
+fn print_floor(test: &str, reps: &[Vec<Rep>]) {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let samples = floor(reps, cores);
+    if samples.is_empty() {
+        return;
+    }
+    let label = format!("floor: clients' CPU / {cores} cores");
+    Record {
+        test,
+        metric: "wall s",
+        target: &label,
+        better: Better::Lower,
+        samples,
+        failures: 0,
+        goal: "",
+    }
+    .print();
 }
 
 fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
@@ -263,6 +299,22 @@ fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
         failures,
         &args.goal_cpu,
     );
+    // On loopback the kernel does part of a server's sending in the machines' context (an ACK
+    // a machine sends makes the server's socket transmit what it had queued, in the machine's
+    // softirq), and how much depends on the server: the sum is the work a stack costs.
+    let total: Vec<f64> = reps
+        .iter()
+        .filter_map(|r| Some((r.cpu? + r.clients_cpu?) * 1e3 / (r.bytes as f64 / 1e6)))
+        .filter(|x| x.is_finite())
+        .collect();
+    Record::print_server_cpu(
+        test,
+        "server + machines CPU ms/MB",
+        label,
+        total,
+        failures,
+        "",
+    );
     for pid in pids_for(&args.rss_pids, label) {
         match peak_rss_mib(pid) {
             Some(mib) => Record {
@@ -278,6 +330,38 @@ fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
             None => eprintln!("  {test} {label}: cannot read VmHWM of process {pid}"),
         }
     }
+}
+
+/// Per repetition, the least CPU the machines used with any stack, over `cores`; a repetition
+/// where some stack's figure is missing has no floor.
+fn floor(reps: &[Vec<Rep>], cores: f64) -> Vec<f64> {
+    let count = reps.iter().map(Vec::len).min().unwrap_or(0);
+    (0..count)
+        .filter_map(|r| {
+            reps.iter()
+                .map(|runs| runs[r].clients_cpu)
+                .collect::<Option<Vec<f64>>>()?
+                .into_iter()
+                .reduce(f64::min)
+        })
+        .map(|cpu| cpu / cores)
+        .collect()
+}
+
+/// Times the machines' threads slept on a socket or lock so far (voluntary context switches
+/// of this process, its finished threads included).
+fn context_switches() -> i64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a live rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    usage.ru_nvcsw
+}
+
+fn seconds(cpu: Option<f64>) -> String {
+    cpu.map_or("?".into(), |s| format!("{s:.2}"))
 }
 
 /// VmHWM of `pid` in MiB: the most memory it ever held resident.
@@ -330,6 +414,7 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
             failures: unspawned,
             bytes: 0,
             cpu: None,
+            clients_cpu: None,
         };
         let mut reported = 0;
         let mut stages: [Vec<f64>; 4] = Default::default();
@@ -379,6 +464,25 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rep(clients_cpu: Option<f64>) -> Rep {
+        Rep {
+            wall: Duration::from_secs(1),
+            per_client: vec![1.0],
+            failures: 0,
+            bytes: 1,
+            cpu: Some(0.1),
+            clients_cpu,
+        }
+    }
+
+    #[test]
+    fn the_floor_is_the_least_client_cpu_of_each_repetition_over_the_cores() {
+        let netboot = vec![rep(Some(2.6)), rep(Some(2.4)), rep(None)];
+        let peer = vec![rep(Some(2.2)), rep(Some(3.0)), rep(Some(2.0))];
+        assert_eq!(floor(&[netboot, peer], 2.0), [1.1, 1.2]);
+        assert!(floor(&[], 2.0).is_empty());
+    }
 
     #[test]
     fn parses_a_storm_target() {
