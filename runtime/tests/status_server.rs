@@ -2,15 +2,15 @@
 //! after a boot chain played by hand: a BIOS DISCOVER, the loader over TFTP, iPXE's DHCP, then
 //! its scripts, kernel and initrd over HTTP.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use dhcproto::v4::MessageType;
 use netboot_manifest::{sha256_hex, FileEntry, Manifest, Source};
-use netboot_runtime::server::{Runtime, ServeConfig};
+use netboot_runtime::server::Runtime;
 use netboot_runtime::status::Event;
 use netboot_runtime::Snapshot;
-use netboot_test_support::dhcp::{decode, fname, generated, manifest, opt_bytes, Req, KNOWN_MAC};
+use netboot_test_support::dhcp::{generated, manifest, Req, KNOWN_MAC};
+use netboot_test_support::whole_runtime::{boot_file, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -43,45 +43,6 @@ fn snapshot(extra: &[(&str, &[u8])]) -> (Snapshot, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = Snapshot::from_compiled(manifest, &generated, dir.path());
     (snapshot, dir)
-}
-
-async fn start(snapshot: Snapshot, status: bool) -> Runtime {
-    let config = ServeConfig {
-        address: Ipv4Addr::LOCALHOST,
-        interface: None,
-        http_port: 0,
-        tftp_port: 0,
-        dhcp: true,
-        dhcp_port: 0,
-        pxe_port: 0,
-        status,
-        install: None,
-    };
-    Runtime::start(&config, snapshot).await.unwrap()
-}
-
-fn loopback(a: SocketAddr) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, a.port()))
-}
-
-async fn dhcp(runtime: &Runtime, request: &Req) -> String {
-    let (port67, _) = runtime.bound().dhcp.unwrap();
-    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    client
-        .send_to(&request.bytes(), loopback(port67))
-        .await
-        .unwrap();
-    let mut buf = [0u8; 1500];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
-        .await
-        .expect("proxy-DHCP answers")
-        .unwrap();
-    let reply = decode(&buf[..n]);
-    // Long boot files (iPXE's script URL) travel in option 67 only.
-    match opt_bytes(&reply, 67) {
-        Some(file) => String::from_utf8(file).unwrap(),
-        None => fname(&reply),
-    }
 }
 
 /// A plain RFC 1350 read: 512-byte blocks, each acknowledged.
@@ -142,10 +103,10 @@ async fn boot_web1(runtime: &Runtime) {
         "PXEClient:Arch:00000:UNDI:002001",
         0,
     );
-    assert_eq!(dhcp(runtime, &discover).await, "undionly.kpxe");
+    assert_eq!(boot_file(runtime, &discover).await, "undionly.kpxe");
     assert_eq!(tftp_get(runtime, "undionly.kpxe").await, b"fake undionly");
     let ipxe = Req::ipxe(MessageType::Discover, KNOWN_MAC);
-    let script = dhcp(runtime, &ipxe).await;
+    let script = boot_file(runtime, &ipxe).await;
     // A listed host's iPXE is sent straight to its own script.
     assert!(
         script.ends_with("/hosts/52-54-00-12-34-56.ipxe"),

@@ -33,6 +33,7 @@ pub mod stand_in;
 pub mod tftp;
 pub mod unprivileged;
 pub mod vm;
+pub mod whole_runtime;
 
 /// The workspace's root directory (examples/, tests/, the golden files).
 pub fn workspace() -> PathBuf {
