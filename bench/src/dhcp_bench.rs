@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::dhcp_wire;
 use crate::firmware_dhcp::{self, Arch, Stage};
 use crate::record::{Better, Record};
-use crate::server_cpu::{pid_for, CpuPid, Meter};
+use crate::server_cpu::{pids_for, CpuPid, Meter};
 use crate::stats::percentile;
 use crate::target::Target;
 
@@ -65,7 +65,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut reps: Vec<Vec<Rep>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
-            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let meter = Meter::start(pids_for(&args.cpu_pids, &target.label));
             let mut rep = one_rep(args, &sock, target.addr, &mut xid)?;
             rep.cpu = meter.stop();
             reps[i].push(rep);

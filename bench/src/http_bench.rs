@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::expected::Expected;
 use crate::http_get;
 use crate::record::{Better, Record};
-use crate::server_cpu::{pid_for, CpuPid, Meter};
+use crate::server_cpu::{pids_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 
 #[derive(clap::Args)]
@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut cpu: Vec<Vec<f64>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
-            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let meter = Meter::start(pids_for(&args.cpu_pids, &target.label));
             results[i].push(one_rep(args, target, &expected));
             cpu[i].extend(meter.stop());
         }

@@ -10,9 +10,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct CpuPid {
     pub label: String,
-    pub pid: u32,
-    /// Further processes after the first, from a comma list.
-    pub more: Vec<u32>,
+    /// One or more.
+    pub pids: Vec<u32>,
 }
 
 impl FromStr for CpuPid {
@@ -31,22 +30,16 @@ impl FromStr for CpuPid {
             .collect::<Result<Vec<u32>, String>>()?;
         Ok(CpuPid {
             label: label.to_string(),
-            pid: pids[0],
-            more: pids[1..].to_vec(),
+            pids,
         })
     }
-}
-
-/// The process for `label`, if one was given.
-pub fn pid_for(pids: &[CpuPid], label: &str) -> Option<u32> {
-    pids.iter().find(|p| p.label == label).map(|p| p.pid)
 }
 
 /// Every process given for `label` (repeated `--cpu-pid` and comma lists alike).
 pub fn pids_for(pids: &[CpuPid], label: &str) -> Vec<u32> {
     pids.iter()
         .filter(|p| p.label == label)
-        .flat_map(|p| std::iter::once(p.pid).chain(p.more.iter().copied()))
+        .flat_map(|p| p.pids.iter().copied())
         .collect()
 }
 
@@ -106,18 +99,14 @@ pub fn stat_ticks(stat: &str) -> Option<u64> {
         .sum()
 }
 
-/// CPU seconds servers use between [`Meter::start`] and [`Meter::stop`], summed over them.
+/// CPU seconds processes use between [`Meter::start`] and [`Meter::stop`], summed over them.
 pub struct Meter {
     pids: Vec<u32>,
     at_start: Vec<Option<Duration>>,
 }
 
 impl Meter {
-    pub fn start(pid: Option<u32>) -> Meter {
-        Meter::start_all(pid.into_iter().collect())
-    }
-
-    pub fn start_all(pids: Vec<u32>) -> Meter {
+    pub fn start(pids: Vec<u32>) -> Meter {
         let at_start = pids.iter().map(|&p| cpu_time(p)).collect();
         Meter { pids, at_start }
     }
@@ -157,7 +146,7 @@ mod tests {
     #[test]
     fn parses_label_and_pid() {
         let p: CpuPid = "nginx=42".parse().unwrap();
-        assert_eq!((p.label.as_str(), p.pid), ("nginx", 42));
+        assert_eq!((p.label.as_str(), p.pids.as_slice()), ("nginx", &[42][..]));
         assert!("nginx".parse::<CpuPid>().is_err());
         assert!("nginx=x".parse::<CpuPid>().is_err());
         assert!("peer=1,".parse::<CpuPid>().is_err());
@@ -173,8 +162,8 @@ mod tests {
         assert_eq!(pids_for(&pids, "netboot"), vec![3]);
         assert!(pids_for(&pids, "nginx").is_empty());
         let me = std::process::id();
-        assert!(Meter::start_all(vec![me, me]).stop().is_some());
-        assert_eq!(Meter::start_all(vec![me, u32::MAX]).stop(), None);
-        assert_eq!(Meter::start_all(Vec::new()).stop(), None);
+        assert!(Meter::start(vec![me, me]).stop().is_some());
+        assert_eq!(Meter::start(vec![me, u32::MAX]).stop(), None);
+        assert_eq!(Meter::start(Vec::new()).stop(), None);
     }
 }

@@ -191,8 +191,8 @@ pub fn run(args: &Args) -> Result<(), String> {
                 windowsize,
                 tftp_timeout: Duration::from_millis(args.tftp_timeout_ms),
             };
-            let meter = Meter::start_all(pids_for(&args.cpu_pids, &target.label));
-            let clients = Meter::start(Some(std::process::id()));
+            let meter = Meter::start(pids_for(&args.cpu_pids, &target.label));
+            let clients = Meter::start(vec![std::process::id()]);
             let switches = context_switches();
             let mut rep = one_rep(args, &plan, salt, r == 0, &target.label, &test);
             rep.cpu = meter.stop();
@@ -286,32 +286,22 @@ fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
         }
         .print();
     }
-    let cpu: Vec<f64> = reps
-        .iter()
-        .filter_map(|r| Some(r.cpu? * 1e3 / (r.bytes as f64 / 1e6)))
-        .filter(|x| x.is_finite())
-        .collect();
     Record::print_server_cpu(
         test,
         "server CPU ms/MB",
         label,
-        cpu,
+        ms_per_mb(reps, |r| r.cpu),
         failures,
         &args.goal_cpu,
     );
     // On loopback the kernel does part of a server's sending in the machines' context (an ACK
     // a machine sends makes the server's socket transmit what it had queued, in the machine's
     // softirq), and how much depends on the server: the sum is the work a stack costs.
-    let total: Vec<f64> = reps
-        .iter()
-        .filter_map(|r| Some((r.cpu? + r.clients_cpu?) * 1e3 / (r.bytes as f64 / 1e6)))
-        .filter(|x| x.is_finite())
-        .collect();
     Record::print_server_cpu(
         test,
         "server + machines CPU ms/MB",
         label,
-        total,
+        ms_per_mb(reps, |r| Some(r.cpu? + r.clients_cpu?)),
         failures,
         "",
     );
@@ -330,6 +320,14 @@ fn print_records(args: &Args, test: &str, label: &str, reps: &[Rep]) {
             None => eprintln!("  {test} {label}: cannot read VmHWM of process {pid}"),
         }
     }
+}
+
+/// CPU milliseconds per MB delivered, for each repetition where `cpu` gives its seconds.
+fn ms_per_mb(reps: &[Rep], cpu: impl Fn(&Rep) -> Option<f64>) -> Vec<f64> {
+    reps.iter()
+        .filter_map(|r| Some(cpu(r)? * 1e3 / (r.bytes as f64 / 1e6)))
+        .filter(|x| x.is_finite())
+        .collect()
 }
 
 /// Per repetition, the least CPU the machines used with any stack, over `cores`; a repetition

@@ -5,7 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::record::{Better, Record};
-use crate::server_cpu::{pid_for, CpuPid, Meter};
+use crate::server_cpu::{pids_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 use crate::tftp_client::{self, Request};
 
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut reps: Vec<Vec<Rep>> = args.targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
-            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let meter = Meter::start(pids_for(&args.cpu_pids, &target.label));
             let mut rep = one_rep(args, target, sha);
             rep.cpu = meter.stop();
             reps[i].push(rep);

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::http_get;
 use crate::record::{Better, Record};
-use crate::server_cpu::{pid_for, CpuPid, Meter};
+use crate::server_cpu::{pids_for, CpuPid, Meter};
 use crate::target::{parse_sha256, Target};
 
 #[derive(clap::Args)]
@@ -74,7 +74,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     for _ in 0..args.reps {
         for (i, target) in args.targets.iter().enumerate() {
             let url = format!("http://{}/{}", target.addr, target.path);
-            let meter = Meter::start(pid_for(&args.cpu_pids, &target.label));
+            let meter = Meter::start(pids_for(&args.cpu_pids, &target.label));
             let out = Command::new("wrk")
                 .args([
                     "-t",
