@@ -7,7 +7,6 @@
 //! requests leave from that same socket and their answers land there too.
 
 use std::collections::HashMap;
-use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -148,7 +147,7 @@ fn receive(sock: &UdpSocket, routes: &Routes, stop: &AtomicBool, strays: &Atomic
     while !stop.load(Ordering::Relaxed) {
         let n = match sock.recv_from(&mut buf) {
             Ok((n, _)) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            // The read timeout (so `stop` is seen) or any other error: read again.
             Err(_) => continue,
         };
         // Our own broadcasts and requests are not replies; neither is garbage.
