@@ -32,7 +32,7 @@ fn ms(n: u64) -> Duration {
 /// A BIOS machine booted all the way, a UEFI machine failing its kernel on its second boot, a
 /// machine the fleet does not list, an address nothing named, a failed reload, a route out of
 /// service, and limits small enough that both machines and events were forgotten.
-fn fleet_at_work() -> (Events, Serving) {
+fn fleet_at_work() -> (Events, Serving, SystemTime) {
     let events = Events::with_neighbors(
         Limits {
             machines: 4,
@@ -131,9 +131,7 @@ fn fleet_at_work() -> (Events, Serving) {
         Event::refused(Protocol::Tftp, ip(99), "pxelinux.0", "file not found"),
         Event::reload_failed("fleet has errors:\nline 3: unknown node `kernal`"),
     ];
-    for (i, event) in history.into_iter().enumerate() {
-        events.record_at(event, at(i as u64 * 1000));
-    }
+    let now = replay(&events, history);
     let serving = Serving {
         hosts: [(WEB1, "web1".to_string()), (DB2, "db2".to_string())].into(),
         files: 11,
@@ -153,7 +151,22 @@ fn fleet_at_work() -> (Events, Serving) {
         )]
         .into(),
     };
-    (events, serving)
+    (events, serving, now)
+}
+
+/// Records `history` as the servers would: each step a second after the last one ended, a
+/// transfer when it ends (so its start is its time less its duration). Returns a moment a few
+/// seconds after the last step, for the page's "ago".
+fn replay(events: &Events, history: impl IntoIterator<Item = Event>) -> SystemTime {
+    let mut clock = at(0);
+    for event in history {
+        if let Event::Transfer(t) = &event {
+            clock += t.duration;
+        }
+        events.record_at(event, clock);
+        clock += Duration::from_secs(1);
+    }
+    clock + Duration::from_secs(6)
 }
 
 /// Markup, both quotes, an ampersand and control characters.
@@ -161,7 +174,7 @@ const EVIL: &str = "<script>alert(\"x\")</script>'&\u{7}\n";
 
 /// `EVIL` in every string a client chooses (file names, user agents, refusal reasons, errors)
 /// and in those an operator's fleet chooses (host names, routes out of service, reload errors).
-fn hostile() -> (Events, Serving) {
+fn hostile() -> (Events, Serving, SystemTime) {
     let events = Events::with_neighbors(Limits::default(), NoNeighbors);
     let history = [
         Event::dhcp(WEB1, Ipv4Addr::UNSPECIFIED, ClientKind::Bios, EVIL),
@@ -180,9 +193,7 @@ fn hostile() -> (Events, Serving) {
         Event::refused(Protocol::Tftp, ip(99), EVIL, EVIL),
         Event::reload_failed(EVIL),
     ];
-    for (i, event) in history.into_iter().enumerate() {
-        events.record_at(event, at(i as u64 * 1000));
-    }
+    let now = replay(&events, history);
     let serving = Serving {
         hosts: [(WEB1, EVIL.to_string())].into(),
         files: 1,
@@ -198,7 +209,7 @@ fn hostile() -> (Events, Serving) {
         )]
         .into(),
     };
-    (events, serving)
+    (events, serving, now)
 }
 
 fn golden(name: &str, got: &str) {
@@ -216,26 +227,24 @@ fn golden(name: &str, got: &str) {
 
 #[test]
 fn a_fleet_at_work_renders_as_the_golden_page_and_json() {
-    let (events, serving) = fleet_at_work();
+    let (events, serving, now) = fleet_at_work();
     let view = events.view();
-    let now = at(30_000);
     golden("page.html", &page::render(&view, &serving, now));
     golden("status.json", &json::render(&view, &serving, now));
 }
 
 #[test]
 fn hostile_strings_render_as_the_golden_page_and_json() {
-    let (events, serving) = hostile();
+    let (events, serving, now) = hostile();
     let view = events.view();
-    let now = at(30_000);
     golden("hostile.html", &page::render(&view, &serving, now));
     golden("hostile.json", &json::render(&view, &serving, now));
 }
 
 #[test]
 fn hostile_strings_come_out_escaped_in_every_field() {
-    let (events, serving) = hostile();
-    let page = page::render(&events.view(), &serving, at(30_000));
+    let (events, serving, now) = hostile();
+    let page = page::render(&events.view(), &serving, now);
     let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;\u{FFFD}\u{FFFD}";
     assert!(!page.contains("<script"), "raw markup:\n{page}");
     assert!(!page.contains("\")"), "a raw double quote:\n{page}");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use netboot_manifest::MacAddr;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -281,13 +281,16 @@ impl DhcpServer {
     /// the status page once it is out, and a failure logged alike. True when it was sent; the
     /// caller then logs the answer with its own fields.
     async fn send(&self, socket: &UdpSocket, out: Outbound<'_>) -> bool {
+        // Stamped before it leaves: the client's next step (on another thread) can be recorded
+        // before this one is, and the status page orders a machine's steps by when they began.
+        let at = SystemTime::now();
         match socket
             .send_to(out.bytes, SocketAddr::V4(out.destination))
             .await
         {
             Ok(_) => {
                 if let Some(event) = out.event {
-                    self.events.record(event);
+                    self.events.record_at(event, at);
                 }
                 true
             }

@@ -57,6 +57,19 @@ pub struct Stamped {
     pub event: Event,
 }
 
+impl Stamped {
+    /// When the step began: a transfer is recorded when it ends, everything else as it
+    /// happens. A machine's steps are kept in this order, because the protocols answer on
+    /// threads of their own: a loader's last ACK can be seen after the DHCP answer iPXE
+    /// asked for next, and a DHCP answer can be recorded after the script fetch it led to.
+    pub fn began(&self) -> SystemTime {
+        match &self.event {
+            Event::Transfer(t) => self.at.checked_sub(t.duration).unwrap_or(self.at),
+            _ => self.at,
+        }
+    }
+}
+
 /// What is remembered about one machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineLog {
@@ -337,7 +350,15 @@ impl State {
         log.ip = ip.or(log.ip);
         log.last_seen = log.last_seen.max(stamped.at);
         log.seq = seq;
-        log.events.push_back(stamped);
+        // Nearly always at the back; a step that began before the last one recorded goes
+        // before it (after any that began at the same instant, so ties keep recording order).
+        let began = stamped.began();
+        let at = log
+            .events
+            .iter()
+            .rposition(|s| s.began() <= began)
+            .map_or(0, |i| i + 1);
+        log.events.insert(at, stamped);
         while log.events.len() > self.limits.events_per_machine {
             log.events.pop_front();
             log.dropped += 1;
@@ -382,8 +403,8 @@ impl State {
         match self.machines.get_mut(&target) {
             Some(log) => {
                 let mut all: Vec<Stamped> = log.events.drain(..).chain(orphan.events).collect();
-                // Stable: events recorded at the same instant keep their order.
-                all.sort_by_key(|s| s.at);
+                // Stable: steps that began at the same instant keep their order.
+                all.sort_by_key(Stamped::began);
                 log.events = all.into();
                 log.dropped += orphan.dropped;
                 while log.events.len() > self.limits.events_per_machine {
@@ -631,5 +652,68 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, Events::with_neighbors(Limits::default(), NoNeighbors));
         assert_eq!(Events::default(), Events::default());
+    }
+
+    /// The two interleavings the separate DHCP, TFTP and HTTP threads produce: a loader's end
+    /// recorded after the DHCP answer iPXE asked for next, and a DHCP answer recorded after
+    /// the script fetch it led to. Both keep the order in which the steps began.
+    #[test]
+    fn a_machines_steps_keep_the_order_they_began_in() {
+        let events = Events::with_neighbors(Limits::default(), NoNeighbors);
+        let firmware = Event::dhcp(
+            mac(1),
+            Ipv4Addr::UNSPECIFIED,
+            ClientKind::EfiX64,
+            "ipxe.efi",
+        );
+        events.record_at(firmware, t(0));
+        // A TFTP loader from 1 s to 10 s: iPXE, started by its last block, is answered at 9 s,
+        // before the server has seen the last ACK.
+        let ipxe = Ipv4Addr::new(10, 77, 1, 50);
+        events.record_at(
+            Event::dhcp(mac(1), ipxe, ClientKind::Ipxe, "boot.ipxe"),
+            t(9),
+        );
+        let loader = Event::done(
+            Protocol::Tftp,
+            ip(50),
+            "ipxe.efi",
+            9,
+            Duration::from_secs(9),
+        );
+        events.record_at(loader, t(10));
+        // The answer stamped at 11 s is recorded after the script it led to (12 s); the
+        // kernel, fetched last, stays last.
+        let script = Event::done(Protocol::Http, ip(50), "boot.ipxe", 9, Duration::ZERO);
+        events.record_at(script, t(12));
+        events.record_at(
+            Event::dhcp(mac(1), ipxe, ClientKind::Ipxe, "boot.ipxe?again"),
+            t(11),
+        );
+        events.record_at(http(ip(50), "vmlinuz"), t(13));
+        let view = events.view();
+        let files: Vec<String> = view.machines[0]
+            .events
+            .iter()
+            .map(|s| match &s.event {
+                Event::Dhcp(a) => format!("dhcp {}", a.file),
+                Event::Transfer(x) => x.file.clone(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "dhcp ipxe.efi",
+                "ipxe.efi",
+                "dhcp boot.ipxe",
+                "dhcp boot.ipxe?again",
+                "boot.ipxe",
+                "vmlinuz"
+            ]
+        );
+        // Recorded at 10 s, shown as such: only the order follows the start.
+        assert_eq!(view.machines[0].events[1].at, t(10));
+        assert_eq!(view.machines[0].last_seen, t(13));
     }
 }
