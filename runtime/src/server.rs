@@ -286,7 +286,8 @@ impl UdpThreads {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
-            .thread_name("tftp")
+            // What `top -H` shows: these threads answer DHCP as well as TFTP.
+            .thread_name("dhcp-tftp")
             .enable_all()
             .build()?;
         Ok(UdpThreads(Some(runtime)))
