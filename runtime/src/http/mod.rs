@@ -31,6 +31,7 @@ pub mod response;
 pub mod route;
 mod send;
 mod status_exchange;
+mod unsent;
 
 use std::io;
 use std::net::SocketAddr;
@@ -147,6 +148,7 @@ impl HttpServer {
                         // Responses are written whole or with MSG_MORE; Nagle would only
                         // delay the last segment of each.
                         let _ = stream.set_nodelay(true);
+                        let _ = unsent::limit(&stream);
                         let snapshots = self.snapshots.clone();
                         let events = self.config.events.clone();
                         let in_flight = self.config.in_flight.clone();

@@ -168,7 +168,6 @@ pub async fn send_file(
     let end = offset + len;
     let mut pos = offset;
     let mut checkpoints = Checkpoints::new(offset, end);
-    let _cork = Cork::new(stream);
     while pos < end {
         timeout(stall, stream.writable())
             .await
@@ -192,42 +191,6 @@ pub async fn send_file(
         }
     }
     Ok(())
-}
-
-/// TCP_CORK for the length of a file body: the kernel sends only full segments until the
-/// guard uncorks (on every path out, so a kept-alive connection is never left corked). This
-/// is nginx's `tcp_nopush` with sendfile. Measured on one 256 MiB download over loopback
-/// (bench/run.sh test 3, 7 repetitions, two runs each way): without it netboot spent 1.17-1.25x
-/// nginx's CPU per MB and ran at 0.85-0.94x its throughput; corked, 1.00x and 1.00-1.03x.
-/// In the boot storm (100 machines, corked and uncorked servers side by side in one run, 5
-/// repetitions) it changes neither the time nor the CPU of server and machines together.
-struct Cork(std::os::fd::RawFd);
-
-impl Cork {
-    fn new(stream: &TcpStream) -> Cork {
-        let cork = Cork(stream.as_raw_fd());
-        cork.set(1);
-        cork
-    }
-
-    fn set(&self, on: libc::c_int) {
-        // SAFETY: the descriptor is open while the guard lives; the option is an int.
-        unsafe {
-            libc::setsockopt(
-                self.0,
-                libc::IPPROTO_TCP,
-                libc::TCP_CORK,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-}
-
-impl Drop for Cork {
-    fn drop(&mut self) {
-        self.set(0);
-    }
 }
 
 fn sendfile(stream: &TcpStream, file: &File, pos: u64, want: usize) -> io::Result<usize> {
@@ -403,67 +366,6 @@ mod tests {
             drop(server);
             assert_eq!(reader.await.unwrap() as u64, CHECK_EVERY);
         }
-    }
-
-    fn corked(fd: std::os::fd::RawFd) -> libc::c_int {
-        let mut on: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: a valid descriptor, and pointers to a live int and its length.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_CORK,
-                (&mut on as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(rc, 0);
-        on
-    }
-
-    /// The body goes out corked, and the connection is uncorked after it, finished or failed:
-    /// a kept-alive connection left corked would hold the next small response for 200 ms.
-    #[tokio::test]
-    async fn a_file_body_leaves_the_connection_uncorked_on_every_path() {
-        let mut tmp = tempfile::NamedTempFile::new().unwrap();
-        tmp.write_all(&[1u8; 100_000]).unwrap();
-        let file = tmp.reopen().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (mut server, _) = listener.accept().await.unwrap();
-        let reader = tokio::spawn(async move {
-            let mut got = vec![0u8; 100_000 + 50];
-            client.read_exact(&mut got).await.map(|_| got.len())
-        });
-        let stall = Duration::from_secs(10);
-        let mut sent = 0;
-        let fd = server.as_raw_fd();
-        let seen = std::sync::Mutex::new(Vec::new());
-        let during = || {
-            seen.lock().unwrap().push(corked(fd));
-            None
-        };
-        send_file(&mut server, &file, 0, 100_000, stall, &mut sent, &during)
-            .await
-            .unwrap();
-        assert_eq!(
-            seen.lock().unwrap().first(),
-            Some(&1),
-            "corked while sending"
-        );
-        assert_eq!(corked(fd), 0, "uncorked after the body");
-        let failing = || Some("rewritten".to_string());
-        let err = send_file(&mut server, &file, 0, 50, stall, &mut sent, &failing).await;
-        assert!(err.is_err());
-        assert_eq!(corked(fd), 0, "uncorked after a failed body");
-        drop(server);
-        assert!(
-            reader.await.unwrap().is_err(),
-            "the failed body was cut short"
-        );
     }
 
     #[tokio::test]
