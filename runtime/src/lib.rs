@@ -17,6 +17,7 @@ pub mod pg;
 mod receive_buffer;
 pub mod server;
 pub mod snapshot;
+mod socket_option;
 pub mod status;
 pub mod tftp;
 

@@ -5,8 +5,9 @@
 //! counts them) overflowed in the boot storm benchmark (500 machines): 776 datagrams dropped,
 //! and each dropped DISCOVER cost its machine a firmware retransmission, one second or more.
 
-use std::io;
 use std::os::fd::AsRawFd;
+
+use crate::socket_option;
 
 /// Enough for a few thousand small datagrams.
 pub const LISTENER_BYTES: i32 = 4 << 20;
@@ -16,27 +17,9 @@ pub const LISTENER_BYTES: i32 = 4 << 20;
 /// A smaller buffer only means drops under a storm, so this never fails the start-up.
 pub fn enlarge(socket: &impl AsRawFd, bytes: i32) {
     for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        if set(socket, option, bytes).is_ok() {
+        if socket_option::set_int(socket, libc::SOL_SOCKET, option, bytes).is_ok() {
             return;
         }
-    }
-}
-
-fn set(socket: &impl AsRawFd, option: libc::c_int, bytes: i32) -> io::Result<()> {
-    // SAFETY: a valid descriptor and a pointer to a live i32 of the stated length.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            option,
-            (&bytes as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

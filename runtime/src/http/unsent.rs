@@ -27,25 +27,18 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
+use crate::socket_option;
+
 pub const LOW_WATER: libc::c_int = 64 << 10;
 
 /// Limits the unsent bytes on `stream` to [`LOW_WATER`]. A failure only loses the speed.
 pub fn limit(stream: &impl AsRawFd) -> io::Result<()> {
-    // SAFETY: a valid descriptor and a pointer to a live c_int of the stated length.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NOTSENT_LOWAT,
-            (&LOW_WATER as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    socket_option::set_int(
+        stream,
+        libc::IPPROTO_TCP,
+        libc::TCP_NOTSENT_LOWAT,
+        LOW_WATER,
+    )
 }
 
 #[cfg(test)]
@@ -53,20 +46,7 @@ mod tests {
     use super::*;
 
     fn low_water(stream: &impl AsRawFd) -> libc::c_int {
-        let mut value: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: a valid descriptor, and pointers to a live c_int and its length.
-        let rc = unsafe {
-            libc::getsockopt(
-                stream.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_NOTSENT_LOWAT,
-                (&mut value as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        value
+        socket_option::get_int(stream, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT).unwrap()
     }
 
     #[test]

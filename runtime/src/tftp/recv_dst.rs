@@ -63,25 +63,11 @@ mod imp {
     use tokio::net::UdpSocket;
 
     pub fn enable(socket: &UdpSocket) -> io::Result<()> {
-        let on: libc::c_int = 1;
         let (level, name) = match socket.local_addr()? {
             SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO),
             SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
         };
-        // SAFETY: a plain setsockopt with an int argument on a live descriptor.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                level,
-                name,
-                &on as *const libc::c_int as *const libc::c_void,
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::socket_option::set_int(socket, level, name, 1)
     }
 
     pub async fn recv(
