@@ -2,10 +2,11 @@
 # The netboot performance suite: netboot against dnsmasq, tftpd-hpa and nginx, all on loopback,
 # measured by the same clients (bench/src, crate netboot-bench) in the same run.
 #
-# Usage: bash bench/run.sh [--smoke] [--peers-only] [--no-build] [--out DIR]
+# Usage: bash bench/run.sh [--smoke] [--peers-only] [--no-build] [--only N,..] [--out DIR]
 #   --smoke       tiny sizes, one repetition, debug build: checks the suite itself (CI), < 1 min
 #   --peers-only  measure the peers only (no netboot build or serve)
 #   --no-build    use the binaries already in $CARGO_TARGET_DIR (default ./target)
+#   --only N,..   run only these numbered sections (0-7 below; --only 7 is the boot storm)
 #   --out DIR     where results.jsonl, table.md, machine.txt and the servers' logs go
 #                 (default /tmp/netboot-bench-out)
 # Boot storm (section 7) overrides, from the environment: STORM_N="100 500" (UEFI machines per
@@ -20,14 +21,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMOKE=0
 PEERS_ONLY=0
 BUILD=1
+ONLY=""
 OUT=/tmp/netboot-bench-out
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1 ;;
         --peers-only) PEERS_ONLY=1 ;;
         --no-build) BUILD=0 ;;
+        --only) ONLY=",$2,"; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -53,6 +56,7 @@ STORM_SPREAD_MS=${STORM_SPREAD_MS:-0}
 STORM_REPS=${STORM_REPS:-$CREPS}
 
 say() { printf '\n== %s\n' "$*" >&2; }
+want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; } # is section $1 to run?
 
 # --- packages: installed without starting their system services -----------------------------
 need=()
@@ -64,6 +68,8 @@ command -v atftp >/dev/null || need+=(atftp)
 command -v wrk >/dev/null || need+=(wrk)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 [ -x /usr/bin/time ] || need+=(time)
+# The large fleet of section 6 names Debian's iPXE loaders, as a real fleet would.
+[ -e /usr/lib/ipxe/ipxe.efi ] && [ -e /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     made_policy=0
@@ -126,6 +132,15 @@ wait_listen() {
     echo "run.sh: nothing listens on $addr after 15 s" >&2
     return 1
 }
+
+# A port already taken would be found listening by wait_listen while the server meant for it
+# failed to bind, and the run would measure someone else's server.
+busy_ports=$(ss -Hlntup | awk -v ports=" $NB_HTTP $NB_TFTP $NB_DHCP $NB_PXE $NGINX_PORT $HPA_PORT $DNSMASQ_DHCP $DHCP_CLIENT 69 4011 " \
+    '{ n = split($5, a, ":"); if (index(ports, " " a[n] " ")) print "  " $1 " " $5 " " $7 }')
+if [ -n "$busy_ports" ]; then
+    printf 'run.sh: ports the suite needs are in use; stop these first:\n%s\n' "$busy_ports" >&2
+    exit 1
+fi
 
 # start NAME COMMAND...: runs a server in the foreground of a background job, logs to OUT/logs.
 start() {
@@ -285,107 +300,121 @@ MIB_T1=$((T1 >> 20))
 # --- 0. the physical limit: how fast this machine copies memory --------------------------------
 # Every loopback byte is copied at least once into a client's buffer and read again to verify
 # it: the figures below are read against this one.
-say "memory copy rate"
-if [ "$SMOKE" = 1 ]; then membw=(--mib 16 --reps 1); else membw=(--mib 256 --reps 5); fi
-"$BENCH" membw "${membw[@]}" >> "$RESULTS"
+if want 0; then
+    say "memory copy rate"
+    if [ "$SMOKE" = 1 ]; then membw=(--mib 16 --reps 1); else membw=(--mib 256 --reps 5); fi
+    "$BENCH" membw "${membw[@]}" >> "$RESULTS"
+fi
 
 # --- 1. one TFTP transfer at several block sizes --------------------------------------------
-for bs in 512 1468 65464; do
-    say "TFTP ${MIB_T1} MiB, blksize $bs"
-    goal=""
-    [ $bs = 1468 ] && goal="peer:dnsmasq:1.5"
+if want 1; then
+    for bs in 512 1468 65464; do
+        say "TFTP ${MIB_T1} MiB, blksize $bs"
+        goal=""
+        [ $bs = 1468 ] && goal="peer:dnsmasq:1.5"
+        # shellcheck disable=SC2046
+        "$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize $bs" \
+            --size "$T1" --sha256 "$SHA_T1" --blksize $bs --reps $REPS --goal "$goal" >> "$RESULTS"
+    done
+    say "TFTP ${MIB_T1} MiB, blksize 1468, windowsize 16"
     # shellcheck disable=SC2046
-    "$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize $bs" \
-        --size "$T1" --sha256 "$SHA_T1" --blksize $bs --reps $REPS --goal "$goal" >> "$RESULTS"
-done
-say "TFTP ${MIB_T1} MiB, blksize 1468, windowsize 16"
-# shellcheck disable=SC2046
-"$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize 1468, windowsize 16" \
-    --size "$T1" --sha256 "$SHA_T1" --blksize 1468 --windowsize 16 --reps $REPS \
-    --goal "self:TFTP $MIB_T1 MiB, blksize 1468:5" >> "$RESULTS"
+    "$BENCH" tftp $(tftp_targets big32.bin) --test "TFTP $MIB_T1 MiB, blksize 1468, windowsize 16" \
+        --size "$T1" --sha256 "$SHA_T1" --blksize 1468 --windowsize 16 --reps $REPS \
+        --goal "self:TFTP $MIB_T1 MiB, blksize 1468:5" >> "$RESULTS"
+fi
 
 # --- 2. concurrent TFTP clients ---------------------------------------------------------------
-say "TFTP $T2N clients x $((T2 >> 10)) KiB"
-# shellcheck disable=SC2046
-"$BENCH" tftp $(tftp_targets mid8.bin) --test "TFTP $T2N clients x $((T2 >> 10)) KiB, blksize 1468" \
-    --size "$T2" --sha256 "$SHA_T2" --blksize 1468 --clients $T2N --reps $CREPS \
-    --goal "peer:dnsmasq:1.2;nofail" >> "$RESULTS"
+if want 2; then
+    say "TFTP $T2N clients x $((T2 >> 10)) KiB"
+    # shellcheck disable=SC2046
+    "$BENCH" tftp $(tftp_targets mid8.bin) --test "TFTP $T2N clients x $((T2 >> 10)) KiB, blksize 1468" \
+        --size "$T2" --sha256 "$SHA_T2" --blksize 1468 --clients $T2N --reps $CREPS \
+        --goal "peer:dnsmasq:1.2;nofail" >> "$RESULTS"
+fi
 
 # --- 3. HTTP downloads ------------------------------------------------------------------------
-say "HTTP $((H1 >> 20)) MiB"
-# shellcheck disable=SC2046
-"$BENCH" http $(http_targets big256.bin artifacts/big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
-    --size "$H1" --sha256 "$SHA_H1" --file "$FILES/big256.bin" --reps $REPS \
-    --goal "peer:nginx:1" >> "$RESULTS"
-say "HTTP $H2N clients x $((H2 >> 20)) MiB"
-# shellcheck disable=SC2046
-"$BENCH" http $(http_targets mid64.bin artifacts/mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
-    --size "$H2" --sha256 "$SHA_H2" --file "$FILES/mid64.bin" --clients $H2N --reps $CREPS --goal "peer:nginx:1;nofail" >> "$RESULTS"
+if want 3; then
+    say "HTTP $((H1 >> 20)) MiB"
+    # shellcheck disable=SC2046
+    "$BENCH" http $(http_targets big256.bin artifacts/big256) --test "HTTP 1 client x $((H1 >> 20)) MiB" \
+        --size "$H1" --sha256 "$SHA_H1" --file "$FILES/big256.bin" --reps $REPS \
+        --goal "peer:nginx:1" >> "$RESULTS"
+    say "HTTP $H2N clients x $((H2 >> 20)) MiB"
+    # shellcheck disable=SC2046
+    "$BENCH" http $(http_targets mid64.bin artifacts/mid64) --test "HTTP $H2N clients x $((H2 >> 20)) MiB" \
+        --size "$H2" --sha256 "$SHA_H2" --file "$FILES/mid64.bin" --clients $H2N --reps $CREPS --goal "peer:nginx:1;nofail" >> "$RESULTS"
+fi
 
 # --- 4. small script, many requests ------------------------------------------------------------
-say "HTTP 300-byte script, wrk 64 connections"
-# shellcheck disable=SC2046
-"$BENCH" wrk $(http_targets script.ipxe "$SCRIPT_NB") --test "HTTP 300 B script, wrk 64 conns" \
-    --sha256 "$SHA_S" --connections 64 --threads 2 --duration $WRK_S --reps $CREPS \
-    --goal "peer:nginx:0.5" >> "$RESULTS"
+if want 4; then
+    say "HTTP 300-byte script, wrk 64 connections"
+    # shellcheck disable=SC2046
+    "$BENCH" wrk $(http_targets script.ipxe "$SCRIPT_NB") --test "HTTP 300 B script, wrk 64 conns" \
+        --sha256 "$SHA_S" --connections 64 --threads 2 --duration $WRK_S --reps $CREPS \
+        --goal "peer:nginx:0.5" >> "$RESULTS"
+fi
 
 # --- 5. proxy-DHCP ------------------------------------------------------------------------------
-dhcp_targets=()
-[ ${#NB[@]} -eq 0 ] || dhcp_targets+=(--target "netboot=127.0.0.1:$NB_DHCP" --cpu-pid "netboot=$NB_PID")
-dhcp_targets+=(--target "dnsmasq=127.0.0.1:$DNSMASQ_DHCP" --cpu-pid "dnsmasq=$DNSMASQ_DHCP_PID")
-for inflight in 1 16; do
-    say "proxy-DHCP DISCOVER->OFFER, $inflight in flight"
-    p99goal=""
-    [ $inflight = 1 ] && p99goal="max:1"
-    "$BENCH" dhcp "${dhcp_targets[@]}" --test "proxy-DHCP, $inflight in flight" \
-        --client 0.0.0.0:$DHCP_CLIENT --requests $DHCP_N --inflight $inflight --reps $CREPS \
-        --goal-rate "peer:dnsmasq:1" --goal-p99 "$p99goal" >> "$RESULTS"
-done
+if want 5; then
+    dhcp_targets=()
+    [ ${#NB[@]} -eq 0 ] || dhcp_targets+=(--target "netboot=127.0.0.1:$NB_DHCP" --cpu-pid "netboot=$NB_PID")
+    dhcp_targets+=(--target "dnsmasq=127.0.0.1:$DNSMASQ_DHCP" --cpu-pid "dnsmasq=$DNSMASQ_DHCP_PID")
+    for inflight in 1 16; do
+        say "proxy-DHCP DISCOVER->OFFER, $inflight in flight"
+        p99goal=""
+        [ $inflight = 1 ] && p99goal="max:1"
+        "$BENCH" dhcp "${dhcp_targets[@]}" --test "proxy-DHCP, $inflight in flight" \
+            --client 0.0.0.0:$DHCP_CLIENT --requests $DHCP_N --inflight $inflight --reps $CREPS \
+            --goal-rate "peer:dnsmasq:1" --goal-p99 "$p99goal" >> "$RESULTS"
+    done
+fi
 
 # --- 6. a large fleet: compile time, peak memory, serving memory -----------------------------------
-rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-if [ ${#NB[@]} -gt 0 ]; then
-    "$BENCH" record --test "netboot serve (bench fleet) after all tests" --metric "RSS MiB" \
-        --sample "$(( $(rss_kib "$NB_PID" VmRSS) / 1024 ))" >> "$RESULTS"
-    kill "$NB_PID"
-    wait "$NB_PID" 2>/dev/null || true
+if want 6; then
+    rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+    if [ ${#NB[@]} -gt 0 ]; then
+        "$BENCH" record --test "netboot serve (bench fleet) after all tests" --metric "RSS MiB" \
+            --sample "$(( $(rss_kib "$NB_PID" VmRSS) / 1024 ))" >> "$RESULTS"
+        kill "$NB_PID"
+        wait "$NB_PID" 2>/dev/null || true
 
-    say "fleet of $FLEET_N machines"
-    "$BENCH" fleet --machines $FLEET_N --dir "$WORK/fleet"
-    # Each repetition writes a fresh directory: deleting 13,000 files and creating them again
-    # at once sends ext4 on a slow search for inodes that were not just freed, which measured
-    # the filesystem (up to 4x the time), not the compiler.
-    times=() cpus=() peaks=()
-    for rep in $(seq $CREPS); do
-        /usr/bin/time -v -o "$WORK/time.txt" "$NETBOOT" build "$WORK/fleet/fleet.kdl" \
-            -o "$WORK/fleet-out-$rep" > "$OUT/logs/fleet-build.log" 2>&1
-        times+=(--sample "$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0;
-            for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$WORK/time.txt")")
-        cpus+=(--sample "$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$WORK/time.txt")")
-        peaks+=(--sample "$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt")")
-    done
-    "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "wall s" "${times[@]}" >> "$RESULTS"
-    "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "CPU s (user+sys)" "${cpus[@]}" >> "$RESULTS"
-    "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "peak RSS MiB" "${peaks[@]}" >> "$RESULTS"
+        say "fleet of $FLEET_N machines"
+        "$BENCH" fleet --machines $FLEET_N --dir "$WORK/fleet"
+        # Each repetition writes a fresh directory: deleting 13,000 files and creating them again
+        # at once sends ext4 on a slow search for inodes that were not just freed, which measured
+        # the filesystem (up to 4x the time), not the compiler.
+        times=() cpus=() peaks=()
+        for rep in $(seq $CREPS); do
+            /usr/bin/time -v -o "$WORK/time.txt" "$NETBOOT" build "$WORK/fleet/fleet.kdl" \
+                -o "$WORK/fleet-out-$rep" > "$OUT/logs/fleet-build.log" 2>&1
+            times+=(--sample "$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0;
+                for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$WORK/time.txt")")
+            cpus+=(--sample "$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$WORK/time.txt")")
+            peaks+=(--sample "$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt")")
+        done
+        "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "wall s" "${times[@]}" >> "$RESULTS"
+        "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "CPU s (user+sys)" "${cpus[@]}" >> "$RESULTS"
+        "$BENCH" record --test "netboot build, $FLEET_N machines" --metric "peak RSS MiB" "${peaks[@]}" >> "$RESULTS"
 
-    for mode in fleet manifest; do
-        if [ $mode = fleet ]; then src=("$WORK/fleet/fleet.kdl"); else src=(--manifest "$WORK/fleet-out-1/manifest.json"); fi
-        start "serve-$mode" env RUST_LOG=warn "$NETBOOT" serve "${src[@]}" --address 127.0.0.1 \
-            --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
-        pid=$LAST_PID
-        wait_listen u "127.0.0.1:$NB_DHCP" "$pid"
-        # Answer a few thousand of the fleet's machines (the DISCOVER MACs are the fleet's) first.
-        "$BENCH" dhcp --target "netboot=127.0.0.1:$NB_DHCP" --test warmup --client 0.0.0.0:$DHCP_CLIENT \
-            --requests $((FLEET_N < 5000 ? FLEET_N : 5000)) --inflight 16 --reps 1 > /dev/null
-        what="netboot serve fleet.kdl"
-        [ $mode = manifest ] && what="netboot serve --manifest"
-        goal=""
-        [ $mode = manifest ] && goal="max:64"
-        "$BENCH" record --test "$what, $FLEET_N machines" --metric "RSS MiB" \
-            --sample "$(awk "BEGIN {printf \"%.1f\", $(rss_kib "$pid" VmRSS) / 1024}")" --goal "$goal" >> "$RESULTS"
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-    done
+        for mode in fleet manifest; do
+            if [ $mode = fleet ]; then src=("$WORK/fleet/fleet.kdl"); else src=(--manifest "$WORK/fleet-out-1/manifest.json"); fi
+            start "serve-$mode" env RUST_LOG=warn "$NETBOOT" serve "${src[@]}" --address 127.0.0.1 \
+                --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
+            pid=$LAST_PID
+            wait_listen u "127.0.0.1:$NB_DHCP" "$pid"
+            # Answer a few thousand of the fleet's machines (the DISCOVER MACs are the fleet's) first.
+            "$BENCH" dhcp --target "netboot=127.0.0.1:$NB_DHCP" --test warmup --client 0.0.0.0:$DHCP_CLIENT \
+                --requests $((FLEET_N < 5000 ? FLEET_N : 5000)) --inflight 16 --reps 1 > /dev/null
+            what="netboot serve fleet.kdl"
+            [ $mode = manifest ] && what="netboot serve --manifest"
+            goal=""
+            [ $mode = manifest ] && goal="max:64"
+            "$BENCH" record --test "$what, $FLEET_N machines" --metric "RSS MiB" \
+                --sample "$(awk "BEGIN {printf \"%.1f\", $(rss_kib "$pid" VmRSS) / 1024}")" --goal "$goal" >> "$RESULTS"
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
+        done
+    fi
 fi
 
 # --- 7. boot storm: N machines through the whole chain at once -----------------------------------
@@ -393,22 +422,26 @@ fi
 # 4011 request, the loader by TFTP, iPXE's DISCOVER and 4011 request, then script, kernel and
 # initrd by HTTP (bench/src/storm_client.rs). The peer is what an operator runs for the same
 # chain: ONE dnsmasq doing proxy-DHCP and TFTP, and nginx for HTTP.
-say "boot storm"
-# The storm's dnsmasq needs ports 69 and 4011 in one process: the earlier ones go first.
-kill "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID"
-wait "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID" 2>/dev/null || true
-# Loaders the size of Debian's ipxe.efi and undionly.kpxe; kernel and initrd under artifacts/,
-# where the generated profile script's relative URLs (../artifacts/NAME) point on nginx too.
-mkdir -p "$FILES/artifacts"
-head -c 850528 /dev/urandom > "$FILES/storm-ipxe.efi"
-head -c 74213 /dev/urandom > "$FILES/storm-undionly.kpxe"
-head -c "$STORM_KERNEL" /dev/urandom > "$FILES/artifacts/storm-kernel"
-printf 'HdrS' | dd of="$FILES/artifacts/storm-kernel" bs=1 seek=$((0x202)) conv=notrunc status=none
-head -c "$STORM_INITRD" /dev/urandom > "$FILES/artifacts/storm-initrd"
-chmod -R a+rX "$FILES"
-SHA_EFI=$(sha storm-ipxe.efi) SHA_KPXE=$(sha storm-undionly.kpxe)
-SHA_SK=$(sha artifacts/storm-kernel) SHA_SI=$(sha artifacts/storm-initrd)
-cat > "$WORK/storm.kdl" <<KDL
+if want 7; then
+    say "boot storm"
+    # The storm's dnsmasq needs ports 69 and 4011 in one process: the earlier ones go first.
+    kill "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID"
+    wait "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID" 2>/dev/null || true
+    # The storm's netboot takes the bench fleet's ports: section 6 stopped that server, unless
+    # --only skipped it.
+    if [ ${#NB[@]} -gt 0 ] && kill "$NB_PID" 2>/dev/null; then wait "$NB_PID" 2>/dev/null || true; fi
+    # Loaders the size of Debian's ipxe.efi and undionly.kpxe; kernel and initrd under artifacts/,
+    # where the generated profile script's relative URLs (../artifacts/NAME) point on nginx too.
+    mkdir -p "$FILES/artifacts"
+    head -c 850528 /dev/urandom > "$FILES/storm-ipxe.efi"
+    head -c 74213 /dev/urandom > "$FILES/storm-undionly.kpxe"
+    head -c "$STORM_KERNEL" /dev/urandom > "$FILES/artifacts/storm-kernel"
+    printf 'HdrS' | dd of="$FILES/artifacts/storm-kernel" bs=1 seek=$((0x202)) conv=notrunc status=none
+    head -c "$STORM_INITRD" /dev/urandom > "$FILES/artifacts/storm-initrd"
+    chmod -R a+rX "$FILES"
+    SHA_EFI=$(sha storm-ipxe.efi) SHA_KPXE=$(sha storm-undionly.kpxe)
+    SHA_SK=$(sha artifacts/storm-kernel) SHA_SI=$(sha artifacts/storm-initrd)
+    cat > "$WORK/storm.kdl" <<KDL
 loaders { bios "files/storm-undionly.kpxe"; efi-x64 "files/storm-ipxe.efi"; }
 artifact "storm-kernel" path="files/artifacts/storm-kernel" sha256="$SHA_SK"
 artifact "storm-initrd" path="files/artifacts/storm-initrd" sha256="$SHA_SI"
@@ -419,88 +452,89 @@ profile "storm" {
 }
 default profile="storm"
 KDL
-storm_targets=()
-if [ ${#NB[@]} -gt 0 ]; then
-    # The peer serves netboot's own generated profile script, so both boot the same commands.
-    "$NETBOOT" build "$WORK/storm.kdl" -o "$WORK/storm-out" > "$OUT/logs/storm-build.log" 2>&1
-    cp "$WORK/storm-out/profiles/storm.ipxe" "$FILES/storm.ipxe"
-    # A fresh server, so its VmHWM is the storm's peak.
-    start netboot-storm env RUST_LOG=warn "$NETBOOT" serve "$WORK/storm.kdl" --address 127.0.0.1 \
-        --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
-    NB_PID=$LAST_PID
-    wait_listen t "127.0.0.1:$NB_HTTP" "$NB_PID"
-    wait_listen u "127.0.0.1:$NB_TFTP" "$NB_PID"
-    wait_listen u "127.0.0.1:$NB_DHCP" "$NB_PID"
-    storm_targets+=(--target "netboot=127.0.0.1:$NB_DHCP,$NB_PXE,$NB_TFTP" --cpu-pid "netboot=$NB_PID"
-        --rss-pid "netboot=$NB_PID")
-else
-    printf '#!ipxe\nkernel ../artifacts/storm-kernel initrd=initrd console=ttyS0 ip=dhcp\ninitrd ../artifacts/storm-initrd\nboot\n' \
-        > "$FILES/storm.ipxe"
+    storm_targets=()
+    if [ ${#NB[@]} -gt 0 ]; then
+        # The peer serves netboot's own generated profile script, so both boot the same commands.
+        "$NETBOOT" build "$WORK/storm.kdl" -o "$WORK/storm-out" > "$OUT/logs/storm-build.log" 2>&1
+        cp "$WORK/storm-out/profiles/storm.ipxe" "$FILES/storm.ipxe"
+        # A fresh server, so its VmHWM is the storm's peak.
+        start netboot-storm env RUST_LOG=warn "$NETBOOT" serve "$WORK/storm.kdl" --address 127.0.0.1 \
+            --http-port $NB_HTTP --tftp-port $NB_TFTP --dhcp-port $NB_DHCP --pxe-port $NB_PXE
+        NB_PID=$LAST_PID
+        wait_listen t "127.0.0.1:$NB_HTTP" "$NB_PID"
+        wait_listen u "127.0.0.1:$NB_TFTP" "$NB_PID"
+        wait_listen u "127.0.0.1:$NB_DHCP" "$NB_PID"
+        storm_targets+=(--target "netboot=127.0.0.1:$NB_DHCP,$NB_PXE,$NB_TFTP" --cpu-pid "netboot=$NB_PID"
+            --rss-pid "netboot=$NB_PID")
+    else
+        printf '#!ipxe\nkernel ../artifacts/storm-kernel initrd=initrd console=ttyS0 ip=dhcp\ninitrd ../artifacts/storm-initrd\nboot\n' \
+            > "$FILES/storm.ipxe"
+    fi
+    # What dnsmasq 2.90 answers here (checked by printing the parsed replies; the first machine's
+    # are in the log of every run):
+    # - UEFI firmware DISCOVER (arch 7): an OFFER with no boot file and no option 43, siaddr and
+    #   option 54 127.0.0.1. The 4011 REQUEST (no boot item: there was no menu) is ACKed with
+    #   file storm-ipxe.efi, siaddr 127.0.0.1. (Echoing item 0x8000 there would get the x86PC
+    #   loader instead: dnsmasq numbers its items across all services.)
+    # - BIOS firmware DISCOVER (arch 0): an OFFER with a PXE menu in option 43 (discovery control
+    #   3, boot server 127.0.0.1, one item 0x8000) and no file; the 4011 REQUEST echoing item
+    #   0x8000 (sub-option 71) is ACKed with file storm-undionly.kpxe.
+    # - TFTP: blksize as asked, windowsize left out of the OACK (dnsmasq has none): lockstep.
+    # - iPXE DISCOVER (user class iPXE, so tag ipxe): on UEFI as above, and the ProxyDHCPREQUEST to
+    #   4011 gets file http://.../storm.ipxe. On BIOS the OFFER and the plain 4011 answer carry the
+    #   menu again (item 0x8002) with no file: iPXE then does boot-server discovery (a 4011
+    #   REQUEST with item 0x8002) and gets the URL.
+    # The alternate ports are section 5's; TFTP is on 127.0.0.1:69, 4011 is dnsmasq's fixed port.
+    start dnsmasq-storm dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --pid-file= \
+        --interface=lo --bind-interfaces --dhcp-range=127.0.0.1,proxy \
+        --dhcp-alternate-port=$DNSMASQ_DHCP,$DHCP_CLIENT --dhcp-leasefile="$WORK/storm.leases" \
+        --enable-tftp --tftp-root="$FILES" --tftp-max=1024 \
+        --dhcp-userclass=set:ipxe,iPXE \
+        --pxe-service=tag:!ipxe,x86PC,"Network boot",storm-undionly.kpxe \
+        --pxe-service=tag:!ipxe,X86-64_EFI,"Network boot",storm-ipxe.efi \
+        --pxe-service=tag:ipxe,x86PC,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
+        --pxe-service=tag:ipxe,X86-64_EFI,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
+        --quiet-dhcp --quiet-tftp --log-facility=-
+    DNSMASQ_STORM_PID=$LAST_PID
+    wait_listen u "127.0.0.1:$DNSMASQ_DHCP" "$DNSMASQ_STORM_PID"
+    wait_listen u "127.0.0.1:69" "$DNSMASQ_STORM_PID"
+    wait_listen u "127.0.0.1:4011" "$DNSMASQ_STORM_PID"
+    PEER=dnsmasq+nginx
+    storm_targets+=(--target "$PEER=127.0.0.1:$DNSMASQ_DHCP,4011,69"
+        --cpu-pid "$PEER=$DNSMASQ_STORM_PID,$NGINX_PID")
+    storm() { # FIRMWARE N LOADER-SIZE LOADER-SHA GOALS...
+        local firmware=$1 n=$2 size=$3 sha=$4
+        shift 4
+        "$BENCH" storm "${storm_targets[@]}" --firmware "$firmware" --clients "$n" \
+            --spread-ms "${spread:-$STORM_SPREAD_MS}" --reps "$STORM_REPS" --client "0.0.0.0:$DHCP_CLIENT" \
+            --loader-size "$size" --loader-sha256 "$sha" \
+            --kernel-size "$STORM_KERNEL" --kernel-sha256 "$SHA_SK" \
+            --kernel-file "$FILES/artifacts/storm-kernel" \
+            --initrd-size "$STORM_INITRD" --initrd-sha256 "$SHA_SI" \
+            --initrd-file "$FILES/artifacts/storm-initrd" \
+            --timeout-s "$STORM_TIMEOUT_S" "$@" >> "$RESULTS"
+    }
+    # Issue 15's goals. N grows run by run, so netboot's VmHWM after each is that N's peak so far.
+    for n in $STORM_N; do
+        say "boot storm: $n UEFI machines"
+        storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "peer:$PEER:0.7;nofail" \
+            --goal-p99 "peer:$PEER:0.7" --goal-cpu "peer:$PEER:1" --goal-rss "max:64"
+    done
+    # Machines powered on one after another (a rack's PDU, a BMC script): the first UEFI size again,
+    # started over STORM_SPREAD_LATER_MS (100 machines when STORM_N is empty); the time per machine
+    # is what matters there.
+    for spread in $STORM_SPREAD_LATER_MS; do
+        n=${STORM_N%% *}
+        n=${n:-100}
+        say "boot storm: $n UEFI machines started over $spread ms"
+        storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "nofail" --goal-p99 "peer:$PEER:0.7"
+    done
+    unset spread
+    for n in $STORM_BIOS_N; do
+        say "boot storm: $n BIOS machines"
+        storm bios "$n" 74213 "$SHA_KPXE" --goal-wall "peer:$PEER:0.8" --goal-cpu "peer:$PEER:1"
+    done
 fi
-# What dnsmasq 2.90 answers here (checked by printing the parsed replies; the first machine's
-# are in the log of every run):
-# - UEFI firmware DISCOVER (arch 7): an OFFER with no boot file and no option 43, siaddr and
-#   option 54 127.0.0.1. The 4011 REQUEST (no boot item: there was no menu) is ACKed with
-#   file storm-ipxe.efi, siaddr 127.0.0.1. (Echoing item 0x8000 there would get the x86PC
-#   loader instead: dnsmasq numbers its items across all services.)
-# - BIOS firmware DISCOVER (arch 0): an OFFER with a PXE menu in option 43 (discovery control
-#   3, boot server 127.0.0.1, one item 0x8000) and no file; the 4011 REQUEST echoing item
-#   0x8000 (sub-option 71) is ACKed with file storm-undionly.kpxe.
-# - TFTP: blksize as asked, windowsize left out of the OACK (dnsmasq has none): lockstep.
-# - iPXE DISCOVER (user class iPXE, so tag ipxe): on UEFI as above, and the ProxyDHCPREQUEST to
-#   4011 gets file http://.../storm.ipxe. On BIOS the OFFER and the plain 4011 answer carry the
-#   menu again (item 0x8002) with no file: iPXE then does boot-server discovery (a 4011
-#   REQUEST with item 0x8002) and gets the URL.
-# The alternate ports are section 5's; TFTP is on 127.0.0.1:69, 4011 is dnsmasq's fixed port.
-start dnsmasq-storm dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --pid-file= \
-    --interface=lo --bind-interfaces --dhcp-range=127.0.0.1,proxy \
-    --dhcp-alternate-port=$DNSMASQ_DHCP,$DHCP_CLIENT --dhcp-leasefile="$WORK/storm.leases" \
-    --enable-tftp --tftp-root="$FILES" --tftp-max=1024 \
-    --dhcp-userclass=set:ipxe,iPXE \
-    --pxe-service=tag:!ipxe,x86PC,"Network boot",storm-undionly.kpxe \
-    --pxe-service=tag:!ipxe,X86-64_EFI,"Network boot",storm-ipxe.efi \
-    --pxe-service=tag:ipxe,x86PC,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
-    --pxe-service=tag:ipxe,X86-64_EFI,"iPXE",http://127.0.0.1:$NGINX_PORT/storm.ipxe \
-    --quiet-dhcp --quiet-tftp --log-facility=-
-DNSMASQ_STORM_PID=$LAST_PID
-wait_listen u "127.0.0.1:$DNSMASQ_DHCP" "$DNSMASQ_STORM_PID"
-wait_listen u "127.0.0.1:69" "$DNSMASQ_STORM_PID"
-wait_listen u "127.0.0.1:4011" "$DNSMASQ_STORM_PID"
-PEER=dnsmasq+nginx
-storm_targets+=(--target "$PEER=127.0.0.1:$DNSMASQ_DHCP,4011,69"
-    --cpu-pid "$PEER=$DNSMASQ_STORM_PID,$NGINX_PID")
-storm() { # FIRMWARE N LOADER-SIZE LOADER-SHA GOALS...
-    local firmware=$1 n=$2 size=$3 sha=$4
-    shift 4
-    "$BENCH" storm "${storm_targets[@]}" --firmware "$firmware" --clients "$n" \
-        --spread-ms "${spread:-$STORM_SPREAD_MS}" --reps "$STORM_REPS" --client "0.0.0.0:$DHCP_CLIENT" \
-        --loader-size "$size" --loader-sha256 "$sha" \
-        --kernel-size "$STORM_KERNEL" --kernel-sha256 "$SHA_SK" \
-        --kernel-file "$FILES/artifacts/storm-kernel" \
-        --initrd-size "$STORM_INITRD" --initrd-sha256 "$SHA_SI" \
-        --initrd-file "$FILES/artifacts/storm-initrd" \
-        --timeout-s "$STORM_TIMEOUT_S" "$@" >> "$RESULTS"
-}
-# Issue 15's goals. N grows run by run, so netboot's VmHWM after each is that N's peak so far.
-for n in $STORM_N; do
-    say "boot storm: $n UEFI machines"
-    storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "peer:$PEER:0.7;nofail" \
-        --goal-p99 "peer:$PEER:0.7" --goal-cpu "peer:$PEER:1" --goal-rss "max:64"
-done
-# Machines powered on one after another (a rack's PDU, a BMC script): the first UEFI size again,
-# started over STORM_SPREAD_LATER_MS (100 machines when STORM_N is empty); the time per machine
-# is what matters there.
-for spread in $STORM_SPREAD_LATER_MS; do
-    n=${STORM_N%% *}
-    n=${n:-100}
-    say "boot storm: $n UEFI machines started over $spread ms"
-    storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "nofail" --goal-p99 "peer:$PEER:0.7"
-done
-unset spread
-for n in $STORM_BIOS_N; do
-    say "boot storm: $n BIOS machines"
-    storm bios "$n" 74213 "$SHA_KPXE" --goal-wall "peer:$PEER:0.8" --goal-cpu "peer:$PEER:1"
-done
 
 # --- table --------------------------------------------------------------------------------------
 "$BENCH" table "$RESULTS" > "$OUT/table.md"
