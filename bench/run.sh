@@ -11,7 +11,8 @@
 #                 (default /tmp/netboot-bench-out)
 # Boot storm (section 7) overrides, from the environment: STORM_N="100 500" (UEFI machines per
 # run), STORM_BIOS_N="100", STORM_SPREAD_MS=0 (start spread), STORM_SPREAD_LATER_MS="10000"
-# (extra runs of the first UEFI size started over that many ms), STORM_REPS=3. Set a list to
+# (extra runs of the first UEFI size started over that many ms, once as placed by the kernel
+# and once with servers and machines on separate cores), STORM_REPS=3. Set a list to
 # the empty string to skip those runs (STORM_N= STORM_SPREAD_LATER_MS= runs BIOS only).
 # Needs root (apt-get, port 69 for dnsmasq's TFTP, SO_RCVBUFFORCE). Sends traffic to 127.0.0.0/8 only.
 # Prints the markdown table of medians and netboot/peer ratios; BENCHMARKS.md explains it.
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --only) ONLY=",$2,"; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -44,7 +45,7 @@ if [ "$SMOKE" = 1 ]; then
     T1=$((1 << 20)) T2=$((256 << 10)) T2N=8 H1=$((4 << 20)) H2=$((1 << 20)) H2N=10
     REPS=1 CREPS=1 WRK_S=1 DHCP_N=300 FLEET_N=500 PROFILE=dev
     STORM_KERNEL=$((1 << 20)) STORM_INITRD=$((2 << 20)) STORM_TIMEOUT_S=20
-    STORM_N=${STORM_N-8} STORM_BIOS_N=${STORM_BIOS_N-4} STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS-}
+    STORM_N=${STORM_N-8} STORM_BIOS_N=${STORM_BIOS_N-4} STORM_SPREAD_LATER_MS=${STORM_SPREAD_LATER_MS-500}
 else
     T1=$((32 << 20)) T2=$((8 << 20)) T2N=64 H1=$((256 << 20)) H2=$((64 << 20)) H2N=100
     REPS=5 CREPS=3 WRK_S=5 DHCP_N=20000 FLEET_N=10000 PROFILE=release
@@ -500,12 +501,22 @@ KDL
     wait_listen u "127.0.0.1:69" "$DNSMASQ_STORM_PID"
     wait_listen u "127.0.0.1:4011" "$DNSMASQ_STORM_PID"
     PEER=dnsmasq+nginx
+    CORES=$(nproc)
+    cpu_range() { if [ "$1" = "$2" ]; then echo "$1"; else echo "$1-$2"; fi; }
+    # place CPUS: moves every thread of the storm's servers (nginx's workers too) onto CPUS.
+    place() {
+        local pid pids=("$DNSMASQ_STORM_PID" "$NGINX_PID")
+        [ ${#NB[@]} -eq 0 ] || pids+=("$NB_PID")
+        for pid in "${pids[@]}" $(pgrep -P "$NGINX_PID"); do
+            taskset -a -p -c "$1" "$pid" > /dev/null
+        done
+    }
     storm_targets+=(--target "$PEER=127.0.0.1:$DNSMASQ_DHCP,4011,69"
         --cpu-pid "$PEER=$DNSMASQ_STORM_PID,$NGINX_PID")
     storm() { # FIRMWARE N LOADER-SIZE LOADER-SHA GOALS...
         local firmware=$1 n=$2 size=$3 sha=$4
         shift 4
-        "$BENCH" storm "${storm_targets[@]}" --firmware "$firmware" --clients "$n" \
+        ${STORM_PREFIX:-} "$BENCH" storm "${storm_targets[@]}" --firmware "$firmware" --clients "$n" \
             --spread-ms "${spread:-$STORM_SPREAD_MS}" --reps "$STORM_REPS" --client "0.0.0.0:$DHCP_CLIENT" \
             --loader-size "$size" --loader-sha256 "$sha" \
             --kernel-size "$STORM_KERNEL" --kernel-sha256 "$SHA_SK" \
@@ -528,6 +539,18 @@ KDL
         n=${n:-100}
         say "boot storm: $n UEFI machines started over $spread ms"
         storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "nofail" --goal-p99 "peer:$PEER:0.7"
+        # The same with every server on the first half of the cores and the machines on the
+        # other: on loopback the scheduler otherwise runs a lone machine on its server's core
+        # (a socket's wakeups are "sync": the waker is expected to sleep), so the two take
+        # turns on one core, where a real machine computes on its own CPU while the server
+        # sends. Not a goal: it shows what placement costs each stack.
+        if [ "$CORES" -ge 2 ]; then
+            servers=$(cpu_range 0 $((CORES / 2 - 1))) machines=$(cpu_range $((CORES / 2)) $((CORES - 1)))
+            place "$servers"
+            STORM_PREFIX="taskset -c $machines" storm uefi "$n" 850528 "$SHA_EFI" --goal-wall "nofail" \
+                --variant "servers on CPU $servers, machines on CPU $machines"
+            place "0-$((CORES - 1))"
+        fi
     done
     unset spread
     for n in $STORM_BIOS_N; do

@@ -32,6 +32,10 @@ pub struct Args {
     /// Machines start evenly over this many milliseconds (0: all at once).
     #[arg(long, default_value_t = 0)]
     spread_ms: u64,
+    /// How this run differs from the plain one, added to the test's name (e.g. where the
+    /// processes were placed).
+    #[arg(long)]
+    variant: Option<String>,
     #[arg(long, default_value_t = 3)]
     reps: usize,
     /// Where the machines' DHCP socket listens: dnsmasq broadcasts to its client port.
@@ -151,7 +155,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         // Intel's PXE 2.1 ROMs ask for blksize 1456 and no window.
         Firmware::Bios => (Arch::Bios, 1456, 1),
     };
-    let test = format!(
+    let mut test = format!(
         "boot storm {}, {} clients{}",
         match args.firmware {
             Firmware::Uefi => "UEFI",
@@ -163,6 +167,9 @@ pub fn run(args: &Args) -> Result<(), String> {
             ms => format!(" over {} s", ms as f64 / 1e3),
         }
     );
+    if let Some(variant) = &args.variant {
+        test += &format!(", {variant}");
+    }
     let mut reps: Vec<Vec<Rep>> = args.targets.iter().map(|_| Vec::new()).collect();
     let mut salt = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -448,13 +455,16 @@ fn one_rep(args: &Args, plan: &Plan, salt: u32, first: bool, label: &str, test: 
             .zip(&stages)
             .map(|(name, t)| {
                 format!(
-                    "{name} {:.2}/{:.2}",
-                    percentile(t, 50.0),
-                    percentile(t, 99.0)
+                    "{name} {:.1}/{:.1}",
+                    percentile(t, 50.0) * 1e3,
+                    percentile(t, 99.0) * 1e3
                 )
             })
             .collect();
-        eprintln!("  {test} {label}: stage p50/p99 s: {}", by_stage.join(", "));
+        eprintln!(
+            "  {test} {label}: stage p50/p99 ms: {}",
+            by_stage.join(", ")
+        );
         rep
     })
 }
