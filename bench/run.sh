@@ -158,6 +158,13 @@ start() {
     LAST_PID=$!
 }
 
+# stop PID...: ends servers started by `start` that must still be running (kill fails the run
+# if one already died) and reaps them.
+stop() {
+    kill "$@"
+    wait "$@" 2>/dev/null || true
+}
+
 # --- test files -----------------------------------------------------------------------------
 say "writing test files"
 FILES=$WORK/files
@@ -382,8 +389,7 @@ if want 6; then
     if [ ${#NB[@]} -gt 0 ]; then
         "$BENCH" record --test "netboot serve (bench fleet) after all tests" --metric "RSS MiB" \
             --sample "$(( $(rss_kib "$NB_PID" VmRSS) / 1024 ))" >> "$RESULTS"
-        kill "$NB_PID"
-        wait "$NB_PID" 2>/dev/null || true
+        stop "$NB_PID"
 
         say "fleet of $FLEET_N machines"
         "$BENCH" fleet --machines $FLEET_N --dir "$WORK/fleet"
@@ -418,8 +424,7 @@ if want 6; then
             [ $mode = manifest ] && goal="max:64"
             "$BENCH" record --test "$what, $FLEET_N machines" --metric "RSS MiB" \
                 --sample "$(awk "BEGIN {printf \"%.1f\", $(rss_kib "$pid" VmRSS) / 1024}")" --goal "$goal" >> "$RESULTS"
-            kill "$pid"
-            wait "$pid" 2>/dev/null || true
+            stop "$pid"
         done
     fi
 fi
@@ -432,11 +437,10 @@ fi
 if want 7; then
     say "boot storm"
     # The storm's dnsmasq needs ports 69 and 4011 in one process: the earlier ones go first.
-    kill "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID"
-    wait "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID" 2>/dev/null || true
+    stop "$DNSMASQ_TFTP_PID" "$DNSMASQ_DHCP_PID"
     # The storm's netboot takes the bench fleet's ports: section 6 stopped that server, unless
     # --only skipped it.
-    if [ ${#NB[@]} -gt 0 ] && kill "$NB_PID" 2>/dev/null; then wait "$NB_PID" 2>/dev/null || true; fi
+    if [ ${#NB[@]} -gt 0 ] && kill -0 "$NB_PID" 2>/dev/null; then stop "$NB_PID"; fi
     # Loaders the size of Debian's ipxe.efi and undionly.kpxe; kernel and initrd under artifacts/,
     # where the generated profile script's relative URLs (../artifacts/NAME) point on nginx too.
     mkdir -p "$FILES/artifacts"
